@@ -1,0 +1,98 @@
+# bucketfs - top-level Makefile (plain GNU make; see `make help`).
+#
+# Objects go under build/ (build-$(SANITIZE)/ for instrumented builds); the test
+# binaries link every object except the one holding main().
+
+PKGS      := fuse3 libcurl openssl pugixml lmdb
+CXX       ?= g++
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+SANITIZE  ?=
+BUILD     ?= build$(if $(SANITIZE),-$(SANITIZE))
+
+VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_LIBS  = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+override CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -O2 -g -pthread -MMD -MP \
+                     -Iinclude $(PKG_CFLAGS) -DBUCKETFS_VERSION='"$(VERSION)"'
+override LDFLAGS  += -pthread
+ifneq ($(SANITIZE),)
+override CXXFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
+override LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+SRCS      := $(sort $(wildcard src/*/*.cpp))
+OBJS      := $(SRCS:%.cpp=$(BUILD)/%.o)
+MAIN_OBJ  := $(BUILD)/src/cli/main.o
+LIB_OBJS  := $(filter-out $(MAIN_OBJ),$(OBJS))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.cpp))
+UNIT_BINS := $(UNIT_SRCS:%.cpp=$(BUILD)/%)
+IT_SRCS   := $(sort $(wildcard tests/integration/*_it.cpp))
+IT_BINS   := $(IT_SRCS:%.cpp=$(BUILD)/%)
+TEST_SUPPORT_SRCS := $(sort $(wildcard tests/lib/*.cpp))
+TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.cpp=$(BUILD)/%.o)
+DEPS      := $(OBJS:.o=.d) $(UNIT_BINS:=.d) $(IT_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d)
+
+.PHONY: all deps check unit integration test demo format format-check clean help
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/bucketfs ## build the bucketfs binary (SANITIZE=address|undefined|thread for instrumented)
+	@ln -sf $(BUILD)/bucketfs bucketfs
+
+$(BUILD)/bucketfs: $(OBJS)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -c -o $@ $<
+
+# Tests link an archive of every object but main's, so each pulls in only what it uses.
+$(BUILD)/libbucketfs.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/%.cpp $(BUILD)/libbucketfs.a $(TEST_SUPPORT_OBJS)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -Itests -o $@ $< $(TEST_SUPPORT_OBJS) $(BUILD)/libbucketfs.a $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+
+$(BUILD)/tests/lib/%.o: tests/lib/%.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -Itests -c -o $@ $<
+
+deps: ## install the Debian packages and the npm test server (idempotent)
+	@scripts/deps.sh
+
+tests-build: $(UNIT_BINS) $(IT_BINS) $(BUILD)/bucketfs
+
+check: $(UNIT_BINS) ## build and run the unit tests (cmocka)
+	@tests/run-unit.sh $(UNIT_BINS)
+
+integration: $(IT_BINS) all ## run the integration tests against Ceph RGW and s3rver
+	@BUILD=$(BUILD) tests/run-integration.sh
+
+test: ## install what is needed, build, run every test
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all tests-build
+	@tests/run-all.sh $(BUILD)
+
+demo: ## install, build, start a local S3 server with a bucket and try bucketfs on it
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh $(BUILD)
+
+format: ## reformat the tree with clang-format
+	@clang-format -i $(SRCS) $(wildcard include/bucketfs/*/*.hpp tests/*/*.cpp tests/*/*.hpp)
+
+format-check: ## fail if any file is not clang-formatted
+	@clang-format --dry-run -Werror $(SRCS) $(wildcard include/bucketfs/*/*.hpp tests/*/*.cpp tests/*/*.hpp)
+
+clean: ## remove build outputs
+	rm -rf build build-* bucketfs
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+-include $(DEPS)
