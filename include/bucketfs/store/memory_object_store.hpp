@@ -1,0 +1,89 @@
+// memory_object_store.hpp - an in-process ObjectStore for unit tests.
+//
+// Behaves like S3: flat keys, ListObjectsV2 semantics (prefix, delimiter,
+// continuation, max_keys), multipart uploads with parts assembled at complete
+// (EntityTooSmall for a non-last part below min_part_size), NoSuchUpload after
+// complete/abort, metadata replace on copy. Capabilities can be switched off to
+// act like s3rver. Thread-safe (one mutex). Counts calls per operation so tests
+// can assert what was (not) re-sent.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "bucketfs/store/object_store.hpp"
+
+namespace bucketfs::store {
+
+class MemoryObjectStore : public ObjectStore {
+ public:
+  explicit MemoryObjectStore(uint64_t min_part_size = 5 * 1024 * 1024, Dialect d = Dialect::S3);
+
+  void set_capabilities(const Capabilities& caps);
+  // Direct access for test set-up and checks (bypasses counters).
+  void put_object(const std::string& key, const std::string& data, const Metadata& meta = {});
+  std::optional<std::string> object_data(const std::string& key) const;
+  std::optional<ObjectInfo> object_info(const std::string& key) const;
+  size_t object_count() const;
+  size_t open_upload_count() const;
+  // Number of calls of an operation: "head", "get", "put", "remove", "copy",
+  // "list", "create_multipart", "upload_part", "upload_part_copy",
+  // "complete_multipart", "abort_multipart", "list_parts", "list_uploads".
+  int calls(const std::string& op) const;
+  void reset_counters();
+
+  Dialect dialect() const override;
+  uint64_t min_part_size() const override;
+  Capabilities capabilities() const override;
+  StoreResult<void> check_bucket() override;
+  StoreResult<ObjectInfo> head(const std::string& key) override;
+  StoreResult<uint64_t> get(const std::string& key, uint64_t offset, uint64_t length, const ByteSink& sink) override;
+  StoreResult<std::string> put(const std::string& key, const FileRange& body, const PutOptions& opts) override;
+  StoreResult<std::string> put_bytes(const std::string& key, const std::string& body,
+                                     const PutOptions& opts) override;
+  StoreResult<void> remove(const std::string& key) override;
+  StoreResult<std::string> copy(const std::string& src, const std::string& dst,
+                                const std::optional<PutOptions>& replace) override;
+  StoreResult<ListPage> list(const ListRequest& req) override;
+  StoreResult<std::string> create_multipart(const std::string& key, const PutOptions& opts) override;
+  StoreResult<PartInfo> upload_part(const std::string& key, const std::string& upload_id, int part_number,
+                                    const FileRange& body) override;
+  StoreResult<PartInfo> upload_part_copy(const std::string& key, const std::string& upload_id, int part_number,
+                                         const std::string& src_key, uint64_t offset, uint64_t length) override;
+  StoreResult<std::string> complete_multipart(const std::string& key, const std::string& upload_id,
+                                              const std::vector<PartInfo>& parts) override;
+  StoreResult<void> abort_multipart(const std::string& key, const std::string& upload_id) override;
+  StoreResult<ListPartsPage> list_parts(const std::string& key, const std::string& upload_id, int marker,
+                                        int max_parts) override;
+  StoreResult<ListUploadsPage> list_uploads(const std::string& prefix, const std::string& key_marker,
+                                            const std::string& upload_id_marker) override;
+
+ private:
+  struct Object {
+    std::string data;
+    Metadata meta;
+    std::string content_type;
+    std::string etag;
+    std::time_t mtime = 0;
+  };
+  struct Upload {
+    std::string key;
+    Metadata meta;
+    std::string content_type;
+    std::map<int, std::string> parts;
+    std::time_t initiated = 0;
+  };
+  void count(const char* op) const;
+
+  mutable std::mutex mu_;
+  uint64_t min_part_size_;
+  Dialect dialect_;
+  Capabilities caps_;
+  std::map<std::string, Object> objects_;
+  std::map<std::string, Upload> uploads_;  // by upload id
+  uint64_t next_upload_ = 1;
+  mutable std::map<std::string, int> calls_;
+};
+
+}  // namespace bucketfs::store
