@@ -1,0 +1,267 @@
+// curl_transport.cpp - Transport over libcurl easy handles (the only file that
+// includes <curl/curl.h>).
+//
+// Each pooled Handle owns one CURL*; curl_easy_reset() between requests keeps
+// its connection cache, so consecutive requests to the same server reuse the
+// TCP (and TLS) connection.
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "bucketfs/http/transport.hpp"
+
+namespace bucketfs::http {
+namespace {
+
+std::once_flag g_curl_init;
+
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
+
+struct EasyDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+using Easy = std::unique_ptr<CURL, EasyDeleter>;
+
+// Per-request state shared with the curl callbacks.
+struct Exchange {
+  const Request* req = nullptr;
+  Response* resp = nullptr;
+  CURL* easy = nullptr;
+  uint64_t sent = 0;  // body bytes handed to curl so far
+  bool local_io_error = false;
+  int local_errno = 0;
+  bool sink_cancelled = false;
+  long status_seen = -1;
+};
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+size_t on_header(char* data, size_t size, size_t nmemb, void* user) {
+  auto* ex = static_cast<Exchange*>(user);
+  size_t n = size * nmemb;
+  std::string line(data, n);
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+  if (line.rfind("HTTP/", 0) == 0) {
+    // A new response (e.g. after "100 Continue"): forget earlier headers.
+    ex->resp->headers.clear();
+    return n;
+  }
+  auto colon = line.find(':');
+  if (colon == std::string::npos) return n;
+  std::string name = lower(line.substr(0, colon));
+  size_t v = colon + 1;
+  while (v < line.size() && (line[v] == ' ' || line[v] == '\t')) ++v;
+  ex->resp->headers.emplace_back(std::move(name), line.substr(v));
+  return n;
+}
+
+size_t on_write(char* data, size_t size, size_t nmemb, void* user) {
+  auto* ex = static_cast<Exchange*>(user);
+  size_t n = size * nmemb;
+  if (ex->status_seen < 0) curl_easy_getinfo(ex->easy, CURLINFO_RESPONSE_CODE, &ex->status_seen);
+  bool success = ex->status_seen >= 200 && ex->status_seen < 300;
+  if (success && ex->req->sink) {
+    if (!ex->req->sink(data, n)) {
+      ex->sink_cancelled = true;
+      return 0;  // any short count makes curl stop with CURLE_WRITE_ERROR
+    }
+    return n;
+  }
+  ex->resp->body.append(data, n);
+  return n;
+}
+
+size_t on_read(char* buffer, size_t size, size_t nitems, void* user) {
+  auto* ex = static_cast<Exchange*>(user);
+  const Request& r = *ex->req;
+  size_t want = size * nitems;
+  if (r.body_fd >= 0) {
+    uint64_t left = r.body_length - ex->sent;
+    if (left == 0) return 0;
+    size_t n = static_cast<size_t>(std::min<uint64_t>(left, want));
+    ssize_t got;
+    do {
+      got = ::pread(r.body_fd, buffer, n, static_cast<off_t>(r.body_offset + ex->sent));
+    } while (got < 0 && errno == EINTR);
+    if (got <= 0) {
+      // A short file is as bad as an I/O error: the promised length cannot be sent.
+      ex->local_io_error = true;
+      ex->local_errno = got < 0 ? errno : EIO;
+      return CURL_READFUNC_ABORT;
+    }
+    if (r.on_body_chunk) r.on_body_chunk(buffer, static_cast<size_t>(got));
+    ex->sent += static_cast<uint64_t>(got);
+    return static_cast<size_t>(got);
+  }
+  uint64_t left = r.body.size() - ex->sent;
+  size_t n = static_cast<size_t>(std::min<uint64_t>(left, want));
+  std::memcpy(buffer, r.body.data() + ex->sent, n);
+  if (n > 0 && r.on_body_chunk) r.on_body_chunk(buffer, n);
+  ex->sent += n;
+  return n;
+}
+
+// Seeking back lets curl rewind the body itself (e.g. on a redirect or auth retry).
+int on_seek(void* user, curl_off_t offset, int origin) {
+  auto* ex = static_cast<Exchange*>(user);
+  if (origin != SEEK_SET || offset < 0) return CURL_SEEKFUNC_CANTSEEK;
+  if (ex->req->on_body_chunk) return CURL_SEEKFUNC_CANTSEEK;  // the digest would be wrong
+  ex->sent = static_cast<uint64_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
+TransportError::Kind classify(CURLcode rc) {
+  switch (rc) {
+    case CURLE_COULDNT_CONNECT: return TransportError::Connect;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return TransportError::Resolve;
+    case CURLE_OPERATION_TIMEDOUT: return TransportError::Timeout;
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM: return TransportError::Reset;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM: return TransportError::Tls;
+    default: return TransportError::Other;
+  }
+}
+
+}  // namespace
+
+std::string Response::header(const std::string& lower_name) const {
+  for (const auto& [k, v] : headers)
+    if (k == lower_name) return v;
+  return {};
+}
+
+struct Transport::Handle {
+  Easy easy;
+};
+
+Transport::Transport(TransportOptions opts) : opts_(std::move(opts)) {
+  std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+Transport::~Transport() = default;
+
+std::unique_ptr<Transport::Handle> Transport::acquire() {
+  {
+    std::lock_guard lock(mu_);
+    if (!pool_.empty()) {
+      auto h = std::move(pool_.back());
+      pool_.pop_back();
+      return h;
+    }
+  }
+  auto h = std::make_unique<Handle>();
+  h->easy.reset(curl_easy_init());
+  if (!h->easy) throw std::bad_alloc();
+  return h;
+}
+
+void Transport::release(std::unique_ptr<Handle> h) {
+  std::lock_guard lock(mu_);
+  pool_.push_back(std::move(h));
+}
+
+Result<Response, TransportError> Transport::perform(const Request& req) {
+  auto handle = acquire();
+  CURL* c = handle->easy.get();
+  curl_easy_reset(c);
+
+  Response resp;
+  Exchange ex;
+  ex.req = &req;
+  ex.resp = &resp;
+  ex.easy = c;
+
+  Slist headers;
+  auto add_header = [&](const std::string& line) {
+    curl_slist* next = curl_slist_append(headers.get(), line.c_str());
+    if (next == nullptr) throw std::bad_alloc();
+    headers.release();
+    headers.reset(next);
+  };
+  for (const auto& [k, v] : req.headers) add_header(v.empty() ? k + ";" : k + ": " + v);
+  add_header("Expect:");  // no 100-continue round trip; S3 answers errors early anyway
+
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, opts_.connect_timeout_ms);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, opts_.low_speed_limit);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, opts_.low_speed_time_s);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, opts_.verify_tls ? 1L : 0L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, opts_.verify_tls ? 2L : 0L);
+  if (!opts_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, opts_.ca_file.c_str());
+  curl_easy_setopt(c, CURLOPT_USERAGENT, opts_.user_agent.c_str());
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
+  curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &ex);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &ex);
+
+  bool has_body = req.has_body || req.body_fd >= 0 || !req.body.empty();
+  if (req.method == "HEAD") {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  } else if (has_body) {
+    uint64_t len = req.body_fd >= 0 ? req.body_length : req.body.size();
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, &ex);
+    curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(c, CURLOPT_SEEKDATA, &ex);
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(len));
+    if (req.method != "PUT") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  } else if (req.method != "GET") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  }
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+
+  CURLcode rc = curl_easy_perform(c);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
+
+  if (rc != CURLE_OK) {
+    TransportError err;
+    if (ex.local_io_error) {
+      err.kind = TransportError::LocalIo;
+      err.message = std::string("reading the local file failed: ") + std::strerror(ex.local_errno);
+    } else if (ex.sink_cancelled) {
+      err.kind = TransportError::Cancelled;
+      err.message = "cancelled by the receiver";
+    } else {
+      err.kind = classify(rc);
+      err.message = errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(rc));
+      while (!err.message.empty() && err.message.back() == '\n') err.message.pop_back();
+    }
+    // A handle whose transfer failed may hold a broken connection; curl
+    // closes it itself, so the handle is still fine to pool.
+    release(std::move(handle));
+    return err;
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+  release(std::move(handle));
+  return resp;
+}
+
+}  // namespace bucketfs::http

@@ -1,0 +1,154 @@
+// fake_http_server.hpp - a loopback HTTP/1.1 server for unit tests that answers
+// each request with the next canned response and records what it received.
+// One connection at a time; supports keep-alive and Content-Length bodies.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace testsupport {
+
+struct Canned {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+struct Seen {
+  std::string method, target;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+  std::string body;
+  std::string header(const std::string& n) const {
+    for (auto& [k, v] : headers)
+      if (k == n) return v;
+    return {};
+  }
+};
+
+class FakeHttpServer {
+ public:
+  FakeHttpServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 16);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~FakeHttpServer() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  int port() const { return port_; }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  void push(Canned c) {
+    std::lock_guard l(mu_);
+    queue_.push_back(std::move(c));
+  }
+  std::vector<Seen> seen() {
+    std::lock_guard l(mu_);
+    return seen_;
+  }
+  size_t count() {
+    std::lock_guard l(mu_);
+    return seen_.size();
+  }
+
+ private:
+  void loop() {
+    while (!stop_) {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      serve(c);
+      ::close(c);
+    }
+  }
+  static bool read_more(int c, std::string& buf) {
+    char tmp[65536];
+    ssize_t n = ::recv(c, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+  void serve(int c) {
+    std::string buf;
+    for (;;) {
+      size_t end;
+      while ((end = buf.find("\r\n\r\n")) == std::string::npos)
+        if (!read_more(c, buf)) return;
+      Seen s;
+      std::string head = buf.substr(0, end);
+      buf.erase(0, end + 4);
+      size_t pos = head.find("\r\n");
+      std::string line = head.substr(0, pos);
+      s.method = line.substr(0, line.find(' '));
+      s.target = line.substr(line.find(' ') + 1, line.rfind(' ') - line.find(' ') - 1);
+      size_t clen = 0;
+      while (pos != std::string::npos && pos < head.size()) {
+        size_t next = head.find("\r\n", pos + 2);
+        std::string h = head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+        auto colon = h.find(':');
+        if (colon != std::string::npos) {
+          std::string k = h.substr(0, colon);
+          for (auto& ch : k) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          std::string v = h.substr(colon + 1);
+          while (!v.empty() && v[0] == ' ') v.erase(0, 1);
+          if (k == "content-length") clen = std::stoul(v);
+          s.headers.emplace_back(k, v);
+        }
+        pos = next;
+      }
+      while (buf.size() < clen)
+        if (!read_more(c, buf)) return;
+      s.body = buf.substr(0, clen);
+      buf.erase(0, clen);
+      Canned r;
+      {
+        std::lock_guard l(mu_);
+        seen_.push_back(s);
+        if (!queue_.empty()) {
+          r = queue_.front();
+          queue_.pop_front();
+        }
+      }
+      std::string out = "HTTP/1.1 " + std::to_string(r.status) + " X\r\n";
+      bool has_len = false;
+      for (auto& [k, v] : r.headers) {
+        out += k + ": " + v + "\r\n";
+        if (k == "Content-Length") has_len = true;
+      }
+      if (!has_len && s.method != "HEAD") out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+      out += "\r\n";
+      if (s.method != "HEAD") out += r.body;
+      if (::send(c, out.data(), out.size(), MSG_NOSIGNAL) < 0) return;
+    }
+  }
+
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::deque<Canned> queue_;
+  std::vector<Seen> seen_;
+  std::thread thread_;
+};
+
+}  // namespace testsupport

@@ -1,0 +1,247 @@
+// test_store.cpp - the store's error mapping and retry policy, and
+// HttpObjectStore's handling of server answers, against a canned loopback server.
+#include <cerrno>
+#include <cstdarg>
+#include <cstddef>
+#include <csetjmp>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+extern "C" {
+#include <cmocka.h>
+}
+
+#include "bucketfs/http/transport.hpp"
+#include "bucketfs/store/http_object_store.hpp"
+#include "bucketfs/util/time.hpp"
+#include "lib/fake_http_server.hpp"
+
+using namespace bucketfs;
+using namespace bucketfs::store;
+using testsupport::Canned;
+using testsupport::FakeHttpServer;
+
+namespace {
+
+std::string err_xml(const std::string& code, const std::string& extra = "") {
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>" + code + "</Code><Message>m</Message>" + extra +
+         "<RequestId>rid-1</RequestId></Error>";
+}
+
+HttpStoreConfig cfg_for(const FakeHttpServer& s) {
+  HttpStoreConfig c;
+  c.endpoint = s.endpoint();
+  c.bucket = "bkt";
+  c.credentials.access_key_id = "AKID";
+  c.credentials.secret = Secret("very-secret-value");
+  c.max_attempts = 4;
+  c.backoff_base_ms = 1;
+  c.backoff_cap_ms = 5;
+  c.total_budget_ms = 5000;
+  return c;
+}
+
+struct Fixture {
+  FakeHttpServer server;
+  std::unique_ptr<HttpObjectStore> store;
+  Fixture() : store(std::make_unique<HttpObjectStore>(cfg_for(server))) {}
+};
+
+int setup(void** state) {
+  *state = new Fixture();
+  return 0;
+}
+int teardown(void** state) {
+  delete static_cast<Fixture*>(*state);
+  return 0;
+}
+
+void test_errno_mapping(void**) {
+  auto e = [](ErrorCode c) { return to_errno(Error{c, 0, "", "", ""}); };
+  assert_int_equal(e(ErrorCode::NoSuchKey), ENOENT);
+  assert_int_equal(e(ErrorCode::NoSuchBucket), ENOENT);
+  assert_int_equal(e(ErrorCode::AccessDenied), EACCES);
+  assert_int_equal(e(ErrorCode::SignatureMismatch), EACCES);
+  assert_int_equal(e(ErrorCode::Unsupported), ENOTSUP);
+  assert_int_equal(e(ErrorCode::KeyTooLong), ENAMETOOLONG);
+  assert_int_equal(e(ErrorCode::InvalidArgument), EINVAL);
+  assert_int_equal(e(ErrorCode::Transient), EIO);
+  assert_int_equal(e(ErrorCode::Integrity), EIO);
+  assert_int_equal(e(ErrorCode::Cancelled), ECANCELED);
+  assert_true(is_retryable(ErrorCode::Transient));
+  assert_true(is_retryable(ErrorCode::Throttled));
+  assert_false(is_retryable(ErrorCode::AccessDenied));
+  assert_false(is_retryable(ErrorCode::NoSuchKey));
+  Error full{ErrorCode::AccessDenied, 403, "AccessDenied", "no", "r1"};
+  assert_string_equal(full.describe().c_str(), "AccessDenied (403 AccessDenied): no [request id r1]");
+}
+
+void test_retry_policy(void**) {
+  http::RetryPolicy p{5, 100, 1000, 3000};
+  // Doubling steps, capped, jittered within [d/2, d].
+  assert_int_equal(p.delay_ms(1, 0.0), 50);
+  assert_int_equal(p.delay_ms(1, 1.0), 100);
+  assert_int_equal(p.delay_ms(2, 1.0), 200);
+  assert_int_equal(p.delay_ms(3, 0.5), 300);
+  assert_int_equal(p.delay_ms(10, 1.0), 1000);
+  assert_int_equal(p.delay_ms(60, 1.0), 1000);  // no overflow far out
+  for (int r = 1; r < 20; ++r) {
+    long d = p.delay_ms(r, 0.37);
+    assert_true(d >= 50 && d <= 1000);
+  }
+  assert_true(p.may_retry(1, 0, 100));
+  assert_false(p.may_retry(5, 0, 100));      // attempts exhausted
+  assert_false(p.may_retry(2, 2950, 100));   // budget exhausted
+}
+
+void test_5xx_then_success_is_retried(void** state) {
+  auto* f = static_cast<Fixture*>(*state);
+  f->server.push({503, {}, err_xml("ServiceUnavailable")});
+  f->server.push({500, {}, err_xml("InternalError")});
+  f->server.push({200, {{"ETag", "\"5d41402abc4b2a76b9719d911017c592\""}}, ""});
+  auto r = f->store->put_bytes("k", "hello", {});
+  assert_true(r.ok());
+  assert_string_equal(r->c_str(), "5d41402abc4b2a76b9719d911017c592");
+  auto seen = f->server.seen();
+  assert_int_equal(seen.size(), 3);
+  // Every attempt carries the whole body and a fresh signature.
+  for (auto& s : seen) {
+    assert_string_equal(s.body.c_str(), "hello");
+    assert_non_null(strstr(s.header("authorization").c_str(), "AWS4-HMAC-SHA256 Credential=AKID/"));
+  }
+  assert_string_equal(seen[0].target.c_str(), "/bkt/k");
+}
+
+void test_persistent_5xx_gives_transient(void** state) {
+  auto* f = static_cast<Fixture*>(*state);
+  for (int i = 0; i < 10; ++i) f->server.push({503, {}, err_xml("SlowDown")});
+  auto r = get_bytes(*f->store, "k");
+  assert_false(r.ok());
+  assert_int_equal(static_cast<int>(r.error().code), static_cast<int>(ErrorCode::Throttled));
+  assert_int_equal(f->server.count(), 4);  // max_attempts
+  assert_non_null(strstr(r.error().message.c_str(), "after 4 attempts"));
+}
+
+void test_4xx_not_retried_and_secret_not_leaked(void** state) {
+  auto* f = static_cast<Fixture*>(*state);
+  f->server.push({403, {}, err_xml("SignatureDoesNotMatch")});
+  auto r = f->store->check_bucket();
+  assert_false(r.ok());
+  assert_int_equal(static_cast<int>(r.error().code), static_cast<int>(ErrorCode::SignatureMismatch));
+  assert_int_equal(f->server.count(), 1);
+  assert_null(strstr(r.error().describe().c_str(), "very-secret-value"));
+  assert_string_equal(r.error().request_id.c_str(), "rid-1");
+  // The secret is never on the wire either.
+  for (auto& s : f->server.seen())
+    for (auto& [k, v] : s.headers) assert_null(strstr(v.c_str(), "very-secret-value"));
+}
+
+void test_404_head_is_no_such_key(void** state) {
+  auto* f = static_cast<Fixture*>(*state);
+  f->server.push({404, {}, ""});
+  auto r = f->store->head("missing");
+  assert_false(r.ok());
+  assert_int_equal(static_cast<int>(r.error().code), static_cast<int>(ErrorCode::NoSuchKey));
+}
+
+void test_clock_skew_resigns_with_server_time(void** state) {
+  auto* f = static_cast<Fixture*>(*state);
+  std::time_t server_now = std::time(nullptr) + 3600;
+  f->server.push({403, {{"Date", timefmt::http_date(server_now)}}, err_xml("RequestTimeTooSkewed")});
+  f->server.push({200, {}, "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>"});
+  auto r = f->store->list(ListRequest{"", "/", "", "", 1000});
+  assert_true(r.ok());
+  auto seen = f->server.seen();
+  assert_int_equal(seen.size(), 2);
+  auto t1 = seen[1].header("x-amz-date");
+  // The retry is signed with (about) the server's clock.
+  assert_true(t1.substr(0, 11) == timefmt::amz_date(server_now).substr(0, 11));
+}
+
+void test_200_with_error_body_on_complete(void** state) {
+  auto* f = static_cast<Fixture*>(*state);
+  f->server.push({200, {}, err_xml("InvalidPart")});
+  auto r = f->store->complete_multipart("k", "up1", {PartInfo{1, 5, "abc", ""}});
+  assert_false(r.ok());
+  assert_int_equal(static_cast<int>(r.error().code), static_cast<int>(ErrorCode::InvalidArgument));
+  auto seen = f->server.seen();
+  assert_string_equal(seen[0].method.c_str(), "POST");
+  assert_string_equal(seen[0].target.c_str(), "/bkt/k?uploadId=up1");
+  assert_non_null(strstr(seen[0].body.c_str(), "<PartNumber>1</PartNumber>"));
+}
+
+void test_etag_mismatch_is_integrity_error(void** state) {
+  auto* f = static_cast<Fixture*>(*state);
+  f->server.push({200, {{"ETag", "\"00000000000000000000000000000000\""}}, ""});
+  auto r = f->store->put_bytes("k", "hello", {});
+  assert_false(r.ok());
+  assert_int_equal(static_cast<int>(r.error().code), static_cast<int>(ErrorCode::Integrity));
+}
+
+void test_unsupported_list_parts_is_remembered(void** state) {
+  auto* f = static_cast<Fixture*>(*state);
+  f->server.push({501, {}, err_xml("NotImplemented")});
+  auto r = f->store->list_parts("k", "up", 0, 100);
+  assert_false(r.ok());
+  assert_int_equal(static_cast<int>(r.error().code), static_cast<int>(ErrorCode::Unsupported));
+  assert_false(f->store->capabilities().list_parts);
+  auto again = f->store->list_parts("k", "up", 0, 100);
+  assert_false(again.ok());
+  assert_int_equal(f->server.count(), 1);  // no second request
+}
+
+void test_key_too_long(void** state) {
+  auto* f = static_cast<Fixture*>(*state);
+  auto r = f->store->head(std::string(1025, 'a'));
+  assert_false(r.ok());
+  assert_int_equal(static_cast<int>(r.error().code), static_cast<int>(ErrorCode::KeyTooLong));
+  assert_int_equal(f->server.count(), 0);
+}
+
+void test_metadata_headers_and_range(void** state) {
+  auto* f = static_cast<Fixture*>(*state);
+  f->server.push({200,
+                  {{"Content-Length", "11"},
+                   {"ETag", "\"e\""},
+                   {"Last-Modified", "Fri, 24 May 2013 00:00:00 GMT"},
+                   {"x-amz-meta-mode", "33188"},
+                   {"X-Amz-Meta-Mtime", "1700000000"}},
+                  ""});
+  auto h = f->store->head("dir/a b");
+  assert_true(h.ok());
+  assert_int_equal(h->size, 11);
+  assert_string_equal(h->meta["mode"].c_str(), "33188");
+  assert_string_equal(h->meta["mtime"].c_str(), "1700000000");
+  assert_int_equal(h->last_modified, 1369353600);
+  f->server.push({206, {}, "llo"});
+  std::string got;
+  auto g = f->store->get("dir/a b", 2, 3, [&](const char* d, size_t n) {
+    got.append(d, n);
+    return true;
+  });
+  assert_true(g.ok());
+  assert_string_equal(got.c_str(), "llo");
+  auto seen = f->server.seen();
+  assert_string_equal(seen[0].target.c_str(), "/bkt/dir/a%20b");
+  assert_string_equal(seen[1].header("range").c_str(), "bytes=2-4");
+}
+
+}  // namespace
+
+int main() {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_errno_mapping),
+      cmocka_unit_test(test_retry_policy),
+      cmocka_unit_test_setup_teardown(test_5xx_then_success_is_retried, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_persistent_5xx_gives_transient, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_4xx_not_retried_and_secret_not_leaked, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_404_head_is_no_such_key, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_clock_skew_resigns_with_server_time, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_200_with_error_body_on_complete, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_etag_mismatch_is_integrity_error, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unsupported_list_parts_is_remembered, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_key_too_long, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_metadata_headers_and_range, setup, teardown),
+  };
+  return cmocka_run_group_tests_name("store", tests, nullptr, nullptr);
+}
