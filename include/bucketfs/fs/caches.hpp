@@ -1,0 +1,82 @@
+// caches.hpp - the attribute cache (positive and negative entries, stat_ttl)
+// and the directory-listing cache (dir_ttl), keyed by mount-relative path.
+//
+// Entries expire by a steady clock; a TTL of 0 disables that cache. The
+// Filesystem invalidates what its own changes touch (the path, its parent's
+// listing, and for directories everything beneath).
+// Thread-safety: one internal mutex, a leaf lock.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace bucketfs::fs {
+
+// What bucketfs knows of one path.
+struct Attr {
+  bool exists = false;
+  mode_t mode = 0;  // full st_mode incl. the file type bits
+  uid_t uid = 0;
+  gid_t gid = 0;
+  uint64_t size = 0;
+  struct timespec mtime {};
+  bool has_marker = false;  // directories: a "dir/" object exists
+  bool has_meta = false;    // attributes came from a HEAD (metadata known)
+  std::string etag;
+
+  bool is_dir() const { return (mode & S_IFMT) == S_IFDIR; }
+  bool is_symlink() const { return (mode & S_IFMT) == S_IFLNK; }
+};
+
+// A merged directory listing: names in byte order, each with attributes.
+struct DirListing {
+  std::vector<std::pair<std::string, Attr>> entries;
+  const Attr* find(const std::string& name) const;
+};
+
+class MetaCache {
+ public:
+  MetaCache(double stat_ttl, double dir_ttl);
+
+  // true and *out when a fresh entry exists (out->exists false: negative).
+  bool get_attr(const std::string& path, Attr* out) const;
+  void put_attr(const std::string& path, const Attr& a);
+  std::shared_ptr<const DirListing> get_dir(const std::string& path) const;
+  void put_dir(const std::string& path, std::shared_ptr<const DirListing> listing);
+
+  // Drops the path's attributes, its own listing and its parent's listing.
+  void invalidate(const std::string& path);
+  // invalidate(path) plus everything under it.
+  void invalidate_tree(const std::string& path);
+  void clear();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct AttrEntry {
+    Attr attr;
+    Clock::time_point expires;
+  };
+  struct DirEntry {
+    std::shared_ptr<const DirListing> listing;
+    Clock::time_point expires;
+  };
+  void prune_locked();
+
+  const Clock::duration stat_ttl_;
+  const Clock::duration dir_ttl_;
+  mutable std::mutex mu_;  // leaf lock
+  std::map<std::string, AttrEntry> attrs_;
+  std::map<std::string, DirEntry> dirs_;
+  size_t puts_since_prune_ = 0;
+};
+
+}  // namespace bucketfs::fs

@@ -1,0 +1,185 @@
+// filesystem.hpp - bucketfs's filesystem logic, independent of libfuse.
+//
+// A Filesystem maps a bucket (or a prefix of it) onto inodes: path <-> key
+// mapping, attribute and directory caches with TTLs (negative entries too),
+// open-file handles with a read prefetcher, and the namespace operations
+// (mkdir, rmdir, unlink, rename, symlink, setattr). src/fuse/ is a thin adapter
+// that turns each logic method's result into exactly one fuse reply, in the
+// style of libfuse's passthrough_hp do_lookup().
+//
+// Errors: every logic method returns 0 or a positive errno; store errors are
+// mapped by store::to_errno. Methods do not throw except std::bad_alloc (the
+// adapter's guard turns anything else into EIO).
+// Thread-safety: all methods may be called concurrently from FUSE workers.
+// Lock order (acquire top to bottom, never upwards):
+//   mutate_mu_          serializes namespace changes (held across store calls)
+//   FileHandle::mu_     one open file's read state (held across store gets)
+//   table_, cache_, handles_mu_, budget   leaf locks, never held across a
+//                       store call, never two at once.
+// Ownership: the Filesystem borrows the ObjectStore, which must outlive it.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "bucketfs/fs/caches.hpp"
+#include "bucketfs/fs/inode_table.hpp"
+#include "bucketfs/fs/key_mapper.hpp"
+#include "bucketfs/fs/options.hpp"
+#include "bucketfs/fs/prefetcher.hpp"
+#include "bucketfs/store/object_store.hpp"
+
+namespace bucketfs::fs {
+
+// What a new object's owner is (the caller of mkdir/symlink/create).
+struct Context {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  mode_t umask = 0;
+};
+
+// A lookup answer: the inode (its lookup count already incremented) and its
+// attributes, with the kernel cache timeouts to use.
+struct Entry {
+  Ino ino = 0;
+  struct stat attr {};
+  double attr_timeout = 0;
+  double entry_timeout = 0;
+};
+
+// Which attributes setattr changes (libfuse FUSE_SET_ATTR_* without libfuse).
+struct SetAttr {
+  enum : unsigned { kMode = 1, kUid = 2, kGid = 4, kSize = 8, kAtime = 16, kMtime = 32 };
+  unsigned valid = 0;
+  mode_t mode = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  uint64_t size = 0;
+  struct timespec atime {};  // already resolved from UTIME_NOW by the adapter
+  struct timespec mtime {};
+};
+
+// One directory entry as readdir hands it out.
+struct DirEntry {
+  std::string name;
+  struct stat attr {};       // st_ino is set; full attributes for readdirplus
+  uint64_t next_offset = 0;  // the offset to resume after this entry
+};
+
+// Called by readdir for each entry in order; returns false when the reply
+// buffer is full (that entry is then not counted as delivered).
+using DirSink = std::function<bool(const DirEntry& e, double attr_timeout, double entry_timeout)>;
+
+class Filesystem {
+ public:
+  // Errors: none (the store is not contacted until the first operation).
+  Filesystem(store::ObjectStore& store, Options opts);
+  ~Filesystem();
+  Filesystem(const Filesystem&) = delete;
+  Filesystem& operator=(const Filesystem&) = delete;
+
+  const Options& options() const { return opts_; }
+  store::ObjectStore& store() { return store_; }
+
+  // --- inodes and attributes -------------------------------------------------
+  // ENOENT, ENAMETOOLONG, EIO/EACCES/... from the store.
+  int lookup(Ino parent, const std::string& name, Entry* out);
+  // Drops nlookup references (FUSE forget); the inode goes at zero.
+  void forget(Ino ino, uint64_t nlookup);
+  int getattr(Ino ino, struct stat* out, double* attr_timeout);
+  // chmod/chown/utimens: copy onto itself with replaced metadata (directory:
+  // its marker, created if only implied). Size changes: ENOTSUP until the
+  // write path exists (size == current size is accepted). EROFS when read-only.
+  int setattr(Ino ino, const SetAttr& changes, struct stat* out, double* attr_timeout);
+  int readlink(Ino ino, std::string* target);
+  int statfs(Ino ino, struct statvfs* out);
+
+  // --- namespace -------------------------------------------------------------
+  int mkdir(Ino parent, const std::string& name, mode_t mode, const Context& ctx, Entry* out);
+  int rmdir(Ino parent, const std::string& name);   // ENOTEMPTY, ENOTDIR
+  int unlink(Ino parent, const std::string& name);  // EISDIR for a directory
+  int symlink(const std::string& target, Ino parent, const std::string& name, const Context& ctx, Entry* out);
+  // flags: RENAME_NOREPLACE honoured (EEXIST); RENAME_EXCHANGE -> EINVAL.
+  int rename(Ino parent, const std::string& name, Ino new_parent, const std::string& new_name, unsigned flags);
+  int link(Ino ino, Ino new_parent, const std::string& new_name);  // always EPERM
+  // Creating regular files is the staged write path: ENOTSUP for now (EROFS
+  // when read-only, EEXIST/ENAMETOOLONG checked first).
+  int mknod(Ino parent, const std::string& name, mode_t mode, const Context& ctx, Entry* out);
+  int create(Ino parent, const std::string& name, mode_t mode, int flags, const Context& ctx, Entry* out,
+             uint64_t* fh);
+
+  // --- open files ------------------------------------------------------------
+  // Read-only opens succeed; opens for writing are ENOTSUP until the write
+  // path exists (EROFS when read-only). EISDIR on a directory.
+  int open(Ino ino, int flags, uint64_t* fh);
+  // Fills *out with up to size bytes at offset (fewer only at EOF).
+  int read(uint64_t fh, uint64_t offset, size_t size, std::string* out);
+  int write(uint64_t fh, uint64_t offset, const char* data, size_t size, size_t* written);
+  // Hooks for the write path: flush makes a closed file durable, fsync waits
+  // for its upload. Read-only handles: no-ops returning 0.
+  int flush(uint64_t fh);
+  int fsync(uint64_t fh, bool datasync);
+  int release(uint64_t fh);
+
+  // --- directories -----------------------------------------------------------
+  // opendir snapshots the listing (from the directory cache when fresh).
+  int opendir(Ino ino, uint64_t* fh);
+  // Emits entries from offset ("." and ".." first). With plus, each entry the
+  // sink accepts counts as one lookup of its inode (as readdirplus requires).
+  int readdir(uint64_t fh, uint64_t offset, bool plus, const DirSink& sink);
+  int releasedir(uint64_t fh);
+
+ private:
+  struct FileHandle;
+  struct DirHandle;
+
+  // Resolves an inode to its mount-relative path ("" for the root); ENOENT/ESTALE.
+  int path_of(Ino ino, std::string* path) const;
+  int child_path(Ino parent, const std::string& name, std::string* path) const;
+  // Attributes of a mount-relative path, from the caches or the store.
+  int stat_path(const std::string& path, Attr* out);
+  int stat_path_uncached(const std::string& path, Attr* out);
+  int fill_entry(const std::string& path, const Attr& a, Entry* out);
+  // Full listing of a directory (every page), merged and cached.
+  int list_dir(const std::string& path, std::shared_ptr<const DirListing>* out);
+  void fill_missing_metadata(const std::string& dir, DirListing* listing);
+  int is_dir_empty(const std::string& path, bool* empty);
+  int head_meta(const std::string& key, store::ObjectInfo* out, bool* found);
+  int put_marker(const std::string& path, const Attr& a);
+  int rename_file(const std::string& from, const std::string& to);
+  int rename_dir(const std::string& from, const std::string& to);
+  void note_collision(const std::string& key);
+  Attr new_object_attr(mode_t mode, const Context& ctx, uint64_t size) const;
+  struct stat to_stat(Ino ino, const Attr& a) const;
+
+  store::ObjectStore& store_;
+  const Options opts_;
+  const KeyMapper keys_;
+  InodeTable table_;
+  MetaCache cache_;
+  PrefetchBudget budget_;
+  const std::time_t mount_time_;
+
+  std::mutex mutate_mu_;  // first in the lock order (see the file header)
+
+  std::mutex log_mu_;                        // leaf: guards collisions_logged_
+  std::set<std::string> collisions_logged_;  // keys both a file and a prefix, logged once
+
+  std::mutex handles_mu_;  // leaf: guards the two maps and next_fh_
+  std::map<uint64_t, std::shared_ptr<FileHandle>> files_;
+  std::map<uint64_t, std::shared_ptr<DirHandle>> dirs_;
+  uint64_t next_fh_ = 1;
+};
+
+}  // namespace bucketfs::fs

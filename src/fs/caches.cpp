@@ -1,0 +1,103 @@
+// caches.cpp - see caches.hpp.
+#include "bucketfs/fs/caches.hpp"
+
+#include <algorithm>
+
+#include "bucketfs/fs/key_mapper.hpp"
+
+namespace bucketfs::fs {
+namespace {
+
+std::chrono::steady_clock::duration seconds(double s) {
+  if (s <= 0) return std::chrono::steady_clock::duration::zero();
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
+}
+
+// Erases key and every key under it ("a" -> "a/..."), "" meaning everything.
+template <class Map>
+void erase_tree(Map& m, const std::string& path) {
+  if (path.empty()) {
+    m.clear();
+    return;
+  }
+  for (auto it = m.lower_bound(path); it != m.end();) {
+    if (it->first.compare(0, path.size(), path) != 0) break;
+    if (it->first == path || KeyMapper::is_under(it->first, path))
+      it = m.erase(it);
+    else
+      ++it;
+  }
+}
+
+constexpr size_t kPruneEvery = 4096;
+
+}  // namespace
+
+const Attr* DirListing::find(const std::string& name) const {
+  auto it =
+      std::lower_bound(entries.begin(), entries.end(), name,
+                       [](const std::pair<std::string, Attr>& e, const std::string& n) { return e.first < n; });
+  return it != entries.end() && it->first == name ? &it->second : nullptr;
+}
+
+MetaCache::MetaCache(double stat_ttl, double dir_ttl) : stat_ttl_(seconds(stat_ttl)), dir_ttl_(seconds(dir_ttl)) {}
+
+bool MetaCache::get_attr(const std::string& path, Attr* out) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = attrs_.find(path);
+  if (it == attrs_.end() || it->second.expires <= Clock::now()) return false;
+  *out = it->second.attr;
+  return true;
+}
+
+void MetaCache::put_attr(const std::string& path, const Attr& a) {
+  if (stat_ttl_ == Clock::duration::zero()) return;
+  std::lock_guard<std::mutex> lk(mu_);
+  attrs_[path] = AttrEntry{a, Clock::now() + stat_ttl_};
+  if (++puts_since_prune_ >= kPruneEvery) prune_locked();
+}
+
+std::shared_ptr<const DirListing> MetaCache::get_dir(const std::string& path) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = dirs_.find(path);
+  if (it == dirs_.end() || it->second.expires <= Clock::now()) return nullptr;
+  return it->second.listing;
+}
+
+void MetaCache::put_dir(const std::string& path, std::shared_ptr<const DirListing> listing) {
+  if (dir_ttl_ == Clock::duration::zero()) return;
+  std::lock_guard<std::mutex> lk(mu_);
+  dirs_[path] = DirEntry{std::move(listing), Clock::now() + dir_ttl_};
+  if (++puts_since_prune_ >= kPruneEvery) prune_locked();
+}
+
+void MetaCache::invalidate(const std::string& path) {
+  std::lock_guard<std::mutex> lk(mu_);
+  attrs_.erase(path);
+  dirs_.erase(path);
+  if (!path.empty()) dirs_.erase(KeyMapper::parent_of(path));
+}
+
+void MetaCache::invalidate_tree(const std::string& path) {
+  std::lock_guard<std::mutex> lk(mu_);
+  erase_tree(attrs_, path);
+  erase_tree(dirs_, path);
+  if (!path.empty()) dirs_.erase(KeyMapper::parent_of(path));
+}
+
+void MetaCache::clear() {
+  std::lock_guard<std::mutex> lk(mu_);
+  attrs_.clear();
+  dirs_.clear();
+}
+
+// Expired entries are dropped in batches so the maps stay bounded by what
+// was touched within one TTL.
+void MetaCache::prune_locked() {
+  puts_since_prune_ = 0;
+  auto now = Clock::now();
+  std::erase_if(attrs_, [&](const auto& kv) { return kv.second.expires <= now; });
+  std::erase_if(dirs_, [&](const auto& kv) { return kv.second.expires <= now; });
+}
+
+}  // namespace bucketfs::fs

@@ -1,0 +1,415 @@
+// filesystem.cpp - lookups, attributes, listings and reads (the namespace
+// changes are in namespace_ops.cpp).
+//
+// Invariants: the caches and the inode table are leaf locks, never held
+// across a store call; a directory listing is merged once (markers, common
+// prefixes, files; a name that is both file and prefix is the directory) and
+// then shared read-only by every handle that snapshots it.
+#include "bucketfs/fs/filesystem.hpp"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <thread>
+
+#include "bucketfs/fs/metadata.hpp"
+#include "bucketfs/util/log.hpp"
+
+namespace bucketfs::fs {
+
+constexpr const char* kDirContentType = "application/x-directory";
+
+struct Filesystem::FileHandle {
+  std::mutex mu;  // after mutate_mu_, before every leaf lock
+  Ino ino = 0;
+  std::string path;
+  int flags = 0;
+  std::unique_ptr<Prefetcher> reader;
+  // The write path (next issue) adds the staging file and write generation here.
+};
+
+struct Filesystem::DirHandle {
+  Ino ino = 0;
+  std::string path;
+  std::shared_ptr<const DirListing> listing;
+};
+
+Filesystem::Filesystem(store::ObjectStore& store, Options opts)
+    : store_(store),
+      opts_(std::move(opts)),
+      keys_(opts_.prefix),
+      cache_(opts_.stat_ttl, opts_.dir_ttl),
+      budget_(opts_.prefetch_memory_budget),
+      mount_time_(std::time(nullptr)) {}
+
+Filesystem::~Filesystem() = default;
+
+int Filesystem::path_of(Ino ino, std::string* path) const { return table_.path_of(ino, path) ? 0 : ENOENT; }
+
+int Filesystem::child_path(Ino parent, const std::string& name, std::string* path) const {
+  if (int rc = KeyMapper::check_name(name)) return rc;
+  std::string dir;
+  if (int rc = path_of(parent, &dir)) return rc;
+  *path = KeyMapper::join(dir, name);
+  // A directory's key is the longest form of a path's key.
+  return KeyMapper::check_key(keys_.dir_key(*path));
+}
+
+struct stat Filesystem::to_stat(Ino ino, const Attr& a) const {
+  struct stat st {};
+  st.st_ino = ino;
+  st.st_mode = a.mode;
+  st.st_nlink = a.is_dir() ? 2 : 1;
+  st.st_uid = a.uid;
+  st.st_gid = a.gid;
+  st.st_size = static_cast<off_t>(a.size);
+  st.st_blksize = 4096;
+  st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
+  st.st_mtim = a.mtime;
+  st.st_ctim = a.mtime;
+  st.st_atim = a.mtime;
+  return st;
+}
+
+void Filesystem::note_collision(const std::string& key) {
+  {
+    std::lock_guard<std::mutex> lk(log_mu_);
+    if (!collisions_logged_.insert(key).second) return;
+  }
+  LOG_WARN("key '" << key << "' is both an object and a prefix; showing the directory, the object is hidden");
+}
+
+int Filesystem::head_meta(const std::string& key, store::ObjectInfo* out, bool* found) {
+  auto h = store_.head(key);
+  if (h) {
+    *out = std::move(h.value());
+    *found = true;
+    return 0;
+  }
+  *found = false;
+  if (h.error().code == store::ErrorCode::NoSuchKey) return 0;
+  return store::to_errno(h.error());
+}
+
+int Filesystem::stat_path_uncached(const std::string& path, Attr* out) {
+  const std::string dkey = keys_.dir_key(path);
+  const std::string fkey = keys_.file_key(path);
+  if (int rc = KeyMapper::check_key(dkey)) return rc;
+
+  // Directory first: a marker or anything under "path/" makes it one, even if
+  // "path" is also an object.
+  store::ListRequest req;
+  req.prefix = dkey;
+  req.delimiter = "/";
+  req.max_keys = 1;
+  auto page = store_.list(req);
+  if (!page) return store::to_errno(page.error());
+  bool is_dir = !page->objects.empty() || !page->common_prefixes.empty();
+  if (is_dir) {
+    store::ObjectInfo marker;
+    bool has_marker = false;
+    if (!page->objects.empty() && page->objects.front().key == dkey) {
+      if (int rc = head_meta(dkey, &marker, &has_marker)) return rc;
+    }
+    *out = dir_attr(has_marker ? &marker : nullptr, opts_, mount_time_);
+    return 0;
+  }
+  store::ObjectInfo info;
+  bool found = false;
+  if (int rc = head_meta(fkey, &info, &found)) return rc;
+  if (!found) {
+    *out = Attr{};
+    return 0;
+  }
+  if (info.content_type == kDirContentType && info.size == 0) {
+    // An s3fs-style directory object without the trailing '/' (old clients).
+    *out = dir_attr(&info, opts_, mount_time_);
+    out->has_marker = false;
+    return 0;
+  }
+  *out = file_attr_from_head(info, opts_);
+  return 0;
+}
+
+int Filesystem::stat_path(const std::string& path, Attr* out) {
+  if (path.empty()) {
+    *out = dir_attr(nullptr, opts_, mount_time_);
+    return 0;
+  }
+  if (cache_.get_attr(path, out)) return out->exists ? 0 : ENOENT;
+  // A fresh listing of the parent answers without a request, when it carries
+  // full attributes (or the mount is configured not to fetch them).
+  if (auto listing = cache_.get_dir(KeyMapper::parent_of(path))) {
+    const Attr* a = listing->find(KeyMapper::name_of(path));
+    if (!a) return ENOENT;
+    if (a->has_meta || !opts_.readdir_head) {
+      *out = *a;
+      return 0;
+    }
+  }
+  if (int rc = stat_path_uncached(path, out)) return rc;
+  cache_.put_attr(path, *out);
+  return out->exists ? 0 : ENOENT;
+}
+
+int Filesystem::fill_entry(const std::string& path, const Attr& a, Entry* out) {
+  out->ino = table_.ref(path, a.mode & S_IFMT, 1);
+  out->attr = to_stat(out->ino, a);
+  out->attr_timeout = opts_.stat_ttl;
+  out->entry_timeout = opts_.stat_ttl;
+  return 0;
+}
+
+int Filesystem::lookup(Ino parent, const std::string& name, Entry* out) {
+  std::string path;
+  if (int rc = child_path(parent, name, &path)) return rc;
+  Attr a;
+  if (int rc = stat_path(path, &a)) return rc;
+  return fill_entry(path, a, out);
+}
+
+void Filesystem::forget(Ino ino, uint64_t nlookup) { table_.forget(ino, nlookup); }
+
+int Filesystem::getattr(Ino ino, struct stat* out, double* attr_timeout) {
+  std::string path;
+  if (int rc = path_of(ino, &path)) return rc;
+  Attr a;
+  if (int rc = stat_path(path, &a)) return rc;
+  *out = to_stat(ino, a);
+  *attr_timeout = opts_.stat_ttl;
+  return 0;
+}
+
+int Filesystem::statfs(Ino, struct statvfs* out) {
+  // A bucket has no capacity; report a large, constant one (as s3fs does) so
+  // tools that check free space before writing proceed.
+  *out = {};
+  out->f_bsize = 4096;
+  out->f_frsize = 4096;
+  out->f_blocks = 1ull << 36;  // 256 TiB
+  out->f_bfree = out->f_blocks;
+  out->f_bavail = out->f_blocks;
+  out->f_files = 1ull << 32;
+  out->f_ffree = out->f_files;
+  out->f_favail = out->f_files;
+  out->f_namemax = 255;
+  return 0;
+}
+
+// --- directories -------------------------------------------------------------
+
+int Filesystem::list_dir(const std::string& path, std::shared_ptr<const DirListing>* out) {
+  if (auto cached = cache_.get_dir(path)) {
+    *out = std::move(cached);
+    return 0;
+  }
+  const std::string dkey = keys_.dir_key(path);
+  std::map<std::string, Attr> merged;
+  store::ListRequest req;
+  req.prefix = dkey;
+  req.delimiter = "/";
+  req.max_keys = opts_.list_page_size;
+  for (;;) {
+    auto page = store_.list(req);
+    if (!page) return store::to_errno(page.error());
+    for (const auto& obj : page->objects) {
+      std::string name = obj.key.substr(dkey.size());
+      if (name.empty()) continue;  // the directory's own marker
+      if (KeyMapper::check_name(name) != 0) continue;
+      auto [it, inserted] = merged.emplace(name, file_attr_from_listing(obj, opts_));
+      if (!inserted) note_collision(obj.key);  // the prefix came first: keep the directory
+    }
+    for (const auto& cp : page->common_prefixes) {
+      if (cp.size() <= dkey.size() + 1) continue;  // "dir//": an empty name cannot be shown
+      std::string name = cp.substr(dkey.size(), cp.size() - dkey.size() - 1);
+      if (KeyMapper::check_name(name) != 0) continue;
+      Attr d = dir_attr(nullptr, opts_, mount_time_);
+      d.has_meta = false;  // the marker (if any) has not been read
+      auto [it, inserted] = merged.emplace(name, d);
+      if (!inserted) {
+        note_collision(dkey + name);
+        it->second = d;
+      }
+    }
+    if (!next_page(*page, &req)) break;
+  }
+  auto listing = std::make_shared<DirListing>();
+  listing->entries.reserve(merged.size());
+  for (auto& kv : merged) listing->entries.emplace_back(kv.first, std::move(kv.second));
+  if (opts_.readdir_head) fill_missing_metadata(path, listing.get());
+  cache_.put_dir(path, listing);
+  *out = std::move(listing);
+  return 0;
+}
+
+// HEADs, a bounded number at a time, the entries whose metadata is not in the
+// attribute cache, so a listing shows the modes and mtimes s3fs stored.
+void Filesystem::fill_missing_metadata(const std::string& dir, DirListing* listing) {
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < listing->entries.size(); ++i) {
+    auto& [name, attr] = listing->entries[i];
+    Attr cached;
+    std::string path = KeyMapper::join(dir, name);
+    if (cache_.get_attr(path, &cached) && cached.exists && cached.is_dir() == attr.is_dir())
+      attr = cached;
+    else
+      todo.push_back(i);
+  }
+  if (todo.empty()) return;
+  std::atomic<size_t> next{0};
+  auto worker = [&]() {
+    for (size_t j = next++; j < todo.size(); j = next++) {
+      auto& [name, attr] = listing->entries[todo[j]];
+      std::string path = KeyMapper::join(dir, name);
+      try {
+        store::ObjectInfo info;
+        bool found = false;
+        std::string key = attr.is_dir() ? keys_.dir_key(path) : keys_.file_key(path);
+        if (head_meta(key, &info, &found) != 0) continue;  // keep the listing's attributes
+        if (attr.is_dir()) {
+          attr = dir_attr(found ? &info : nullptr, opts_, mount_time_);
+        } else if (found) {
+          attr = file_attr_from_head(info, opts_);
+        } else {
+          continue;  // deleted since the listing; a lookup will tell
+        }
+        cache_.put_attr(path, attr);
+      } catch (...) {
+        // Out of memory in a helper thread: the listing's attributes stand.
+      }
+    }
+  };
+  size_t n = std::min<size_t>(std::max(opts_.readdir_head_parallel, 1), todo.size());
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+}
+
+int Filesystem::opendir(Ino ino, uint64_t* fh) {
+  std::string path;
+  if (int rc = path_of(ino, &path)) return rc;
+  Attr a;
+  if (int rc = stat_path(path, &a)) return rc;
+  if (!a.is_dir()) return ENOTDIR;
+  auto h = std::make_shared<DirHandle>();
+  h->ino = ino;
+  h->path = path;
+  if (int rc = list_dir(path, &h->listing)) return rc;
+  std::lock_guard<std::mutex> lk(handles_mu_);
+  *fh = next_fh_++;
+  dirs_[*fh] = std::move(h);
+  return 0;
+}
+
+int Filesystem::readdir(uint64_t fh, uint64_t offset, bool plus, const DirSink& sink) {
+  std::shared_ptr<DirHandle> h;
+  {
+    std::lock_guard<std::mutex> lk(handles_mu_);
+    auto it = dirs_.find(fh);
+    if (it == dirs_.end()) return EBADF;
+    h = it->second;
+  }
+  const double ttl = opts_.stat_ttl;
+  // Offsets: 0 ".", 1 "..", 2 + i the listing's entry i.
+  for (uint64_t off = offset; off < 2; ++off) {
+    DirEntry e;
+    e.name = off == 0 ? "." : "..";
+    Ino ino = off == 0 ? h->ino : table_.find(KeyMapper::parent_of(h->path));
+    e.attr = to_stat(ino ? ino : kRootIno, dir_attr(nullptr, opts_, mount_time_));
+    e.next_offset = off + 1;
+    // The kernel takes no lookup reference for dot entries, even with plus.
+    if (!sink(e, 0, 0)) return 0;
+  }
+  const auto& entries = h->listing->entries;
+  for (uint64_t i = offset < 2 ? 0 : offset - 2; i < entries.size(); ++i) {
+    const auto& [name, attr] = entries[i];
+    std::string path = KeyMapper::join(h->path, name);
+    DirEntry e;
+    e.name = name;
+    e.next_offset = i + 3;
+    Ino ino;
+    if (plus) {
+      ino = table_.ref(path, attr.mode & S_IFMT, 1);
+    } else {
+      ino = table_.find(path);
+      if (!ino) ino = 0xffffffff;  // FUSE_UNKNOWN_INO: the kernel looks it up when needed
+    }
+    e.attr = to_stat(ino, attr);
+    if (!sink(e, ttl, ttl)) {
+      if (plus) table_.forget(ino, 1);
+      return 0;
+    }
+  }
+  return 0;
+}
+
+int Filesystem::releasedir(uint64_t fh) {
+  std::lock_guard<std::mutex> lk(handles_mu_);
+  return dirs_.erase(fh) ? 0 : EBADF;
+}
+
+// --- open files --------------------------------------------------------------
+
+int Filesystem::open(Ino ino, int flags, uint64_t* fh) {
+  std::string path;
+  if (int rc = path_of(ino, &path)) return rc;
+  Attr a;
+  if (int rc = stat_path(path, &a)) return rc;
+  if (a.is_dir()) return EISDIR;
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) {
+    // Writing needs the staging path of the next milestone.
+    return opts_.read_only ? EROFS : ENOTSUP;
+  }
+  auto h = std::make_shared<FileHandle>();
+  h->ino = ino;
+  h->path = path;
+  h->flags = flags;
+  h->reader = std::make_unique<Prefetcher>(store_, keys_.file_key(path), a.size, opts_.prefetch_min_window,
+                                           opts_.prefetch_max_window, budget_);
+  std::lock_guard<std::mutex> lk(handles_mu_);
+  *fh = next_fh_++;
+  files_[*fh] = std::move(h);
+  return 0;
+}
+
+int Filesystem::read(uint64_t fh, uint64_t offset, size_t size, std::string* out) {
+  std::shared_ptr<FileHandle> h;
+  {
+    std::lock_guard<std::mutex> lk(handles_mu_);
+    auto it = files_.find(fh);
+    if (it == files_.end()) return EBADF;
+    h = it->second;
+  }
+  std::lock_guard<std::mutex> lk(h->mu);
+  return h->reader->read(offset, size, out);
+}
+
+int Filesystem::write(uint64_t fh, uint64_t, const char*, size_t, size_t*) {
+  std::lock_guard<std::mutex> lk(handles_mu_);
+  if (!files_.count(fh)) return EBADF;
+  return opts_.read_only ? EROFS : ENOTSUP;
+}
+
+int Filesystem::flush(uint64_t fh) {
+  std::lock_guard<std::mutex> lk(handles_mu_);
+  return files_.count(fh) ? 0 : EBADF;
+}
+
+int Filesystem::fsync(uint64_t fh, bool) { return flush(fh); }
+
+int Filesystem::release(uint64_t fh) {
+  std::shared_ptr<FileHandle> h;
+  {
+    std::lock_guard<std::mutex> lk(handles_mu_);
+    auto it = files_.find(fh);
+    if (it == files_.end()) return EBADF;
+    h = std::move(it->second);
+    files_.erase(it);
+  }
+  return 0;  // h (and its prefetch buffer) goes once no read still uses it
+}
+
+}  // namespace bucketfs::fs

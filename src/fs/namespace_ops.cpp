@@ -1,0 +1,297 @@
+// namespace_ops.cpp - the operations that change the bucket's namespace:
+// mkdir, rmdir, unlink, rename, symlink, setattr (chmod/chown/utimens).
+//
+// Every change holds mutate_mu_ for its whole duration (store calls included),
+// so two changes never interleave their copies and deletes; reads do not take
+// it. Copies happen before deletes, so a failure half-way leaves data in both
+// places, never in neither. Each change invalidates the caches it touched.
+#include <fcntl.h>
+#include <linux/fs.h>  // RENAME_NOREPLACE, RENAME_EXCHANGE
+
+#include <cerrno>
+
+#include "bucketfs/fs/filesystem.hpp"
+#include "bucketfs/fs/metadata.hpp"
+#include "bucketfs/util/log.hpp"
+
+namespace bucketfs::fs {
+namespace {
+constexpr const char* kDirContentType = "application/x-directory";
+constexpr size_t kMaxSymlinkTarget = 4095;  // PATH_MAX - 1
+
+struct timespec now_ts() {
+  struct timespec ts {};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts;
+}
+}  // namespace
+
+Attr Filesystem::new_object_attr(mode_t mode, const Context& ctx, uint64_t size) const {
+  Attr a;
+  a.exists = true;
+  a.mode = mode;
+  a.uid = ctx.uid;
+  a.gid = ctx.gid;
+  a.size = size;
+  a.mtime = now_ts();
+  a.mtime.tv_nsec = 0;  // s3fs metadata holds whole seconds
+  a.has_meta = true;
+  return a;
+}
+
+int Filesystem::put_marker(const std::string& path, const Attr& a) {
+  store::PutOptions po;
+  po.meta = to_metadata(a);
+  po.content_type = kDirContentType;
+  auto r = store_.put_bytes(keys_.dir_key(path), "", po);
+  return r ? 0 : store::to_errno(r.error());
+}
+
+int Filesystem::is_dir_empty(const std::string& path, bool* empty) {
+  const std::string dkey = keys_.dir_key(path);
+  store::ListRequest req;
+  req.prefix = dkey;
+  req.max_keys = 2;  // the marker itself and one more
+  auto page = store_.list(req);
+  if (!page) return store::to_errno(page.error());
+  *empty = true;
+  for (const auto& o : page->objects)
+    if (o.key != dkey) *empty = false;
+  if (!page->common_prefixes.empty()) *empty = false;
+  return 0;
+}
+
+int Filesystem::mkdir(Ino parent, const std::string& name, mode_t mode, const Context& ctx, Entry* out) {
+  if (opts_.read_only) return EROFS;
+  std::string path;
+  if (int rc = child_path(parent, name, &path)) return rc;
+  std::lock_guard<std::mutex> lk(mutate_mu_);
+  Attr existing;
+  int rc = stat_path(path, &existing);
+  if (rc == 0) return EEXIST;
+  if (rc != ENOENT) return rc;
+  Attr a = new_object_attr(S_IFDIR | (mode & ~ctx.umask & 07777), ctx, 0);
+  a.has_marker = true;
+  if (int prc = put_marker(path, a)) return prc;
+  cache_.invalidate_tree(path);
+  cache_.put_attr(path, a);
+  return fill_entry(path, a, out);
+}
+
+int Filesystem::rmdir(Ino parent, const std::string& name) {
+  if (opts_.read_only) return EROFS;
+  std::string path;
+  if (int rc = child_path(parent, name, &path)) return rc;
+  std::lock_guard<std::mutex> lk(mutate_mu_);
+  cache_.invalidate(path);  // decide on fresh facts
+  Attr a;
+  if (int rc = stat_path(path, &a)) return rc;
+  if (!a.is_dir()) return ENOTDIR;
+  bool empty = false;
+  if (int rc = is_dir_empty(path, &empty)) return rc;
+  if (!empty) return ENOTEMPTY;
+  auto r = store_.remove(keys_.dir_key(path));
+  cache_.invalidate_tree(path);
+  if (!r) return store::to_errno(r.error());
+  table_.detach(path);
+  return 0;
+}
+
+int Filesystem::unlink(Ino parent, const std::string& name) {
+  if (opts_.read_only) return EROFS;
+  std::string path;
+  if (int rc = child_path(parent, name, &path)) return rc;
+  std::lock_guard<std::mutex> lk(mutate_mu_);
+  Attr a;
+  if (int rc = stat_path(path, &a)) return rc;
+  if (a.is_dir()) return EISDIR;
+  auto r = store_.remove(keys_.file_key(path));
+  cache_.invalidate(path);
+  if (!r) return store::to_errno(r.error());
+  table_.detach(path);
+  return 0;
+}
+
+int Filesystem::symlink(const std::string& target, Ino parent, const std::string& name, const Context& ctx,
+                        Entry* out) {
+  if (opts_.read_only) return EROFS;
+  if (target.empty()) return ENOENT;
+  if (target.size() > kMaxSymlinkTarget) return ENAMETOOLONG;
+  std::string path;
+  if (int rc = child_path(parent, name, &path)) return rc;
+  std::lock_guard<std::mutex> lk(mutate_mu_);
+  Attr existing;
+  int rc = stat_path(path, &existing);
+  if (rc == 0) return EEXIST;
+  if (rc != ENOENT) return rc;
+  // s3fs: the body is the target, the mode S_IFLNK|0777 in the metadata.
+  Attr a = new_object_attr(S_IFLNK | 0777, ctx, target.size());
+  store::PutOptions po;
+  po.meta = to_metadata(a);
+  auto r = store_.put_bytes(keys_.file_key(path), target, po);
+  cache_.invalidate(path);
+  if (!r) return store::to_errno(r.error());
+  a.etag = r.value();
+  cache_.put_attr(path, a);
+  return fill_entry(path, a, out);
+}
+
+int Filesystem::readlink(Ino ino, std::string* target) {
+  std::string path;
+  if (int rc = path_of(ino, &path)) return rc;
+  Attr a;
+  if (int rc = stat_path(path, &a)) return rc;
+  if (!a.is_symlink()) return EINVAL;
+  target->clear();
+  auto got = store_.get(keys_.file_key(path), 0, kMaxSymlinkTarget + 1, [target](const char* d, size_t n) {
+    target->append(d, n);
+    return true;
+  });
+  if (!got) return store::to_errno(got.error());
+  if (target->size() > kMaxSymlinkTarget) return ENAMETOOLONG;
+  return 0;
+}
+
+int Filesystem::link(Ino, Ino, const std::string&) { return EPERM; }
+
+int Filesystem::mknod(Ino parent, const std::string& name, mode_t, const Context&, Entry*) {
+  if (opts_.read_only) return EROFS;
+  std::string path;
+  if (int rc = child_path(parent, name, &path)) return rc;
+  Attr existing;
+  int rc = stat_path(path, &existing);
+  if (rc == 0) return EEXIST;
+  if (rc != ENOENT) return rc;
+  return ENOTSUP;  // new files arrive with the staged write path
+}
+
+int Filesystem::create(Ino parent, const std::string& name, mode_t mode, int, const Context& ctx, Entry* out,
+                       uint64_t*) {
+  return mknod(parent, name, mode, ctx, out);
+}
+
+int Filesystem::setattr(Ino ino, const SetAttr& changes, struct stat* out, double* attr_timeout) {
+  std::string path;
+  if (int rc = path_of(ino, &path)) return rc;
+  const unsigned meta_bits = SetAttr::kMode | SetAttr::kUid | SetAttr::kGid | SetAttr::kMtime;
+  if (opts_.read_only && (changes.valid & (meta_bits | SetAttr::kSize))) return EROFS;
+  std::lock_guard<std::mutex> lk(mutate_mu_);
+  cache_.invalidate(path);
+  Attr a;
+  if (int rc = stat_path(path, &a)) return rc;
+  if ((changes.valid & SetAttr::kSize) && changes.size != a.size)
+    return a.is_dir() ? EISDIR : ENOTSUP;  // truncation needs the write path
+  if (changes.valid & meta_bits) {
+    if (path.empty() && keys_.prefix().empty()) return EPERM;  // a bucket's root has no object
+    if (changes.valid & SetAttr::kMode) a.mode = (a.mode & S_IFMT) | (changes.mode & 07777);
+    if (changes.valid & SetAttr::kUid) a.uid = changes.uid;
+    if (changes.valid & SetAttr::kGid) a.gid = changes.gid;
+    if (changes.valid & SetAttr::kMtime) a.mtime = changes.mtime;
+    const std::string key = a.is_dir() ? keys_.dir_key(path) : keys_.file_key(path);
+    store::ObjectInfo info;
+    bool found = false;
+    if (int rc = head_meta(key, &info, &found)) return rc;
+    if (!found && !a.is_dir()) {
+      cache_.invalidate(path);
+      return ENOENT;
+    }
+    if (!found) {
+      // An implied directory: its attributes need a marker to live in.
+      a.has_marker = true;
+      if (int rc = put_marker(path, a)) return rc;
+    } else {
+      store::PutOptions po;
+      po.meta = to_metadata(a, info.meta);
+      po.content_type = info.content_type;
+      auto r = store_.copy(key, key, po);
+      if (!r) return store::to_errno(r.error());
+    }
+    cache_.invalidate(path);
+    cache_.put_attr(path, a);
+  }
+  // atime alone is accepted and not stored (s3fs 1.90 does not keep it).
+  *out = to_stat(ino, a);
+  *attr_timeout = opts_.stat_ttl;
+  return 0;
+}
+
+// --- rename ------------------------------------------------------------------
+
+int Filesystem::rename_file(const std::string& from, const std::string& to) {
+  const std::string src = keys_.file_key(from);
+  const std::string dst = keys_.file_key(to);
+  auto c = store_.copy(src, dst, std::nullopt);  // metadata travels with the copy
+  if (!c) return store::to_errno(c.error());
+  auto r = store_.remove(src);
+  return r ? 0 : store::to_errno(r.error());
+}
+
+int Filesystem::rename_dir(const std::string& from, const std::string& to) {
+  const std::string src = keys_.dir_key(from);
+  const std::string dst = keys_.dir_key(to);
+  store::ListRequest req;
+  req.prefix = src;
+  req.max_keys = opts_.list_page_size;
+  std::vector<std::string> keys;
+  for (;;) {
+    auto page = store_.list(req);
+    if (!page) return store::to_errno(page.error());
+    for (const auto& o : page->objects) keys.push_back(o.key);
+    if (!next_page(*page, &req)) break;
+  }
+  // Check every new key before moving anything.
+  for (const auto& k : keys)
+    if (int rc = KeyMapper::check_key(dst + k.substr(src.size()))) return rc;
+  for (const auto& k : keys) {
+    auto c = store_.copy(k, dst + k.substr(src.size()), std::nullopt);
+    if (!c) return store::to_errno(c.error());
+  }
+  for (const auto& k : keys) {
+    auto r = store_.remove(k);
+    if (!r) return store::to_errno(r.error());
+  }
+  return 0;
+}
+
+int Filesystem::rename(Ino parent, const std::string& name, Ino new_parent, const std::string& new_name,
+                       unsigned flags) {
+  if (opts_.read_only) return EROFS;
+  if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE)) return EINVAL;  // no RENAME_EXCHANGE on a bucket
+  std::string from, to;
+  if (int rc = child_path(parent, name, &from)) return rc;
+  if (int rc = child_path(new_parent, new_name, &to)) return rc;
+  std::lock_guard<std::mutex> lk(mutate_mu_);
+  cache_.invalidate(from);
+  cache_.invalidate(to);
+  Attr src;
+  if (int rc = stat_path(from, &src)) return rc;
+  if (from == to) return 0;
+  Attr dst;
+  int drc = stat_path(to, &dst);
+  if (drc != 0 && drc != ENOENT) return drc;
+  const bool dst_exists = drc == 0;
+  if (dst_exists && (flags & RENAME_NOREPLACE)) return EEXIST;
+
+  int rc = 0;
+  if (src.is_dir()) {
+    if (KeyMapper::is_under(to, from)) return EINVAL;
+    if (dst_exists) {
+      if (!dst.is_dir()) return ENOTDIR;
+      bool empty = false;
+      if (int erc = is_dir_empty(to, &empty)) return erc;
+      if (!empty) return ENOTEMPTY;
+      auto r = store_.remove(keys_.dir_key(to));
+      if (!r) return store::to_errno(r.error());
+    }
+    rc = rename_dir(from, to);
+  } else {
+    if (dst_exists && dst.is_dir()) return EISDIR;
+    rc = rename_file(from, to);
+  }
+  cache_.invalidate_tree(from);
+  cache_.invalidate_tree(to);
+  if (rc == 0) table_.rename(from, to);
+  return rc;
+}
+
+}  // namespace bucketfs::fs
