@@ -1,0 +1,38 @@
+// app.hpp - what `bucketfs` does with a parsed command line: subcommand
+// dispatch and the mount flow.
+//
+// The mount flow checks everything that can fail (mountpoint, credentials,
+// endpoint, bucket) before it mounts or daemonizes, and on failure prints ONE
+// line to stderr and returns kExitFailure, leaving no mount behind.
+// Not thread-safe: called once from main().
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "bucketfs/cli/options.hpp"
+#include "bucketfs/fuse/mount.hpp"
+#include "bucketfs/sign/signer.hpp"
+#include "bucketfs/store/errors.hpp"
+#include "bucketfs/store/http_object_store.hpp"
+
+namespace bucketfs::cli {
+
+// Entry point behind main(): parses argv, dispatches, returns the exit code.
+int run(const std::vector<std::string>& argv);
+
+// The mount subcommand on a parsed, defaults-resolved config.
+int run_mount(const MountConfig& cfg);
+
+// Config translations (pure).
+store::HttpStoreConfig make_store_config(const MountConfig& cfg, sign::Credentials credentials);
+fusefs::MountOptions make_mount_options(const MountConfig& cfg);
+
+// "cannot mount bucket 'b' at URL: <what the server said>: <what to check>",
+// without the "bucketfs: " prefix and never containing a secret.
+std::string describe_check_failure(const MountConfig& cfg, const store::Error& e);
+
+// Checks that path exists and is a directory; error message otherwise.
+Result<void, std::string> check_mountpoint(const std::string& path);
+
+}  // namespace bucketfs::cli

@@ -1,0 +1,35 @@
+// mount_layout.hpp - where a mount keeps its state under the cache dir.
+//
+//   CACHE/<bucket>-<hash>/checkpoint/   LMDB store (data.mdb, lock.mdb, lock)
+//   CACHE/<bucket>-<hash>/staging/      staged files (<id>.data + <id>.key)
+//   CACHE/mounts/<hash of mountpoint>   the state dir of the last mount there,
+//                                       so `bucketfs status MOUNTPOINT` finds it
+// <hash> is of endpoint + bucket + prefix: one store per mounted bucket prefix.
+// Every directory is created 0700.
+#pragma once
+
+#include <string>
+
+#include "bucketfs/util/result.hpp"
+
+namespace bucketfs::cli {
+
+struct MountLayout {
+  std::string state_dir;
+  std::string checkpoint_dir;
+  std::string staging_dir;
+};
+
+MountLayout layout_for(const std::string& cache_dir, const std::string& endpoint, const std::string& bucket,
+                       const std::string& prefix);
+
+// Creates dir and its parents as needed, 0700; an error line if it cannot.
+Result<Ok, std::string> make_private_dirs(const std::string& dir);
+
+// Records that `mountpoint` is served from `state_dir`.
+Result<Ok, std::string> register_mount(const std::string& cache_dir, const std::string& mountpoint,
+                                       const std::string& state_dir);
+// The state dir registered for mountpoint, or "" if none.
+std::string lookup_mount(const std::string& cache_dir, const std::string& mountpoint);
+
+}  // namespace bucketfs::cli

@@ -1,0 +1,135 @@
+// options.hpp - the command line of `bucketfs` as one declarative option table.
+//
+// Every option is one row of option_table(): its name, aliases, kind, default,
+// help text and how it applies to a MountConfig. The same table drives parsing
+// of every spelling (`-o name=value`, `-o flag`, `--name value`,
+// `--name=value`, `--flag`) and the generated `--help`, so the two cannot
+// disagree. Parsing is pure (no filesystem, no network, no environment except
+// what resolve_defaults() is given), so it is unit-testable.
+//
+// Errors: parse_command_line() and resolve_defaults() return one line without
+// the "bucketfs: " prefix, naming the option and the problem; callers print it
+// and exit with kExitUsage. Thread-safety: all functions are reentrant.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bucketfs/util/result.hpp"
+
+namespace bucketfs::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the mount could not be made
+inline constexpr int kExitUsage = 2;    // bad command line
+
+enum class Provider { S3, OSS };
+
+// Everything the command line decides. Optional fields are "not given": the
+// default depends on other options and is filled by resolve_defaults().
+struct MountConfig {
+  std::string bucket;
+  std::string prefix;  // "" or "dir/sub/" (no leading '/', one trailing '/')
+  std::string mountpoint;
+
+  // Store.
+  std::string endpoint;  // full URL after resolve_defaults(), e.g. "http://127.0.0.1:7480"
+  std::string region;
+  std::optional<Provider> provider;
+  std::optional<int> sig_version;
+  std::optional<bool> path_style;
+  std::string passwd_file;
+  std::string ca_file;
+  bool verify_tls = true;
+  long connect_timeout_s = 5;
+  int retries = 5;  // retries after the first attempt
+
+  // Filesystem.
+  std::string cache_dir;
+  std::optional<unsigned> uid;
+  std::optional<unsigned> gid;
+  unsigned umask = 022;
+  bool umask_given = false;
+  bool allow_other = false;
+  bool default_permissions = false;
+  bool read_only = false;
+  double stat_ttl_s = 60;
+  double dir_ttl_s = 30;
+  unsigned long prefetch_min_kib = 1024;
+  unsigned long prefetch_max_kib = 64 * 1024;
+  unsigned long read_memory_mib = 512;
+  unsigned max_threads = 16;
+
+  // Process.
+  bool foreground = false;
+  std::string log_level = "info";
+  std::string log_file;
+  bool fuse_debug = false;
+};
+
+enum class OptionKind { Flag, Int, Double, Octal, String, Enum, Ignored };
+
+// A parsed option value, already checked against the row's kind.
+struct OptionValue {
+  std::string text;      // as given ("" for a flag)
+  long long number = 0;  // Int, Octal
+  double real = 0;       // Double
+  bool flag = true;      // Flag: false for "name=0|no|false"
+};
+
+struct OptionSpec {
+  const char* name;
+  std::vector<const char*> aliases;
+  OptionKind kind;
+  const char* default_text;  // for --help; nullptr: no default shown
+  const char* help;
+  std::vector<const char*> choices;  // Enum only
+  long long min = 0, max = 0;        // Int/Double range when max > min
+  void (*apply)(MountConfig&, const OptionValue&);
+  char short_name = 0;  // '-f' style, 0 for none
+};
+
+// The table. Stable order: the order of --help.
+const std::vector<OptionSpec>& option_table();
+
+// Finds a row by name or alias (exact match; '-' and '_' are interchangeable).
+const OptionSpec* find_option(std::string_view name);
+
+enum class CommandKind { Mount, Help, Version, Status, Recover, Uploads };
+
+struct Command {
+  CommandKind kind = CommandKind::Mount;
+  MountConfig config;
+  std::vector<std::string> ignored;  // fstab/mount options accepted and dropped
+  std::vector<std::string> sub_args; // arguments after `status` / `recover` / `uploads`
+};
+
+// Parses argv (argv[0] is the program name and is skipped). Accepts an
+// optional leading subcommand (`mount`, `status`, `recover`, `help`,
+// `version`). Does not fill defaults; see resolve_defaults().
+Result<Command, std::string> parse_command_line(const std::vector<std::string>& argv);
+
+// Splits "BUCKET" or "BUCKET:/PREFIX" (also "BUCKET:PREFIX") into the config.
+// Errors: empty bucket, bucket with '/', prefix with "//" or "." components.
+Result<void, std::string> parse_bucket_spec(const std::string& spec, MountConfig* cfg);
+
+// Fills defaults that depend on other options: provider from the endpoint
+// ("aliyuncs.com" -> oss), endpoint from provider and region, region, sigv
+// (4) and its validity for the provider, path style (virtual host for
+// *.amazonaws.com and *.aliyuncs.com, path style elsewhere), cache_dir
+// (home/.cache/bucketfs, or /var/cache/bucketfs when euid is 0).
+Result<void, std::string> resolve_defaults(MountConfig* cfg, const std::string& home, bool is_root);
+
+// Provider guessed from an endpoint URL or host.
+Provider guess_provider(const std::string& endpoint);
+
+// The host of a URL ("https://a.b:443/x" -> "a.b").
+std::string endpoint_host(const std::string& endpoint);
+
+// Full --help text, generated from option_table().
+std::string help_text();
+std::string usage_line();
+
+}  // namespace bucketfs::cli

@@ -1,0 +1,135 @@
+// app.cpp - subcommand dispatch and the pure parts of the mount flow (see app.hpp).
+#include "bucketfs/cli/app.hpp"
+#include "bucketfs/cli/status_command.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+
+namespace bucketfs::cli {
+namespace {
+
+int usage_error(const std::string& message) {
+  std::cerr << "bucketfs: " << message << "\n";
+  return kExitUsage;
+}
+
+}  // namespace
+
+store::HttpStoreConfig make_store_config(const MountConfig& cfg, sign::Credentials credentials) {
+  store::HttpStoreConfig sc;
+  sc.dialect = cfg.provider.value_or(Provider::S3) == Provider::OSS ? store::Dialect::OSS : store::Dialect::S3;
+  sc.sig_version = cfg.sig_version.value_or(4);
+  sc.endpoint = cfg.endpoint;
+  sc.bucket = cfg.bucket;
+  sc.region = cfg.region;
+  sc.path_style = cfg.path_style.value_or(true);
+  sc.credentials = std::move(credentials);
+  sc.connect_timeout_ms = cfg.connect_timeout_s * 1000;
+  sc.verify_tls = cfg.verify_tls;
+  sc.ca_file = cfg.ca_file;
+  sc.max_attempts = cfg.retries + 1;
+  return sc;
+}
+
+fusefs::MountOptions make_mount_options(const MountConfig& cfg) {
+  fusefs::MountOptions mo;
+  mo.mountpoint = cfg.mountpoint;
+  // Like sshfs's "user@host:/path": what was mounted, as the user wrote it
+  // (the subtype "bucketfs" shows as fuse.bucketfs).
+  mo.fsname = cfg.bucket;
+  if (!cfg.prefix.empty()) mo.fsname += ":/" + cfg.prefix.substr(0, cfg.prefix.size() - 1);
+  mo.foreground = cfg.foreground;
+  mo.debug = cfg.fuse_debug;
+  mo.allow_other = cfg.allow_other;
+  mo.default_permissions = cfg.default_permissions;
+  mo.read_only = cfg.read_only;
+  mo.max_threads = cfg.max_threads;
+  return mo;
+}
+
+std::string describe_check_failure(const MountConfig& cfg, const store::Error& e) {
+  using store::ErrorCode;
+  const bool oss = cfg.provider.value_or(Provider::S3) == Provider::OSS;
+  std::string head = "cannot mount bucket '" + cfg.bucket + "' at " + cfg.endpoint + ": ";
+  if (e.http_status == 0 && (e.code == ErrorCode::Transient || e.code == ErrorCode::Other)) {
+    std::string why = e.message.empty() ? "no answer" : e.message;
+    return head + "the endpoint does not answer (" + why +
+           "); check the endpoint URL and that the server is running";
+  }
+  std::string said = e.server_code.empty() ? std::string(store::name(e.code)) : e.server_code;
+  if (e.http_status != 0) said += " (" + std::to_string(e.http_status) + ")";
+  std::string hint;
+  switch (e.code) {
+    case ErrorCode::SignatureMismatch:
+      hint = std::string("the secret key is wrong; check the passwd file or ") +
+             (oss ? "OSS_ACCESS_KEY_SECRET" : "AWS_SECRET_ACCESS_KEY");
+      break;
+    case ErrorCode::InvalidAccessKey:
+      hint = std::string("the server does not know this access key id; check the passwd file or ") +
+             (oss ? "OSS_ACCESS_KEY_ID" : "AWS_ACCESS_KEY_ID");
+      break;
+    case ErrorCode::AccessDenied:
+      hint = "these credentials may not list this bucket; check the key's permissions and the bucket policy";
+      break;
+    case ErrorCode::NoSuchBucket:
+    case ErrorCode::NoSuchKey: hint = "the bucket does not exist; check the name and the endpoint"; break;
+    case ErrorCode::ClockSkew: hint = "the local clock is too far from the server's; fix the time (NTP)"; break;
+    case ErrorCode::Throttled: hint = "the server is throttling requests; try again later"; break;
+    case ErrorCode::Transient:
+      hint = "the server keeps failing" + (e.message.empty() ? "" : " (" + e.message + ")") +
+             "; check the server and try again";
+      break;
+    case ErrorCode::Unsupported:
+    case ErrorCode::InvalidArgument:
+      hint = "the server rejected the request" + (e.message.empty() ? "" : " (" + e.message + ")") +
+             "; check provider=, sigv=, region= and path_style/virtual_host";
+      break;
+    default: hint = e.message.empty() ? "check the endpoint and the credentials" : e.message; break;
+  }
+  std::string line = head + said + ": " + hint;
+  for (char& ch : line) {
+    if (ch == '\n' || ch == '\r') ch = ' ';
+  }
+  return line;
+}
+
+Result<void, std::string> check_mountpoint(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    int err = errno;
+    if (err == ENOENT) return "mountpoint '" + path + "' does not exist (create it with mkdir -p)";
+    if (err == ENOTCONN) {
+      return "mountpoint '" + path + "' is a dead mount; unmount it first (fusermount3 -u " + path + ")";
+    }
+    return "cannot use mountpoint '" + path + "': " + std::strerror(err);
+  }
+  if (!S_ISDIR(st.st_mode)) return "mountpoint '" + path + "' is not a directory";
+  return {};
+}
+
+int run(const std::vector<std::string>& argv) {
+  auto parsed = parse_command_line(argv);
+  if (!parsed) return usage_error(parsed.error());
+  Command& cmd = *parsed;
+  switch (cmd.kind) {
+    case CommandKind::Help: std::cout << help_text(); return kExitOk;
+    case CommandKind::Version: std::cout << "bucketfs " << BUCKETFS_VERSION << "\n"; return kExitOk;
+    case CommandKind::Status: return status_main(cmd.sub_args);
+    case CommandKind::Recover:
+    case CommandKind::Uploads:
+      return usage_error(std::string("'") + (cmd.kind == CommandKind::Recover ? "recover" : "uploads") +
+                         "' is not available in this version of bucketfs");
+    case CommandKind::Mount: break;
+  }
+  const char* home = std::getenv("HOME");
+  auto resolved = resolve_defaults(&cmd.config, home != nullptr ? home : "", ::geteuid() == 0);
+  if (!resolved) return usage_error(resolved.error());
+  return run_mount(cmd.config);
+}
+
+}  // namespace bucketfs::cli

@@ -1,0 +1,294 @@
+// option_table.cpp - the one table of bucketfs options (see options.hpp).
+//
+// Adding an option means adding one row here: parsing and --help follow.
+#include "bucketfs/cli/options.hpp"
+
+namespace bucketfs::cli {
+namespace {
+
+using K = OptionKind;
+using V = OptionValue;
+using C = MountConfig;
+
+std::vector<OptionSpec> make_table() {
+  std::vector<OptionSpec> t;
+  auto add = [&t](OptionSpec s) { t.push_back(std::move(s)); };
+
+  // Store.
+  add({"endpoint",
+       {"url"},
+       K::String,
+       nullptr,
+       "Store URL, e.g. http://127.0.0.1:7480 or https://oss-cn-hangzhou.aliyuncs.com "
+       "(default: AWS S3 for the region; https:// is assumed without a scheme)",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.endpoint = v.text; }});
+  add({"region",
+       {},
+       K::String,
+       "us-east-1 (OSS: from the endpoint)",
+       "Region used for signing",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.region = v.text; }});
+  add({"provider",
+       {},
+       K::Enum,
+       "guessed from the endpoint",
+       "Store dialect: s3 or oss",
+       {"s3", "oss"},
+       0,
+       0,
+       [](C& c, const V& v) { c.provider = v.text == "oss" ? Provider::OSS : Provider::S3; }});
+  add({"sigv",
+       {"signature_version"},
+       K::Enum,
+       "4",
+       "Signature version: 2 or 4 for S3, 1 or 4 for OSS",
+       {"1", "2", "4"},
+       0,
+       0,
+       [](C& c, const V& v) { c.sig_version = std::stoi(v.text); }});
+  add({"path_style",
+       {"use_path_request_style"},
+       K::Flag,
+       "on for custom endpoints",
+       "Address the bucket as ENDPOINT/BUCKET/KEY",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.path_style = v.flag; }});
+  add({"virtual_host",
+       {},
+       K::Flag,
+       "on for *.amazonaws.com and *.aliyuncs.com",
+       "Address the bucket as BUCKET.HOST/KEY",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.path_style = !v.flag; }});
+  add({"passwd_file",
+       {"passwd"},
+       K::String,
+       "environment, then ~/.passwd-bucketfs, ~/.passwd-s3fs",
+       "s3fs-format credentials file (ACCESS:SECRET or BUCKET:ACCESS:SECRET), mode 600",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.passwd_file = v.text; }});
+  add({"ca_file",
+       {"cafile"},
+       K::String,
+       "system CA store",
+       "CA bundle used to verify the endpoint's TLS certificate",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.ca_file = v.text; }});
+  add({"no_verify_ssl",
+       {"no_check_certificate"},
+       K::Flag,
+       nullptr,
+       "Do not verify the endpoint's TLS certificate (insecure; for test servers only)",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.verify_tls = !v.flag; }});
+  add({"connect_timeout",
+       {},
+       K::Int,
+       "5",
+       "Seconds to wait for a connection to the endpoint",
+       {},
+       1,
+       600,
+       [](C& c, const V& v) { c.connect_timeout_s = static_cast<long>(v.number); }});
+  add({"retries",
+       {},
+       K::Int,
+       "5",
+       "Retries of a failed request (5xx, 429, resets, timeouts)",
+       {},
+       0,
+       100,
+       [](C& c, const V& v) { c.retries = static_cast<int>(v.number); }});
+
+  // Filesystem.
+  add({"cache_dir",
+       {},
+       K::String,
+       "~/.cache/bucketfs (root: /var/cache/bucketfs)",
+       "Directory for staging files and the checkpoint store (created 0700)",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.cache_dir = v.text; }});
+  add({"uid",
+       {},
+       K::Int,
+       "the mounting user",
+       "Owner of objects that carry no uid metadata",
+       {},
+       0,
+       4294967294LL,
+       [](C& c, const V& v) { c.uid = static_cast<unsigned>(v.number); }});
+  add({"gid",
+       {},
+       K::Int,
+       "the mounting group",
+       "Group of objects that carry no gid metadata",
+       {},
+       0,
+       4294967294LL,
+       [](C& c, const V& v) { c.gid = static_cast<unsigned>(v.number); }});
+  add({"umask",
+       {},
+       K::Octal,
+       "022",
+       "Octal umask for objects that carry no mode metadata",
+       {},
+       0,
+       0777,
+       [](C& c, const V& v) {
+         c.umask = static_cast<unsigned>(v.number);
+         c.umask_given = true;
+       }});
+  add({"allow_other",
+       {},
+       K::Flag,
+       nullptr,
+       "Let other users access the mount (root, or user_allow_other in "
+       "/etc/fuse.conf)",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.allow_other = v.flag; }});
+  add({"default_permissions",
+       {},
+       K::Flag,
+       nullptr,
+       "Let the kernel check permissions from mode/uid/gid",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.default_permissions = v.flag; }});
+  add({"ro", {"read_only"}, K::Flag, nullptr, "Mount read-only", {}, 0, 0, [](C& c, const V& v) {
+         c.read_only = v.flag;
+       }});
+  add({"stat_ttl",
+       {"stat_cache_expire"},
+       K::Double,
+       "60",
+       "Seconds attributes (and negative lookups) are cached",
+       {},
+       0,
+       86400,
+       [](C& c, const V& v) { c.stat_ttl_s = v.real; }});
+  add({"dir_ttl",
+       {},
+       K::Double,
+       "30",
+       "Seconds directory listings are cached",
+       {},
+       0,
+       86400,
+       [](C& c, const V& v) { c.dir_ttl_s = v.real; }});
+  add({"prefetch_min",
+       {},
+       K::Int,
+       "1024",
+       "KiB first read ahead of a sequential reader",
+       {},
+       4,
+       1 << 20,
+       [](C& c, const V& v) { c.prefetch_min_kib = static_cast<unsigned long>(v.number); }});
+  add({"prefetch_max",
+       {},
+       K::Int,
+       "65536",
+       "KiB the read-ahead window grows to",
+       {},
+       4,
+       4 << 20,
+       [](C& c, const V& v) { c.prefetch_max_kib = static_cast<unsigned long>(v.number); }});
+  add({"read_memory",
+       {},
+       K::Int,
+       "512",
+       "MiB of memory for prefetched data, all files together",
+       {},
+       1,
+       1 << 20,
+       [](C& c, const V& v) { c.read_memory_mib = static_cast<unsigned long>(v.number); }});
+  add({"max_threads", {}, K::Int, "16", "Most FUSE worker threads", {}, 1, 1024, [](C& c, const V& v) {
+         c.max_threads = static_cast<unsigned>(v.number);
+       }});
+
+  // Process.
+  add({"foreground",
+       {},
+       K::Flag,
+       nullptr,
+       "Stay in the foreground and log to stderr",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.foreground = v.flag; },
+       'f'});
+  add({"debug",
+       {},
+       K::Flag,
+       nullptr,
+       "Debug logging (same as loglevel=debug)",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.log_level = v.flag ? "debug" : "info"; },
+       'd'});
+  add({"loglevel",
+       {"log_level", "dbglevel"},
+       K::Enum,
+       "info",
+       "Log level: error, warn, info or debug",
+       {"error", "warn", "info", "debug"},
+       0,
+       0,
+       [](C& c, const V& v) { c.log_level = v.text; }});
+  add({"log_file",
+       {"logfile"},
+       K::String,
+       "syslog when daemonized, stderr in the foreground",
+       "Append log lines to this file",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.log_file = v.text; }});
+  add({"fuse_debug",
+       {},
+       K::Flag,
+       nullptr,
+       "Print libfuse's trace of every request",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.fuse_debug = v.flag; }});
+
+  // Accepted because fstab, mount(8) and mount.fuse pass them; they change nothing.
+  for (const char* n : {"_netdev", "nofail", "noauto", "auto", "user", "users", "nouser", "defaults", "rw", "dev",
+                        "nodev", "suid", "nosuid", "exec", "noexec", "atime", "noatime", "relatime", "async"}) {
+    add({n, {}, K::Ignored, nullptr, nullptr, {}, 0, 0, nullptr});
+  }
+  return t;
+}
+
+}  // namespace
+
+const std::vector<OptionSpec>& option_table() {
+  static const std::vector<OptionSpec> table = make_table();
+  return table;
+}
+
+}  // namespace bucketfs::cli

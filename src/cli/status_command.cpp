@@ -1,0 +1,307 @@
+// status_command.cpp - see status_command.hpp.
+#include "bucketfs/cli/status_command.hpp"
+
+#include <dirent.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "bucketfs/checkpoint/checkpoint_store.hpp"
+#include "bucketfs/cli/mount_layout.hpp"
+
+namespace bucketfs::cli {
+namespace {
+
+using checkpoint::UploadRecord;
+
+std::string human(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) {
+    b /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
+  return buf;
+}
+
+std::string json_str(const std::string& s) {
+  std::string o = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': o += "\\\""; break;
+      case '\\': o += "\\\\"; break;
+      case '\n': o += "\\n"; break;
+      case '\r': o += "\\r"; break;
+      case '\t': o += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          o += buf;
+        } else {
+          o += static_cast<char>(c);
+        }
+    }
+  }
+  return o + "\"";
+}
+
+std::string record_json(const UploadRecord& r) {
+  std::ostringstream o;
+  o << "{\"key\":" << json_str(r.key) << ",\"size\":" << r.size << ",\"bytes_done\":" << r.bytes_done()
+    << ",\"parts_done\":" << r.parts.size() << ",\"parts_total\":" << r.parts_total()
+    << ",\"part_size\":" << r.part_size << ",\"state\":" << json_str(checkpoint::state_name(r.state))
+    << ",\"attempts\":" << r.attempts << ",\"generation\":" << r.generation
+    << ",\"upload_id\":" << json_str(r.upload_id) << ",\"staging_path\":" << json_str(r.staging_path)
+    << ",\"last_error\":" << json_str(r.last_error) << ",\"updated\":" << r.updated << "}";
+  return o.str();
+}
+
+std::string bar(double frac, int width) {
+  if (width < 3) return "";
+  int fill = static_cast<int>(frac * width + 0.5);
+  if (fill > width) fill = width;
+  return "[" + std::string(static_cast<size_t>(fill), '#') + std::string(static_cast<size_t>(width - fill), '.') + "]";
+}
+
+bool load(const std::string& state_dir, StatusSnapshot* out, std::string* err) {
+  out->state_dir = state_dir;
+  auto cp = checkpoint::CheckpointStore::open(state_dir + "/checkpoint", true);
+  if (!cp) {
+    *err = cp.error().message;
+    return false;
+  }
+  auto all = (*cp)->load_all();
+  if (!all) {
+    *err = all.error().message;
+    return false;
+  }
+  auto failed = (*cp)->load_failed();
+  if (!failed) {
+    *err = failed.error().message;
+    return false;
+  }
+  out->pending = std::move(all->good);
+  out->damaged = all->damaged.size();
+  out->failed = std::move(*failed);
+  return true;
+}
+
+int terminal_width() {
+  struct winsize ws;
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20) return ws.ws_col;
+  return 80;
+}
+
+// State dirs named by the arguments: the registered one of MOUNTPOINT, or
+// every state dir of --bucket under --cache-dir.
+std::vector<std::string> find_state_dirs(const std::string& cache_dir, const std::string& mountpoint,
+                                         const std::string& bucket) {
+  std::vector<std::string> dirs;
+  if (!mountpoint.empty()) {
+    std::string d = lookup_mount(cache_dir, mountpoint);
+    if (!d.empty()) dirs.push_back(d);
+    return dirs;
+  }
+  DIR* dir = ::opendir(cache_dir.c_str());
+  if (dir == nullptr) return dirs;
+  while (struct dirent* e = ::readdir(dir)) {
+    std::string n = e->d_name;
+    if (n == "." || n == ".." || n == "mounts") continue;
+    if (!bucket.empty() && n.rfind(bucket + "-", 0) != 0) continue;
+    dirs.push_back(cache_dir + "/" + n);
+  }
+  ::closedir(dir);
+  return dirs;
+}
+
+}  // namespace
+
+std::string render_plain(const StatusSnapshot& s) {
+  std::ostringstream o;
+  if (s.pending.empty() && s.failed.empty() && s.damaged == 0) return "nothing pending\n";
+  for (const auto& r : s.pending) {
+    o << r.key << "\t" << r.size << " bytes\tparts " << r.parts.size() << "/" << r.parts_total() << "\tuploaded "
+      << r.bytes_done() << "/" << r.size << "\t" << checkpoint::state_name(r.state) << "\tattempts " << r.attempts;
+    if (!r.last_error.empty()) o << "\terror: " << r.last_error;
+    o << "\n";
+  }
+  for (const auto& r : s.failed)
+    o << r.key << "\t" << r.size << " bytes\tFAILED\t" << r.last_error << "\t(staging " << r.staging_path << ")\n";
+  if (s.damaged > 0)
+    o << s.damaged << " damaged checkpoint record(s): run `bucketfs recover` to re-queue the staged files\n";
+  uint64_t total = 0, done = 0;
+  for (const auto& r : s.pending) {
+    total += r.size;
+    done += r.bytes_done();
+  }
+  o << "total: " << s.pending.size() << " pending, " << s.failed.size() << " failed, " << done << "/" << total
+    << " bytes uploaded\n";
+  return o.str();
+}
+
+std::string render_json(const StatusSnapshot& s) {
+  std::ostringstream o;
+  uint64_t total = 0, done = 0;
+  for (const auto& r : s.pending) {
+    total += r.size;
+    done += r.bytes_done();
+  }
+  o << "{\"version\":1,\"state_dir\":" << json_str(s.state_dir) << ",\"pending\":[";
+  for (size_t i = 0; i < s.pending.size(); ++i) o << (i ? "," : "") << record_json(s.pending[i]);
+  o << "],\"failed\":[";
+  for (size_t i = 0; i < s.failed.size(); ++i) o << (i ? "," : "") << record_json(s.failed[i]);
+  o << "],\"damaged\":" << s.damaged << ",\"total\":{\"files\":" << s.pending.size() << ",\"bytes\":" << total
+    << ",\"bytes_done\":" << done << "}}\n";
+  return o.str();
+}
+
+std::string render_tty(const StatusSnapshot& s, const Rates& rates, int width) {
+  std::ostringstream o;
+  if (s.pending.empty() && s.failed.empty() && s.damaged == 0) return "nothing pending\n";
+  std::map<std::string, double> rate(rates.begin(), rates.end());
+  uint64_t total = 0, done = 0;
+  double total_rate = 0;
+  for (const auto& r : s.pending) {
+    double frac = r.size ? static_cast<double>(r.bytes_done()) / static_cast<double>(r.size) : 0.0;
+    total += r.size;
+    done += r.bytes_done();
+    std::string tail = " " + std::to_string(static_cast<int>(frac * 100)) + "% " + human(r.bytes_done()) + "/" +
+                       human(r.size) + " parts " + std::to_string(r.parts.size()) + "/" +
+                       std::to_string(r.parts_total()) + " " + checkpoint::state_name(r.state);
+    auto it = rate.find(r.key);
+    if (it != rate.end() && it->second > 0) {
+      total_rate += it->second;
+      tail += " " + human(it->second) + "/s ETA " +
+              std::to_string(static_cast<int>((r.size - r.bytes_done()) / it->second)) + "s";
+    }
+    if (!r.last_error.empty()) tail += " (" + r.last_error + ")";
+    std::string key = r.key.size() > 30 ? "..." + r.key.substr(r.key.size() - 27) : r.key;
+    int barw = std::max(10, width - static_cast<int>(key.size() + tail.size()) - 2);
+    if (barw > 40) barw = 40;
+    std::string line = key + " " + bar(frac, barw) + tail;
+    if (static_cast<int>(line.size()) > width) line.resize(static_cast<size_t>(width));
+    o << line << "\n";
+  }
+  for (const auto& r : s.failed) o << r.key << " FAILED: " << r.last_error << "\n";
+  if (s.damaged > 0) o << s.damaged << " damaged record(s): run `bucketfs recover`\n";
+  o << "total " << bar(total ? static_cast<double>(done) / static_cast<double>(total) : 1.0, 20) << " "
+    << human(static_cast<double>(done)) << "/" << human(static_cast<double>(total)) << " in " << s.pending.size()
+    << " file(s)";
+  if (total_rate > 0) o << ", " << human(total_rate) << "/s";
+  o << "\n";
+  return o.str();
+}
+
+int status_main(const std::vector<std::string>& args) {
+  std::string mountpoint, cache_dir, bucket, state_dir;
+  bool json = false, wait = false, watch = false;
+  double timeout_s = 0;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](const char* name) -> std::string {
+      if (i + 1 >= args.size()) {
+        std::cerr << "bucketfs status: " << name << " needs a value\n";
+        std::exit(2);
+      }
+      return args[++i];
+    };
+    if (a == "--json") json = true;
+    else if (a == "--wait") wait = true;
+    else if (a == "--watch") watch = true;
+    else if (a == "--cache-dir" || a == "--cache_dir") cache_dir = value("--cache-dir");
+    else if (a == "--bucket") bucket = value("--bucket");
+    else if (a == "--state-dir") state_dir = value("--state-dir");
+    else if (a == "--timeout") timeout_s = std::atof(value("--timeout").c_str());
+    else if (a == "-h" || a == "--help") {
+      std::cout << "usage: bucketfs status [MOUNTPOINT | --cache-dir DIR [--bucket B]] [--json] [--wait] [--watch]"
+                   " [--timeout SEC]\n";
+      return 0;
+    } else if (!a.empty() && a[0] == '-') {
+      std::cerr << "bucketfs status: unknown option '" << a << "'; see bucketfs status --help\n";
+      return 2;
+    } else if (mountpoint.empty()) {
+      mountpoint = a;
+    } else {
+      std::cerr << "bucketfs status: more than one mountpoint given\n";
+      return 2;
+    }
+  }
+  if (cache_dir.empty()) {
+    const char* home = std::getenv("HOME");
+    cache_dir = ::geteuid() == 0 ? "/var/cache/bucketfs" : std::string(home ? home : "") + "/.cache/bucketfs";
+  }
+  std::vector<std::string> dirs;
+  if (!state_dir.empty()) dirs.push_back(state_dir);
+  else dirs = find_state_dirs(cache_dir, mountpoint, bucket);
+  if (dirs.empty()) {
+    if (!mountpoint.empty())
+      std::cerr << "bucketfs status: no bucketfs state is known for " << mountpoint << " under " << cache_dir
+                << "; was it mounted with another cache_dir? (give --cache-dir DIR)\n";
+    else
+      std::cerr << "bucketfs status: no bucketfs state under " << cache_dir << "\n";
+    return 1;
+  }
+
+  bool tty = ::isatty(STDOUT_FILENO) && !json;
+  auto start = std::chrono::steady_clock::now();
+  std::map<std::string, std::pair<uint64_t, std::chrono::steady_clock::time_point>> last;
+  int lines_drawn = 0;
+  for (;;) {
+    StatusSnapshot all;
+    for (const auto& d : dirs) {
+      StatusSnapshot s;
+      std::string err;
+      if (!load(d, &s, &err)) {
+        std::cerr << "bucketfs status: " << err << "\n";
+        return 1;
+      }
+      all.state_dir = s.state_dir;
+      all.pending.insert(all.pending.end(), s.pending.begin(), s.pending.end());
+      all.failed.insert(all.failed.end(), s.failed.begin(), s.failed.end());
+      all.damaged += s.damaged;
+    }
+    bool finished = all.pending.empty();
+    if (json) {
+      if (!wait || finished) std::cout << render_json(all);
+    } else if (tty) {
+      Rates rates;
+      auto now = std::chrono::steady_clock::now();
+      for (const auto& r : all.pending) {
+        auto it = last.find(r.key);
+        if (it != last.end()) {
+          double dt = std::chrono::duration<double>(now - it->second.second).count();
+          if (dt > 0 && r.bytes_done() >= it->second.first)
+            rates.emplace_back(r.key, static_cast<double>(r.bytes_done() - it->second.first) / dt);
+        }
+        last[r.key] = {r.bytes_done(), now};
+      }
+      std::string out = render_tty(all, rates, terminal_width());
+      // Redraw in place: move up over what the previous refresh drew.
+      if (lines_drawn > 0) std::cout << "\033[" << lines_drawn << "A\033[J";
+      std::cout << out << std::flush;
+      lines_drawn = static_cast<int>(std::count(out.begin(), out.end(), '\n'));
+    } else if (!wait || finished) {
+      std::cout << render_plain(all);
+    }
+    if ((!wait && !watch) || finished) return (wait && !all.failed.empty()) ? 1 : 0;
+    if (timeout_s > 0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > timeout_s) {
+      if (!json) std::cerr << "bucketfs status: still pending after " << timeout_s << " s\n";
+      return 3;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(tty ? 1000 : 250));
+  }
+}
+
+}  // namespace bucketfs::cli
