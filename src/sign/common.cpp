@@ -1,0 +1,105 @@
+// common.cpp - string and header helpers shared by the signers (internal.hpp).
+#include <algorithm>
+#include <cctype>
+
+#include "internal.hpp"
+
+namespace bucketfs::sign::detail {
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
+  return s.substr(b, e - b);
+}
+
+std::string trim_collapse(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : trim(s)) {
+    bool space = c == ' ' || c == '\t';
+    if (space && !out.empty() && out.back() == ' ') continue;
+    out.push_back(space ? ' ' : c);
+  }
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+const std::string* find_header(const Headers& h, std::string_view name) {
+  for (const auto& [n, v] : h) {
+    if (iequals(n, name)) return &v;
+  }
+  return nullptr;
+}
+
+std::string header_or_empty(const Headers& h, std::string_view name) {
+  const std::string* v = find_header(h, name);
+  return v ? std::string(trim(*v)) : std::string();
+}
+
+void remove_header(Headers& h, std::string_view name) {
+  h.erase(std::remove_if(h.begin(), h.end(), [&](const auto& p) { return iequals(p.first, name); }), h.end());
+}
+
+void set_header(Headers& h, std::string_view name, std::string value) {
+  remove_header(h, name);
+  h.emplace_back(std::string(name), std::move(value));
+}
+
+std::string subresource_suffix(const std::vector<QueryParam>& query, const std::vector<std::string_view>& names,
+                               std::string_view prefix) {
+  std::vector<const QueryParam*> picked;
+  for (const auto& q : query) {
+    bool named = std::binary_search(names.begin(), names.end(), std::string_view(q.name));
+    if (named || (!prefix.empty() && q.name.compare(0, prefix.size(), prefix) == 0)) picked.push_back(&q);
+  }
+  std::stable_sort(picked.begin(), picked.end(), [](const QueryParam* a, const QueryParam* b) {
+    return a->name != b->name ? a->name < b->name : a->value < b->value;
+  });
+  std::string out;
+  for (const QueryParam* q : picked) {
+    out += out.empty() ? '?' : '&';
+    out += q->name;
+    // Sub-resource values are signed raw (not percent-encoded), per both specs.
+    if (q->has_value && !q->value.empty()) {
+      out += '=';
+      out += q->value;
+    }
+  }
+  return out;
+}
+
+std::string legacy_string_to_sign(const SignRequest& r, std::string_view prefix, std::string_view date,
+                                  std::string_view canonical_resource) {
+  std::string out = r.method;
+  out += '\n';
+  out += header_or_empty(r.headers, "content-md5");
+  out += '\n';
+  out += header_or_empty(r.headers, "content-type");
+  out += '\n';
+  out += date;
+  out += '\n';
+  auto vendor = grouped_headers(
+      r.headers, [&](const std::string& low) { return low.compare(0, prefix.size(), prefix) == 0; }, false);
+  for (const auto& [n, v] : vendor) {
+    out += n;
+    out += ':';
+    out += v;
+    out += '\n';
+  }
+  out += canonical_resource;
+  return out;
+}
+
+}  // namespace bucketfs::sign::detail

@@ -1,0 +1,75 @@
+// internal.hpp - helpers shared by the signer implementations in src/sign/.
+// Not a public header: nothing outside src/sign/ includes it.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "bucketfs/sign/signer.hpp"
+
+namespace bucketfs::sign::detail {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+std::string to_lower(std::string_view s);
+// Strips leading and trailing spaces and tabs.
+std::string_view trim(std::string_view s);
+// trim() plus runs of inner spaces collapsed to one (SigV4 "Trimall").
+std::string trim_collapse(std::string_view s);
+bool iequals(std::string_view a, std::string_view b);
+
+// Value of the first header named `name` (case-insensitive), or nullptr.
+const std::string* find_header(const Headers& h, std::string_view name);
+// Returns the header's value or "" when absent.
+std::string header_or_empty(const Headers& h, std::string_view name);
+// Replaces every header named `name` (case-insensitive) by one `name: value`.
+void set_header(Headers& h, std::string_view name, std::string value);
+void remove_header(Headers& h, std::string_view name);
+
+// Lower-cased names mapped to their values joined with ',' (in request order),
+// sorted by name; `keep` selects which lower-cased names take part.
+template <class Pred>
+std::vector<std::pair<std::string, std::string>> grouped_headers(const Headers& h, Pred keep, bool collapse);
+
+// "?a&b=c" style sub-resource suffix for the V1/V2 canonical resource: the
+// parameters whose names are in `names` (sorted array) or, when `prefix` is
+// not empty, start with it; raw values, sorted.
+std::string subresource_suffix(const std::vector<QueryParam>& query, const std::vector<std::string_view>& names,
+                               std::string_view prefix);
+
+// The string to sign shared by S3 V2 and OSS V1:
+//   VERB \n Content-MD5 \n Content-Type \n date \n <prefix headers> resource
+// where <prefix headers> are the headers whose lower-cased name starts with
+// `prefix` ("x-amz-" / "x-oss-"), as "name:v1,v2\n", sorted.
+std::string legacy_string_to_sign(const SignRequest& r, std::string_view prefix, std::string_view date,
+                                  std::string_view canonical_resource);
+
+}  // namespace bucketfs::sign::detail
+
+// --- template definition ---------------------------------------------------
+#include <algorithm>
+
+namespace bucketfs::sign::detail {
+
+template <class Pred>
+std::vector<std::pair<std::string, std::string>> grouped_headers(const Headers& h, Pred keep, bool collapse) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, value] : h) {
+    std::string low = to_lower(name);
+    if (!keep(low)) continue;
+    std::string v = collapse ? trim_collapse(value) : std::string(trim(value));
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == low; });
+    if (it == out.end()) {
+      out.emplace_back(std::move(low), std::move(v));
+    } else {
+      it->second += ',';
+      it->second += v;
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
+}  // namespace bucketfs::sign::detail
