@@ -14,7 +14,11 @@
 #include <cstring>
 #include <iostream>
 
+#include "bucketfs/checkpoint/checkpoint_store.hpp"
 #include "bucketfs/cli/app.hpp"
+#include "bucketfs/cli/mount_layout.hpp"
+#include "bucketfs/stage/staging_area.hpp"
+#include "bucketfs/upload/uploader.hpp"
 #include "bucketfs/fs/filesystem.hpp"
 #include "bucketfs/fs/options.hpp"
 #include "bucketfs/store/credentials.hpp"
@@ -28,26 +32,6 @@ int fail(const std::string& message) {
   return kExitFailure;
 }
 
-// mkdir -p with mode 0700 for the directories it creates; an existing
-// directory is kept as it is.
-Result<void, std::string> make_private_dir(const std::string& path) {
-  std::string partial;
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = path.find('/', pos + 1);
-    partial = path.substr(0, pos);
-    if (partial.empty()) continue;
-    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
-      return "cannot create cache_dir '" + path + "': " + std::strerror(errno);
-    }
-  }
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return "cache_dir '" + path + "' is not a directory";
-  }
-  return {};
-}
-
 fs::Options make_fs_options(const MountConfig& cfg) {
   fs::Options o;
   o.prefix = cfg.prefix;
@@ -57,6 +41,7 @@ fs::Options make_fs_options(const MountConfig& cfg) {
   o.stat_ttl = cfg.stat_ttl_s;
   o.dir_ttl = cfg.dir_ttl_s;
   o.read_only = cfg.read_only;
+  o.readdir_head = cfg.readdir_meta;
   o.prefetch_min_window = uint64_t{cfg.prefetch_min_kib} << 10;
   o.prefetch_max_window = std::max(o.prefetch_min_window, uint64_t{cfg.prefetch_max_kib} << 10);
   o.prefetch_memory_budget = uint64_t{cfg.read_memory_mib} << 20;
@@ -82,7 +67,7 @@ int run_mount(const MountConfig& given) {
   if (!cfg.log_file.empty() && !log::set_file(cfg.log_file)) {
     return fail("cannot open log file '" + cfg.log_file + "': " + std::strerror(errno));
   }
-  if (auto d = make_private_dir(cfg.cache_dir); !d) return fail(d.error());
+  if (auto d = make_private_dirs(cfg.cache_dir); !d) return fail(d.error());
 
   const store::Dialect dialect =
       cfg.provider.value_or(Provider::S3) == Provider::OSS ? store::Dialect::OSS : store::Dialect::S3;
@@ -104,15 +89,62 @@ int run_mount(const MountConfig& given) {
   }
   LOG_DEBUG("bucket '" << cfg.bucket << "' answers at " << cfg.endpoint);
 
+  // The state of this bucket (and prefix) under the cache dir: its checkpoint
+  // store and staging area. Opened here once so that a locked or damaged store
+  // is reported on the terminal; the daemon opens it again after the fork
+  // (an LMDB environment must not cross a fork).
+  const MountLayout layout = layout_for(cfg.cache_dir, cfg.endpoint, cfg.bucket, cfg.prefix);
+  if (auto d = make_private_dirs(layout.state_dir); !d) return fail(d.error());
+  if (!cfg.read_only) {
+    auto probe = checkpoint::CheckpointStore::open(layout.checkpoint_dir, false);
+    if (!probe) return fail(probe.error().message);
+  }
+  auto staging = stage::StagingArea::open(layout.staging_dir, uint64_t{cfg.ensure_diskfree_mib} << 20);
+  if (!staging) return fail(staging.error());
+  if (auto r = register_mount(cfg.cache_dir, cfg.mountpoint, layout.state_dir); !r) return fail(r.error());
+
   store::HttpObjectStore store(std::move(store_cfg));
   fs::Filesystem filesystem(store, make_fs_options(cfg));
   const fusefs::MountOptions mount_opts = make_mount_options(cfg);
   const bool to_syslog = !cfg.foreground && cfg.log_file.empty();
-  return fusefs::serve(filesystem, mount_opts, [&] {
+
+  std::unique_ptr<checkpoint::CheckpointStore> cp;
+  std::unique_ptr<upload::Uploader> uploader;
+  int rc = fusefs::serve(filesystem, mount_opts, [&] {
     if (to_syslog) log::set_syslog("bucketfs");
+    if (!cfg.read_only) {
+      auto opened = checkpoint::CheckpointStore::open(layout.checkpoint_dir, false);
+      if (!opened) throw std::runtime_error(opened.error().message);
+      cp = std::move(opened.value());
+      upload::UploaderConfig ucfg;
+      ucfg.bucket = cfg.bucket;
+      ucfg.part_size = uint64_t{cfg.part_size_mib} << 20;
+      ucfg.concurrency = cfg.upload_concurrency;
+      uploader = std::make_unique<upload::Uploader>(store, *cp, **staging, ucfg);
+      // Resume before serving: pending files are visible from the first request.
+      auto resumed = uploader->resume();
+      if (!resumed) throw std::runtime_error(resumed.error().message);
+      if (resumed->resumed + resumed->failed + resumed->damaged > 0)
+        LOG_INFO("resuming " << resumed->resumed << " pending upload(s); " << resumed->failed
+                             << " moved to the failed table; " << resumed->damaged << " damaged record(s)");
+      filesystem.attach_write_path({staging->get(), uploader.get(), cfg.sync_upload});
+      uploader->start();
+    }
     LOG_INFO("mounted bucket '" << cfg.bucket << "'" << (cfg.prefix.empty() ? "" : " prefix '" + cfg.prefix + "'")
                                 << " from " << cfg.endpoint << " at " << cfg.mountpoint);
   });
+  if (uploader) {
+    // Unmounted: stop starting parts, let those in flight finish for a while.
+    // What finished is recorded; the rest resumes at the next mount.
+    bool drained = uploader->stop(std::chrono::seconds(cfg.unmount_grace_s));
+    auto left = uploader->pending().size();
+    if (left > 0) LOG_INFO(left << " upload(s) still pending; they resume at the next mount");
+    if (!drained) {
+      LOG_WARN("requests still in flight after " << cfg.unmount_grace_s << " s; exiting (they will be re-sent)");
+      std::_Exit(rc);  // worker threads are stuck in the network; records are consistent
+    }
+  }
+  return rc;
 }
 
 }  // namespace bucketfs::cli

@@ -227,6 +227,64 @@ std::vector<OptionSpec> make_table() {
          c.max_threads = static_cast<unsigned>(v.number);
        }});
 
+  add({"readdir_meta",
+       {},
+       K::Flag,
+       "on",
+       "HEAD listed entries whose s3fs metadata is not cached, so ls -l shows stored modes and mtimes "
+       "(readdir_meta=0: one request per listing page, default modes)",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.readdir_meta = v.flag; }});
+
+  // Uploads.
+  add({"part_size",
+       {"multipart_size"},
+       K::Int,
+       "8",
+       "MiB per upload part (raised to the store's minimum; grown so a file needs at most 10,000 parts)",
+       {},
+       1,
+       5120,
+       [](C& c, const V& v) { c.part_size_mib = static_cast<unsigned long>(v.number); }});
+  add({"upload_concurrency",
+       {"parallel_count"},
+       K::Int,
+       "8",
+       "Upload requests in flight, shared by all files",
+       {},
+       1,
+       256,
+       [](C& c, const V& v) { c.upload_concurrency = static_cast<unsigned>(v.number); }});
+  add({"ensure_diskfree",
+       {},
+       K::Int,
+       "512",
+       "MiB to keep free on the disk under cache_dir; writes beyond it fail with ENOSPC",
+       {},
+       0,
+       1 << 30,
+       [](C& c, const V& v) { c.ensure_diskfree_mib = static_cast<unsigned long>(v.number); }});
+  add({"sync_upload",
+       {},
+       K::Flag,
+       "off",
+       "close(2) waits until the file is in the bucket and reports a failed upload",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.sync_upload = v.flag; }});
+  add({"unmount_grace",
+       {},
+       K::Int,
+       "5",
+       "Seconds an unmount waits for upload requests in flight (the rest resume at the next mount)",
+       {},
+       0,
+       3600,
+       [](C& c, const V& v) { c.unmount_grace_s = static_cast<unsigned>(v.number); }});
+
   // Process.
   add({"foreground",
        {},

@@ -16,19 +16,12 @@
 
 #include "bucketfs/fs/metadata.hpp"
 #include "bucketfs/util/log.hpp"
+#include "pending.hpp"
 
 namespace bucketfs::fs {
 
 constexpr const char* kDirContentType = "application/x-directory";
 
-struct Filesystem::FileHandle {
-  std::mutex mu;  // after mutate_mu_, before every leaf lock
-  Ino ino = 0;
-  std::string path;
-  int flags = 0;
-  std::unique_ptr<Prefetcher> reader;
-  // The write path (next issue) adds the staging file and write generation here.
-};
 
 struct Filesystem::DirHandle {
   Ino ino = 0;
@@ -36,13 +29,42 @@ struct Filesystem::DirHandle {
   std::shared_ptr<const DirListing> listing;
 };
 
-Filesystem::Filesystem(store::ObjectStore& store, Options opts)
+Filesystem::Filesystem(store::ObjectStore& store, Options opts, WritePath write)
     : store_(store),
       opts_(std::move(opts)),
       keys_(opts_.prefix),
       cache_(opts_.stat_ttl, opts_.dir_ttl),
       budget_(opts_.prefetch_memory_budget),
-      mount_time_(std::time(nullptr)) {}
+      mount_time_(std::time(nullptr)),
+      write_() {
+  if (write.uploader) attach_write_path(write);
+}
+
+void Filesystem::attach_write_path(WritePath write) {
+  std::lock_guard lk(pending_mu_);
+  write_ = write;
+  if (!write_.uploader) return;
+  // Uploads resumed from the checkpoint store are pending files like any other.
+  for (const auto& f : write_.uploader->pending()) {
+    if (f.key.compare(0, keys_.prefix().size(), keys_.prefix()) != 0) continue;
+    auto p = std::make_shared<Pending>();
+    p->fd = ::open(f.staging_path.c_str(), O_RDWR | O_CLOEXEC);
+    if (p->fd < 0) continue;  // the uploader reports it
+    store::ObjectInfo info;
+    info.key = f.key;
+    info.size = f.size;
+    info.meta = f.meta;
+    info.last_modified = mount_time_;
+    p->attr = file_attr_from_head(info, opts_);
+    p->path = path_of_key(f.key);
+    p->staging_path = f.staging_path;
+    p->generation = f.generation;
+    p->submitted = true;
+    next_generation_ = std::max(next_generation_, f.generation + 1);
+    pending_[p->path] = std::move(p);
+  }
+  write_.uploader->set_done_handler([this](const upload::UploadOutcome& o) { on_upload_done(o); });
+}
 
 Filesystem::~Filesystem() = default;
 
@@ -137,6 +159,21 @@ int Filesystem::stat_path(const std::string& path, Attr* out) {
   if (path.empty()) {
     *out = dir_attr(nullptr, opts_, mount_time_);
     return 0;
+  }
+  {
+    // A staged file is newer than anything in the bucket; a directory that
+    // holds one exists even before its first upload lands.
+    std::lock_guard lk(pending_mu_);
+    auto it = pending_.lower_bound(path);
+    if (it != pending_.end() && it->first == path) {
+      *out = it->second->attr;
+      return 0;
+    }
+    it = pending_.lower_bound(path + "/");
+    if (it != pending_.end() && KeyMapper::is_under(it->first, path)) {
+      if (!cache_.get_attr(path, out) || !out->exists || !out->is_dir()) *out = dir_attr(nullptr, opts_, mount_time_);
+      return 0;
+    }
   }
   if (cache_.get_attr(path, out)) return out->exists ? 0 : ENOENT;
   // A fresh listing of the parent answers without a request, when it carries
@@ -298,6 +335,7 @@ int Filesystem::opendir(Ino ino, uint64_t* fh) {
   h->ino = ino;
   h->path = path;
   if (int rc = list_dir(path, &h->listing)) return rc;
+  add_pending_entries(path, &h->listing);
   std::lock_guard<std::mutex> lk(handles_mu_);
   *fh = next_fh_++;
   dirs_[*fh] = std::move(h);
@@ -359,16 +397,21 @@ int Filesystem::open(Ino ino, int flags, uint64_t* fh) {
   Attr a;
   if (int rc = stat_path(path, &a)) return rc;
   if (a.is_dir()) return EISDIR;
-  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) {
-    // Writing needs the staging path of the next milestone.
-    return opts_.read_only ? EROFS : ENOTSUP;
-  }
   auto h = std::make_shared<FileHandle>();
   h->ino = ino;
   h->path = path;
   h->flags = flags;
-  h->reader = std::make_unique<Prefetcher>(store_, keys_.file_key(path), a.size, opts_.prefetch_min_window,
-                                           opts_.prefetch_max_window, budget_);
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) {
+    if (opts_.read_only) return EROFS;
+    if (!write_.staging || !write_.uploader) return ENOTSUP;
+    if (int rc = open_for_write(path, a, flags, &h->pending)) return rc;
+    h->writer = true;
+  } else if (auto p = find_pending(path)) {
+    h->pending = std::move(p);  // read the staged bytes, not the bucket's older ones
+  } else {
+    h->reader = std::make_unique<Prefetcher>(store_, keys_.file_key(path), a.size, opts_.prefetch_min_window,
+                                             opts_.prefetch_max_window, budget_);
+  }
   std::lock_guard<std::mutex> lk(handles_mu_);
   *fh = next_fh_++;
   files_[*fh] = std::move(h);
@@ -383,33 +426,28 @@ int Filesystem::read(uint64_t fh, uint64_t offset, size_t size, std::string* out
     if (it == files_.end()) return EBADF;
     h = it->second;
   }
+  if (h->pending) {
+    uint64_t size_now;
+    {
+      std::lock_guard lk(pending_mu_);
+      size_now = h->pending->attr.size;
+    }
+    out->clear();
+    if (offset >= size_now) return 0;
+    out->resize(static_cast<size_t>(std::min<uint64_t>(size, size_now - offset)));
+    size_t got = 0;
+    while (got < out->size()) {
+      ssize_t n = ::pread(h->pending->fd, out->data() + got, out->size() - got, static_cast<off_t>(offset + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return errno;
+      if (n == 0) break;
+      got += static_cast<size_t>(n);
+    }
+    out->resize(got);
+    return 0;
+  }
   std::lock_guard<std::mutex> lk(h->mu);
   return h->reader->read(offset, size, out);
-}
-
-int Filesystem::write(uint64_t fh, uint64_t, const char*, size_t, size_t*) {
-  std::lock_guard<std::mutex> lk(handles_mu_);
-  if (!files_.count(fh)) return EBADF;
-  return opts_.read_only ? EROFS : ENOTSUP;
-}
-
-int Filesystem::flush(uint64_t fh) {
-  std::lock_guard<std::mutex> lk(handles_mu_);
-  return files_.count(fh) ? 0 : EBADF;
-}
-
-int Filesystem::fsync(uint64_t fh, bool) { return flush(fh); }
-
-int Filesystem::release(uint64_t fh) {
-  std::shared_ptr<FileHandle> h;
-  {
-    std::lock_guard<std::mutex> lk(handles_mu_);
-    auto it = files_.find(fh);
-    if (it == files_.end()) return EBADF;
-    h = std::move(it->second);
-    files_.erase(it);
-  }
-  return 0;  // h (and its prefetch buffer) goes once no read still uses it
 }
 
 }  // namespace bucketfs::fs

@@ -13,6 +13,7 @@
 #include "bucketfs/fs/filesystem.hpp"
 #include "bucketfs/fs/metadata.hpp"
 #include "bucketfs/util/log.hpp"
+#include "pending.hpp"
 
 namespace bucketfs::fs {
 namespace {
@@ -87,6 +88,11 @@ int Filesystem::rmdir(Ino parent, const std::string& name) {
   Attr a;
   if (int rc = stat_path(path, &a)) return rc;
   if (!a.is_dir()) return ENOTDIR;
+  {
+    std::lock_guard plk(pending_mu_);
+    auto it = pending_.lower_bound(path + "/");
+    if (it != pending_.end() && KeyMapper::is_under(it->first, path)) return ENOTEMPTY;
+  }
   bool empty = false;
   if (int rc = is_dir_empty(path, &empty)) return rc;
   if (!empty) return ENOTEMPTY;
@@ -105,6 +111,9 @@ int Filesystem::unlink(Ino parent, const std::string& name) {
   Attr a;
   if (int rc = stat_path(path, &a)) return rc;
   if (a.is_dir()) return EISDIR;
+  // A staged file: cancel its upload and abort its multipart upload; an
+  // older version may still be in the bucket, so delete the key as well.
+  if (write_.uploader && find_pending(path)) unlink_pending(path);
   auto r = store_.remove(keys_.file_key(path));
   cache_.invalidate(path);
   if (!r) return store::to_errno(r.error());
@@ -154,22 +163,6 @@ int Filesystem::readlink(Ino ino, std::string* target) {
 
 int Filesystem::link(Ino, Ino, const std::string&) { return EPERM; }
 
-int Filesystem::mknod(Ino parent, const std::string& name, mode_t, const Context&, Entry*) {
-  if (opts_.read_only) return EROFS;
-  std::string path;
-  if (int rc = child_path(parent, name, &path)) return rc;
-  Attr existing;
-  int rc = stat_path(path, &existing);
-  if (rc == 0) return EEXIST;
-  if (rc != ENOENT) return rc;
-  return ENOTSUP;  // new files arrive with the staged write path
-}
-
-int Filesystem::create(Ino parent, const std::string& name, mode_t mode, int, const Context& ctx, Entry* out,
-                       uint64_t*) {
-  return mknod(parent, name, mode, ctx, out);
-}
-
 int Filesystem::setattr(Ino ino, const SetAttr& changes, struct stat* out, double* attr_timeout) {
   std::string path;
   if (int rc = path_of(ino, &path)) return rc;
@@ -179,8 +172,24 @@ int Filesystem::setattr(Ino ino, const SetAttr& changes, struct stat* out, doubl
   cache_.invalidate(path);
   Attr a;
   if (int rc = stat_path(path, &a)) return rc;
-  if ((changes.valid & SetAttr::kSize) && changes.size != a.size)
-    return a.is_dir() ? EISDIR : ENOTSUP;  // truncation needs the write path
+  const bool resize = (changes.valid & SetAttr::kSize) && changes.size != a.size;
+  if (resize && a.is_dir()) return EISDIR;
+  if (resize && a.is_symlink()) return EINVAL;
+  auto staged = write_.uploader ? find_pending(path) : nullptr;
+  if (!staged && resize) {
+    // truncate(2) of an object: stage it (only the bytes that stay), then change it there.
+    if (!write_.uploader) return ENOTSUP;
+    if (int rc = open_for_write(path, a, changes.size == 0 ? O_TRUNC : 0, &staged)) return rc;
+    std::lock_guard plk(pending_mu_);
+    --staged->writers;  // open_for_write pinned it; setattr_pending pins it again
+  }
+  if (staged) {
+    Attr now;
+    if (int rc = setattr_pending(staged, changes, &now)) return rc;
+    *out = to_stat(ino, now);
+    *attr_timeout = opts_.stat_ttl;
+    return 0;
+  }
   if (changes.valid & meta_bits) {
     if (path.empty() && keys_.prefix().empty()) return EPERM;  // a bucket's root has no object
     if (changes.valid & SetAttr::kMode) a.mode = (a.mode & S_IFMT) | (changes.mode & 07777);
@@ -273,7 +282,12 @@ int Filesystem::rename(Ino parent, const std::string& name, Ino new_parent, cons
   if (dst_exists && (flags & RENAME_NOREPLACE)) return EEXIST;
 
   int rc = 0;
-  if (src.is_dir()) {
+  const bool src_pending = !src.is_dir() && write_.uploader && find_pending(from);
+  if (src_pending) {
+    if (dst_exists && dst.is_dir()) return EISDIR;
+    // The staged file's upload is retargeted; the bucket's old keys are removed.
+    rc = rename_pending(from, to);
+  } else if (src.is_dir()) {
     if (KeyMapper::is_under(to, from)) return EINVAL;
     if (dst_exists) {
       if (!dst.is_dir()) return ENOTDIR;
@@ -284,8 +298,11 @@ int Filesystem::rename(Ino parent, const std::string& name, Ino new_parent, cons
       if (!r) return store::to_errno(r.error());
     }
     rc = rename_dir(from, to);
+    if (rc == 0 && write_.uploader) rc = rename_pending(from, to);
   } else {
     if (dst_exists && dst.is_dir()) return EISDIR;
+    // A staged file at the destination is replaced: its upload must not land later.
+    if (write_.uploader && find_pending(to)) unlink_pending(to);
     rc = rename_file(from, to);
   }
   cache_.invalidate_tree(from);

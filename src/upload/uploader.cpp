@@ -191,7 +191,7 @@ checkpoint::CpResult<ResumeReport> Uploader::resume() {
   return report;
 }
 
-checkpoint::CpResult<void> Uploader::submit(UploadRecord rec) {
+checkpoint::CpResult<void> Uploader::submit(UploadRecord rec, std::chrono::milliseconds settle) {
   cancel(rec.key, false);
   int fd = ::open(rec.staging_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
@@ -209,12 +209,23 @@ checkpoint::CpResult<void> Uploader::submit(UploadRecord rec) {
   if (auto r = cp_.put(rec); !r) return r.error();
   job->phase = job->plan.multipart ? Job::Phase::Create : Job::Phase::Put;
   job->rec = std::move(rec);
+  if (settle.count() > 0) job->not_before = Clock::now() + settle;
   {
     std::lock_guard lock(mu_);
     jobs_.push_back(std::move(job));
   }
   work_cv_.notify_all();
   return Ok{};
+}
+
+void Uploader::expedite(const std::string& key) {
+  {
+    std::lock_guard lock(mu_);
+    auto job = find(key);
+    if (!job || job->rec.attempts > 0) return;  // a failed one keeps its backoff
+    job->not_before = Clock::time_point{};
+  }
+  work_cv_.notify_all();
 }
 
 void Uploader::cancel(const std::string& key, bool drop_record) {
@@ -240,7 +251,7 @@ void Uploader::cancel(const std::string& key, bool drop_record) {
       job->rec.state = UploadState::Pending;
       (void)cp_.put(job->rec);
     }
-    LOG_INFO("upload cancelled: " << key << (drop_record ? " (unlinked)" : " (reopened for writing)"));
+    LOG_DEBUG("upload cancelled: " << key << (drop_record ? " (unlinked)" : " (changed again)"));
   }
   if (drop_record) (void)cp_.remove(key);
   idle_cv_.notify_all();

@@ -13,48 +13,8 @@ BIN=${BUCKETFS_BIN:-${BUILD:-build}/bucketfs}
 command -v fusermount3 >/dev/null || t_abort "fusermount3 missing (apt-get install fuse3)"
 with_server rgw || t_abort "cannot start rgw"
 
-# --- mount helpers (the same in every tests/integration/mount_*.sh) ---
-M_LOG=$T_TMP/bucketfs.log
-printf '%s:%s\n' "$S3_ACCESS_KEY" "$S3_SECRET_KEY" >"$T_TMP/passwd"
-chmod 600 "$T_TMP/passwd"
-m_sigv() { if [ -n "${M_SIGV:-}" ]; then echo "$M_SIGV"; elif [ "$S3_SERVER" = s3rver ]; then echo 2; else echo 4; fi; }
-m_opts() { echo "url=$S3_ENDPOINT,region=$S3_REGION,sigv=$(m_sigv),passwd_file=$T_TMP/passwd,cache_dir=$T_TMP/cache"; }
-m_is_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }
-# m_mount MNT [ARGS...]: bucketfs -f in the background; waits for the mount (20 s).
-# Mounts $M_SPEC if set (e.g. "$S3_BUCKET:/prefix"), else the bucket.
-m_mount() {
-  local mnt=$1 pid i
-  shift
-  mkdir -p "$mnt"
-  "$BIN" "${M_SPEC:-$S3_BUCKET}" "$mnt" -f -o "$(m_opts)" "$@" >>"$M_LOG" 2>&1 &
-  pid=$!
-  echo "$pid" >"$T_TMP/pid.$(basename "$mnt")"
-  t_cleanup_push m_cleanup "$mnt" "$pid"
-  for i in $(seq 1 100); do
-    m_is_mounted "$mnt" && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  echo "mount of $mnt did not appear; log:" >&2
-  tail -n 5 "$M_LOG" >&2
-  return 1
-}
-# m_cleanup MNT PID: unmount if mounted, then make sure PID is gone
-m_cleanup() {
-  local i
-  if m_is_mounted "$1"; then fusermount3 -u "$1" 2>/dev/null || fusermount3 -uz "$1" 2>/dev/null; fi
-  for i in $(seq 1 100); do
-    kill -0 "$2" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -TERM "$2" 2>/dev/null
-  sleep 1
-  kill -KILL "$2" 2>/dev/null
-  return 0
-}
-# m_umount MNT: unmount and wait for the process to exit
-m_umount() { m_cleanup "$1" "$(cat "$T_TMP/pid.$(basename "$1")")"; }
-# --- end of mount helpers ---
+# shellcheck source=../lib/mount.sh
+. "$(dirname "$0")/../lib/mount.sh"
 
 MNT=$T_TMP/mnt
 mkdir -p "$MNT"

@@ -61,6 +61,14 @@ struct MountConfig {
   unsigned long prefetch_max_kib = 64 * 1024;
   unsigned long read_memory_mib = 512;
   unsigned max_threads = 16;
+  bool readdir_meta = true;
+
+  // Uploads.
+  unsigned long part_size_mib = 8;
+  unsigned upload_concurrency = 8;
+  unsigned long ensure_diskfree_mib = 512;
+  bool sync_upload = false;
+  unsigned unmount_grace_s = 5;
 
   // Process.
   bool foreground = false;

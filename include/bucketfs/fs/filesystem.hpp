@@ -13,8 +13,10 @@
 // Thread-safety: all methods may be called concurrently from FUSE workers.
 // Lock order (acquire top to bottom, never upwards):
 //   mutate_mu_          serializes namespace changes (held across store calls)
+//   Pending::mu         one staged file's data changes and commits (held across
+//                       staging I/O, the download into staging, Uploader::cancel)
 //   FileHandle::mu_     one open file's read state (held across store gets)
-//   table_, cache_, handles_mu_, budget   leaf locks, never held across a
+//   table_, cache_, handles_mu_, pending_mu_, budget   leaf locks, never held across a
 //                       store call, never two at once.
 // Ownership: the Filesystem borrows the ObjectStore, which must outlive it.
 #pragma once
@@ -38,9 +40,20 @@
 #include "bucketfs/fs/key_mapper.hpp"
 #include "bucketfs/fs/options.hpp"
 #include "bucketfs/fs/prefetcher.hpp"
+#include "bucketfs/stage/staging_area.hpp"
 #include "bucketfs/store/object_store.hpp"
+#include "bucketfs/upload/uploader.hpp"
 
 namespace bucketfs::fs {
+
+// The staged write path: where written data is kept and what uploads it.
+// Without it (nullptr) the Filesystem is read-only for file contents
+// (creating or writing a regular file is ENOTSUP).
+struct WritePath {
+  stage::StagingArea* staging = nullptr;
+  upload::Uploader* uploader = nullptr;
+  bool sync_upload = false;  // close (flush) waits for the upload and reports its result
+};
 
 // What a new object's owner is (the caller of mkdir/symlink/create).
 struct Context {
@@ -84,10 +97,17 @@ using DirSink = std::function<bool(const DirEntry& e, double attr_timeout, doubl
 class Filesystem {
  public:
   // Errors: none (the store is not contacted until the first operation).
-  Filesystem(store::ObjectStore& store, Options opts);
+  // With a write path, files the uploader already has pending (resumed at
+  // mount) are shown from their staging files, and the uploader's done
+  // handler is taken over (call before Uploader::start()).
+  Filesystem(store::ObjectStore& store, Options opts, WritePath write = {});
   ~Filesystem();
   Filesystem(const Filesystem&) = delete;
   Filesystem& operator=(const Filesystem&) = delete;
+
+  // Attaches the write path later (the daemon opens its checkpoint store
+  // only after the fork). Call before requests are served.
+  void attach_write_path(WritePath write);
 
   const Options& options() const { return opts_; }
   store::ObjectStore& store() { return store_; }
@@ -113,21 +133,25 @@ class Filesystem {
   // flags: RENAME_NOREPLACE honoured (EEXIST); RENAME_EXCHANGE -> EINVAL.
   int rename(Ino parent, const std::string& name, Ino new_parent, const std::string& new_name, unsigned flags);
   int link(Ino ino, Ino new_parent, const std::string& new_name);  // always EPERM
-  // Creating regular files is the staged write path: ENOTSUP for now (EROFS
-  // when read-only, EEXIST/ENAMETOOLONG checked first).
+  // Regular files only (ENOTSUP for devices/fifos, and without a write
+  // path); EEXIST, ENAMETOOLONG, EROFS. create opens the new file for writing.
   int mknod(Ino parent, const std::string& name, mode_t mode, const Context& ctx, Entry* out);
   int create(Ino parent, const std::string& name, mode_t mode, int flags, const Context& ctx, Entry* out,
              uint64_t* fh);
 
   // --- open files ------------------------------------------------------------
-  // Read-only opens succeed; opens for writing are ENOTSUP until the write
-  // path exists (EROFS when read-only). EISDIR on a directory.
+  // Opens for reading or writing. Writing stages the file: an existing object
+  // opened without O_TRUNC is first brought into staging; a file pending
+  // upload starts a new write generation (its upload is cancelled). EISDIR,
+  // EROFS, ENOSPC (staging full), errors of the download.
   int open(Ino ino, int flags, uint64_t* fh);
   // Fills *out with up to size bytes at offset (fewer only at EOF).
   int read(uint64_t fh, uint64_t offset, size_t size, std::string* out);
   int write(uint64_t fh, uint64_t offset, const char* data, size_t size, size_t* written);
-  // Hooks for the write path: flush makes a closed file durable, fsync waits
-  // for its upload. Read-only handles: no-ops returning 0.
+  // flush (every close(2)): when the last writer closes a changed file, fsync
+  // the staging file and commit its checkpoint record; the upload then runs in
+  // the background (with sync_upload, flush waits for it: EIO on failure).
+  // fsync also waits until the object is complete in the bucket (EIO if not).
   int flush(uint64_t fh);
   int fsync(uint64_t fh, bool datasync);
   int release(uint64_t fh);
@@ -143,6 +167,20 @@ class Filesystem {
  private:
   struct FileHandle;
   struct DirHandle;
+  struct Pending;
+
+  // --- write path (write_path.cpp) ---
+  std::shared_ptr<Pending> find_pending(const std::string& path) const;
+  int stage_for_write(const std::string& path, const Attr& a, bool truncate, std::shared_ptr<Pending>* out);
+  int open_for_write(const std::string& path, const Attr& a, int flags, std::shared_ptr<Pending>* out);
+  int begin_change(const std::shared_ptr<Pending>& p);  // pf->mu held
+  int commit(const std::shared_ptr<Pending>& p, bool still_open);  // pf->mu held
+  void on_upload_done(const upload::UploadOutcome& o);
+  void add_pending_entries(const std::string& dir, std::shared_ptr<const DirListing>* listing);
+  int unlink_pending(const std::string& path);
+  int rename_pending(const std::string& from, const std::string& to);
+  int setattr_pending(const std::shared_ptr<Pending>& p, const SetAttr& changes, Attr* out);
+  std::string path_of_key(const std::string& key) const;
 
   // Resolves an inode to its mount-relative path ("" for the root); ENOENT/ESTALE.
   int path_of(Ino ino, std::string* path) const;
@@ -175,6 +213,15 @@ class Filesystem {
 
   std::mutex log_mu_;                        // leaf: guards collisions_logged_
   std::set<std::string> collisions_logged_;  // keys both a file and a prefix, logged once
+
+  WritePath write_;
+  // Files written and not yet confirmed in the bucket, by mount-relative path.
+  // Lock order: Pending::mu (per file, held across staging I/O and
+  // Uploader::cancel) before pending_mu_ (leaf; the uploader's done handler
+  // takes only pending_mu_, so cancel may wait for it).
+  mutable std::mutex pending_mu_;
+  std::map<std::string, std::shared_ptr<Pending>> pending_;
+  uint64_t next_generation_ = 1;  // guarded by pending_mu_
 
   std::mutex handles_mu_;  // leaf: guards the two maps and next_fh_
   std::map<uint64_t, std::shared_ptr<FileHandle>> files_;

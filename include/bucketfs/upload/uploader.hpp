@@ -92,7 +92,13 @@ class Uploader {
 
   // Commits rec (state Pending) durably, then queues it. A job of an older
   // generation of the same key is cancelled first.
-  checkpoint::CpResult<void> submit(checkpoint::UploadRecord rec);
+  // settle: do not start sending before this much time has passed (the file
+  // may still be open: a close of one of several descriptors), unless
+  // expedite(key) comes first. The record is durable either way.
+  checkpoint::CpResult<void> submit(checkpoint::UploadRecord rec,
+                                    std::chrono::milliseconds settle = std::chrono::milliseconds(0));
+  // Starts a settling upload of key now (its last writer is gone).
+  void expedite(const std::string& key);
 
   // Stops the upload of key (waits for its requests in flight), aborts its
   // multipart upload in the background. drop_record: also delete its checkpoint
