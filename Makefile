@@ -7,7 +7,10 @@ PKGS      := fuse3 libcurl openssl pugixml lmdb
 CXX       ?= g++
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
+# mount(8) runs `mount -t bucketfs` through /sbin/mount.<type> whatever PREFIX is.
+SBINDIR   ?= /sbin
 MANDIR    ?= $(PREFIX)/share/man
+DESTDIR   ?=
 SANITIZE  ?=
 BUILD     ?= build$(if $(SANITIZE),-$(SANITIZE))
 
@@ -36,7 +39,7 @@ TEST_SUPPORT_SRCS := $(sort $(wildcard tests/lib/*.cpp))
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.cpp=$(BUILD)/%.o)
 DEPS      := $(OBJS:.o=.d) $(UNIT_BINS:=.d) $(IT_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d)
 
-.PHONY: all deps check unit integration test demo format format-check clean help
+.PHONY: all deps check unit integration test demo format format-check clean help install uninstall
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/bucketfs ## build the bucketfs binary (SANITIZE=address|undefined|thread for instrumented)
@@ -89,10 +92,21 @@ format: ## reformat the tree with clang-format
 format-check: ## fail if any file is not clang-formatted
 	@clang-format --dry-run -Werror $(SRCS) $(wildcard include/bucketfs/*/*.hpp tests/*/*.cpp tests/*/*.hpp)
 
+# The helper learns where bucketfs lives (BINDIR, without DESTDIR: the path at run time).
+install: $(BUILD)/bucketfs ## install bucketfs, /sbin/mount.bucketfs and the man page (PREFIX, DESTDIR, BINDIR, SBINDIR, MANDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(BUILD)/bucketfs $(DESTDIR)$(BINDIR)/bucketfs
+	sed 's|@BINDIR@|$(BINDIR)|g' scripts/mount.bucketfs >$(BUILD)/mount.bucketfs
+	install -m 0755 $(BUILD)/mount.bucketfs $(DESTDIR)$(SBINDIR)/mount.bucketfs
+	install -m 0644 man/bucketfs.1 $(DESTDIR)$(MANDIR)/man1/bucketfs.1
+
+uninstall: ## remove exactly what install put there (same PREFIX, DESTDIR, BINDIR, SBINDIR, MANDIR)
+	rm -f $(DESTDIR)$(BINDIR)/bucketfs $(DESTDIR)$(SBINDIR)/mount.bucketfs $(DESTDIR)$(MANDIR)/man1/bucketfs.1
+
 clean: ## remove build outputs
 	rm -rf build build-* bucketfs
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
 -include $(DEPS)

@@ -17,6 +17,8 @@ PKGS=(
   curl ca-certificates                                    # independent S3 client in tests
   ceph-mon ceph-osd radosgw ceph-common uuid-runtime      # the RGW test server
   util-linux procps iproute2 coreutils                    # setsid, ps/pgrep, ss, timeout
+  s3fs                                                    # the s3fs compatibility round trip
+  groff-base man-db                                       # man page lint (groff -ww)
 )
 # node and npm (for s3rver) may come from elsewhere (nodesource, nvm): keep them
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)

@@ -17,6 +17,7 @@
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
 #include "bucketfs/cli/app.hpp"
 #include "bucketfs/cli/mount_layout.hpp"
+#include "bucketfs/cli/sd_notify.hpp"
 #include "bucketfs/stage/staging_area.hpp"
 #include "bucketfs/upload/uploader.hpp"
 #include "bucketfs/fs/filesystem.hpp"
@@ -132,8 +133,10 @@ int run_mount(const MountConfig& given) {
     }
     LOG_INFO("mounted bucket '" << cfg.bucket << "'" << (cfg.prefix.empty() ? "" : " prefix '" + cfg.prefix + "'")
                                 << " from " << cfg.endpoint << " at " << cfg.mountpoint);
+    sd_notify_ready("mounted " + cfg.bucket + " at " + cfg.mountpoint);
   });
   if (uploader) {
+    sd_notify_stopping("unmounted; finishing upload requests in flight");
     // Unmounted: stop starting parts, let those in flight finish for a while.
     // What finished is recorded; the rest resumes at the next mount.
     bool drained = uploader->stop(std::chrono::seconds(cfg.unmount_grace_s));
