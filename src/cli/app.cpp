@@ -1,5 +1,6 @@
 // app.cpp - subcommand dispatch and the pure parts of the mount flow (see app.hpp).
 #include "bucketfs/cli/app.hpp"
+#include "bucketfs/cli/maintenance.hpp"
 #include "bucketfs/cli/status_command.hpp"
 
 #include <sys/stat.h>
@@ -120,10 +121,8 @@ int run(const std::vector<std::string>& argv) {
     case CommandKind::Help: std::cout << help_text(); return kExitOk;
     case CommandKind::Version: std::cout << "bucketfs " << BUCKETFS_VERSION << "\n"; return kExitOk;
     case CommandKind::Status: return status_main(cmd.sub_args);
-    case CommandKind::Recover:
-    case CommandKind::Uploads:
-      return usage_error(std::string("'") + (cmd.kind == CommandKind::Recover ? "recover" : "uploads") +
-                         "' is not available in this version of bucketfs");
+    case CommandKind::Recover: return recover_main(cmd.sub_args);
+    case CommandKind::Uploads: return uploads_main(cmd.sub_args);
     case CommandKind::Mount: break;
   }
   const char* home = std::getenv("HOME");

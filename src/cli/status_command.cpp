@@ -2,6 +2,7 @@
 #include "bucketfs/cli/status_command.hpp"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -113,19 +114,30 @@ std::vector<std::string> find_state_dirs(const std::string& cache_dir, const std
     if (!d.empty()) dirs.push_back(d);
     return dirs;
   }
+  for (auto& d : list_state_dirs(cache_dir)) {
+    std::string n = d.substr(d.rfind('/') + 1);
+    if (bucket.empty() || n.rfind(bucket + "-", 0) == 0) dirs.push_back(d);
+  }
+  return dirs;
+}
+
+}  // namespace
+
+std::vector<std::string> list_state_dirs(const std::string& cache_dir) {
+  std::vector<std::string> dirs;
   DIR* dir = ::opendir(cache_dir.c_str());
   if (dir == nullptr) return dirs;
   while (struct dirent* e = ::readdir(dir)) {
     std::string n = e->d_name;
     if (n == "." || n == ".." || n == "mounts") continue;
-    if (!bucket.empty() && n.rfind(bucket + "-", 0) != 0) continue;
-    dirs.push_back(cache_dir + "/" + n);
+    struct stat st;
+    std::string path = cache_dir + "/" + n;
+    if (::stat((path + "/checkpoint").c_str(), &st) == 0 || ::stat((path + "/staging").c_str(), &st) == 0)
+      dirs.push_back(path);
   }
   ::closedir(dir);
   return dirs;
 }
-
-}  // namespace
 
 std::string render_plain(const StatusSnapshot& s) {
   std::ostringstream o;

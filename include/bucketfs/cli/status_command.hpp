@@ -26,6 +26,10 @@ std::string render_plain(const StatusSnapshot& s);
 std::string render_json(const StatusSnapshot& s);
 std::string render_tty(const StatusSnapshot& s, const Rates& rates, int width);
 
+// The per-bucket state dirs under a cache dir (those holding a checkpoint
+// store or a staging area).
+std::vector<std::string> list_state_dirs(const std::string& cache_dir);
+
 // argv after "status". Returns the process exit code: 0 ok / nothing pending
 // (--wait), 1 a failed upload (--wait) or an error, 2 usage, 3 --timeout hit.
 int status_main(const std::vector<std::string>& args);
