@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# demo.sh BUILD - start a local S3 server with a bucket and try bucketfs on it
-# (`make demo`). s3rver by default (light, ~1 s to start); DEMO_SERVER=rgw for
-# Ceph RGW. The server is stopped on exit unless DEMO_KEEP=1, in which case the
-# command to stop it is printed.
+# demo.sh BUILD - start a local S3 server with a bucket, mount it with bucketfs,
+# copy a file in, show `bucketfs status`, and leave the mount up for you to try
+# (`make demo`). Ceph RGW by default (verifies SigV4, has ListParts: the
+# production-grade peer); DEMO_SERVER=s3rver for the light one. DEMO_KEEP=0
+# unmounts and stops everything at the end instead.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-build}
-SERVER=${DEMO_SERVER:-s3rver}
+SERVER=${DEMO_SERVER:-rgw}
 case $SERVER in rgw | s3rver) ;; *) echo "demo: DEMO_SERVER must be rgw or s3rver" >&2; exit 2 ;; esac
 BIN=$ROOT/$BUILD/bucketfs
 [[ $BUILD == /* ]] && BIN=$BUILD/bucketfs
@@ -15,14 +16,23 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/bucketfs-demo.XXXXXX")
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM HUP
-  # (mount) when the mount exists, unmount it here, before the server stops
-  if [ "${DEMO_KEEP:-0}" = 1 ] && [ -f "$WORK/srv/env" ]; then
-    echo "demo: server left running (DEMO_KEEP=1); env in $WORK/srv/env"
-    echo "demo: stop it with: $ROOT/tests/servers/stop-$SERVER.sh $WORK/srv --purge && rm -rf $WORK"
-  else
-    "$ROOT/tests/servers/stop-$SERVER.sh" "$WORK/srv" 2>/dev/null || true
-    rm -rf "$WORK"
+  if [ "$rc" = 0 ] && [ "${DEMO_KEEP:-1}" = 1 ]; then
+    cat <<EOF
+
+The bucket '$S3_BUCKET' of the local $SERVER ($S3_ENDPOINT) is mounted at
+    $WORK/mnt
+Try:
+    ls -l $WORK/mnt
+    cp /some/big/file $WORK/mnt/ && $BIN status $WORK/mnt --cache-dir $WORK/cache --watch
+    tail $WORK/bucketfs.log
+Unmount and stop the server with:
+    fusermount3 -u $WORK/mnt; $ROOT/tests/servers/stop-$SERVER.sh $WORK/srv --purge; rm -rf $WORK
+EOF
+    exit 0
   fi
+  if grep -qs " $WORK/mnt " /proc/mounts; then fusermount3 -u "$WORK/mnt" 2>/dev/null || fusermount3 -uz "$WORK/mnt"; fi
+  "$ROOT/tests/servers/stop-$SERVER.sh" "$WORK/srv" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -44,29 +54,27 @@ s3() { # METHOD PATH [curl args...]: a signed request (curl --aws-sigv4)
     "$@" "$S3_ENDPOINT/$S3_BUCKET$p"
 }
 
-# ---------------------------------------------------------------------------
-# (mount) The bucketfs mount goes here once `bucketfs mount` exists:
-#   export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
-#   "$BIN" mount "$S3_BUCKET" "$WORK/mnt" -o endpoint=$S3_ENDPOINT ...
-#   write, list and read files through the mount, then check them with s3 below
-#   and unmount in cleanup().
-# Until then the demo only shows the server and a client round trip.
-# ---------------------------------------------------------------------------
-if [ -x "$BIN" ]; then
-  echo "demo: built $("$BIN" --version 2>/dev/null | head -n 1 || echo "$BIN")"
-fi
+[ -x "$BIN" ] || { echo "demo: no bucketfs binary at $BIN (run make)" >&2; exit 1; }
+echo "demo: $("$BIN" --version | head -n 1)"
 
-mkdir -p "$WORK/files"
-printf 'hello from bucketfs demo, %s\n' "$(date -u +%FT%TZ)" >"$WORK/files/hello.txt"
-echo "demo: PUT hello.txt"
-s3 PUT /hello.txt -T "$WORK/files/hello.txt" -o /dev/null
-echo "demo: LIST:"
-s3 GET '?list-type=2' | grep -o '<Key>[^<]*</Key><LastModified>[^<]*</LastModified><ETag>[^<]*</ETag><Size>[0-9]*' |
-  sed -e 's:<Key>\([^<]*\)</Key>.*<Size>\(.*\):  \1 (\2 bytes):'
-echo "demo: GET hello.txt:"
-s3 GET /hello.txt -o "$WORK/files/back.txt"
-sed 's/^/  /' "$WORK/files/back.txt"
-cmp -s "$WORK/files/hello.txt" "$WORK/files/back.txt" || { echo "demo: round trip FAILED: content differs" >&2; exit 1; }
-echo
-echo "demo: the mount is not built yet; this demo ran a client round trip against the local server"
-echo "demo: ($S3_SERVER at $S3_ENDPOINT, bucket $S3_BUCKET: put, list and get of hello.txt all OK)"
+printf '%s:%s\n' "$S3_ACCESS_KEY" "$S3_SECRET_KEY" >"$WORK/passwd"
+chmod 600 "$WORK/passwd"
+SIGV=4
+[ "$S3_SERVER" = s3rver ] && SIGV=2  # s3rver verifies V2 signatures only
+mkdir -p "$WORK/mnt"
+echo "demo: mounting $S3_BUCKET at $WORK/mnt"
+"$BIN" "$S3_BUCKET" "$WORK/mnt" -o "endpoint=$S3_ENDPOINT,sigv=$SIGV,passwd_file=$WORK/passwd,cache_dir=$WORK/cache" \
+  --log-file "$WORK/bucketfs.log"
+
+echo "demo: cp of a 64 MiB file into the mount (close returns once it is staged and checkpointed)"
+head -c 64M /dev/urandom >"$WORK/sample.bin"
+time cp "$WORK/sample.bin" "$WORK/mnt/sample.bin"
+echo "demo: bucketfs status while it uploads:"
+"$BIN" status "$WORK/mnt" --cache-dir "$WORK/cache" || true
+"$BIN" status "$WORK/mnt" --cache-dir "$WORK/cache" --wait --timeout 120 >/dev/null
+echo "demo: uploaded; ls -l through the mount:"
+ls -l "$WORK/mnt" | sed 's/^/  /'
+echo "demo: checking the object with an independent client (curl --aws-sigv4):"
+s3 GET /sample.bin -o "$WORK/back.bin"
+cmp "$WORK/sample.bin" "$WORK/back.bin" && echo "  sample.bin in the bucket is byte-identical"
+rm -f "$WORK/sample.bin" "$WORK/back.bin"
