@@ -35,9 +35,11 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.cpp))
 UNIT_BINS := $(UNIT_SRCS:%.cpp=$(BUILD)/%)
 IT_SRCS   := $(sort $(wildcard tests/integration/*_it.cpp))
 IT_BINS   := $(IT_SRCS:%.cpp=$(BUILD)/%)
+TOOL_SRCS := $(sort $(wildcard tests/tools/*.cpp))
+TOOL_BINS := $(TOOL_SRCS:%.cpp=$(BUILD)/%)
 TEST_SUPPORT_SRCS := $(sort $(wildcard tests/lib/*.cpp))
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.cpp=$(BUILD)/%.o)
-DEPS      := $(OBJS:.o=.d) $(UNIT_BINS:=.d) $(IT_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d)
+DEPS      := $(OBJS:.o=.d) $(UNIT_BINS:=.d) $(IT_BINS:=.d) $(TOOL_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d)
 
 .PHONY: all deps check unit integration test demo format format-check clean help install uninstall
 .DEFAULT_GOAL := all
@@ -68,12 +70,12 @@ $(BUILD)/tests/lib/%.o: tests/lib/%.cpp
 deps: ## install the Debian packages and the npm test server (idempotent)
 	@scripts/deps.sh
 
-tests-build: $(UNIT_BINS) $(IT_BINS) $(BUILD)/bucketfs
+tests-build: $(UNIT_BINS) $(IT_BINS) $(TOOL_BINS) $(BUILD)/bucketfs
 
 check: $(UNIT_BINS) ## build and run the unit tests (cmocka)
 	@tests/run-unit.sh $(UNIT_BINS)
 
-integration: $(IT_BINS) all ## run the integration tests against Ceph RGW and s3rver
+integration: $(IT_BINS) $(TOOL_BINS) all ## run the integration tests against Ceph RGW and s3rver
 	@BUILD=$(BUILD) tests/run-integration.sh
 
 test: ## install what is needed, build, run every test

@@ -197,15 +197,24 @@ std::string render_tty(const StatusSnapshot& s, const Rates& rates, int width) {
       tail += " " + human(it->second) + "/s ETA " +
               std::to_string(static_cast<int>((r.size - r.bytes_done()) / it->second)) + "s";
     }
-    if (!r.last_error.empty()) tail += " (" + r.last_error + ")";
     std::string key = r.key.size() > 30 ? "..." + r.key.substr(r.key.size() - 27) : r.key;
-    int barw = std::max(10, width - static_cast<int>(key.size() + tail.size()) - 2);
-    if (barw > 40) barw = 40;
+    // The bar takes what the key and the figures leave (10 to 40 columns);
+    // the last error gets a line of its own, cut to the terminal's width.
+    int barw = std::clamp(width - static_cast<int>(key.size() + tail.size()) - 4, 10, 40);  // " [" "]" and a spare
     std::string line = key + " " + bar(frac, barw) + tail;
     if (static_cast<int>(line.size()) > width) line.resize(static_cast<size_t>(width));
     o << line << "\n";
+    if (!r.last_error.empty()) {
+      std::string err = "    last error (attempt " + std::to_string(r.attempts) + "): " + r.last_error;
+      if (static_cast<int>(err.size()) > width) err.resize(static_cast<size_t>(width));
+      o << err << "\n";
+    }
   }
-  for (const auto& r : s.failed) o << r.key << " FAILED: " << r.last_error << "\n";
+  for (const auto& r : s.failed) {
+    std::string line = r.key + " FAILED: " + r.last_error;
+    if (static_cast<int>(line.size()) > width) line.resize(static_cast<size_t>(width));
+    o << line << "\n";
+  }
   if (s.damaged > 0) o << s.damaged << " damaged record(s): run `bucketfs recover`\n";
   o << "total " << bar(total ? static_cast<double>(done) / static_cast<double>(total) : 1.0, 20) << " "
     << human(static_cast<double>(done)) << "/" << human(static_cast<double>(total)) << " in " << s.pending.size()
