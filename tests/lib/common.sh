@@ -175,6 +175,9 @@ t_load_env() {
   done <"$1"
 }
 
+# t_quietly CMD...: run CMD with its output discarded
+t_quietly() { "$@" >/dev/null 2>&1; }
+
 # with_server rgw|s3rver: point the S3_* variables at a server (see the header)
 with_server() {
   local kind=$1 reuse dir name
@@ -193,7 +196,8 @@ with_server() {
   fi
   dir=$(mktemp -d "${TMPDIR:-/tmp}/bucketfs-$kind.XXXXXX")
   t_cleanup_push rm -rf "$dir"
-  t_cleanup_push "$BUCKETFS_ROOT/tests/servers/stop-$kind.sh" "$dir/srv"
+  # quiet: the test's last line must stay its "N passed, N failed"
+  t_cleanup_push t_quietly "$BUCKETFS_ROOT/tests/servers/stop-$kind.sh" "$dir/srv"
   "$BUCKETFS_ROOT/tests/servers/start-$kind.sh" "$dir/srv" >/dev/null || return 1
   t_load_env "$dir/srv/env"
 }
