@@ -92,8 +92,14 @@ int recover_main(const std::vector<std::string>& args) {
     const std::string& a = args[i];
     if ((a == "--cache-dir" || a == "--cache_dir") && i + 1 < args.size()) cache_dir = args[++i];
     else if (a == "--state-dir" && i + 1 < args.size()) state_dir = args[++i];
+    else if (a == "--checkpoint-dir" && i + 1 < args.size()) {
+      // As named in the damaged-store message: the state dir is its parent.
+      std::string d = args[++i];
+      while (d.size() > 1 && d.back() == '/') d.pop_back();
+      state_dir = d.substr(0, d.rfind('/'));
+    }
     else if (a == "-h" || a == "--help") {
-      std::cout << "usage: bucketfs recover [MOUNTPOINT | --cache-dir DIR | --state-dir DIR]\n"
+      std::cout << "usage: bucketfs recover [MOUNTPOINT | --cache-dir DIR | --state-dir DIR | --checkpoint-dir DIR]\n"
                    "Re-queues every staged file that no checkpoint record covers (a damaged store is\n"
                    "moved aside first). Run it while the bucket is not mounted.\n";
       return 0;

@@ -236,8 +236,15 @@ void Uploader::cancel(const std::string& key, bool drop_record) {
     if (job) {
       job->cancelled = true;
       idle_cv_.wait(lock, [&] { return job->inflight == 0; });
-      jobs_.erase(std::find(jobs_.begin(), jobs_.end(), job));
-      if (!job->rec.upload_id.empty()) aborts_.emplace_back(key, job->rec.upload_id);
+      // A request that finished the upload while we waited has already
+      // removed the job (and its upload id is complete, not to be aborted).
+      auto it = std::find(jobs_.begin(), jobs_.end(), job);
+      if (it != jobs_.end()) {
+        jobs_.erase(it);
+        if (!job->rec.upload_id.empty()) aborts_.emplace_back(key, job->rec.upload_id);
+      } else {
+        job->rec.upload_id.clear();
+      }
     }
   }
   if (job) {
