@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
+#include <map>
 #include <set>
 
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
@@ -52,14 +53,20 @@ int recover_state_dir(const std::string& state_dir) {
     std::cerr << "bucketfs recover: " << staging.error() << "\n";
     return 1;
   }
-  size_t requeued = 0, unknown = 0;
-  for (const auto& s : (*staging)->scan()) {
+  // Only closed files carry a sidecar (key and generation); of several
+  // closed versions of one key, the newest wins.
+  std::map<std::string, stage::StagedEntry> newest;
+  size_t requeued = 0, unclosed = 0;
+  for (auto& s : (*staging)->scan()) {
     if (queued.count(s.path)) continue;
     if (s.key.empty()) {
-      std::cerr << "bucketfs recover: " << s.path << " has no key sidecar; left in place\n";
-      ++unknown;
+      ++unclosed;  // never closed: nothing was promised; the next mount removes it
       continue;
     }
+    auto [it, inserted] = newest.emplace(s.key, s);
+    if (!inserted && s.generation > it->second.generation) it->second = s;
+  }
+  for (const auto& [key, s] : newest) {
     struct stat st;
     if (::stat(s.path.c_str(), &st) != 0) continue;
     checkpoint::UploadRecord rec;
@@ -67,7 +74,7 @@ int recover_state_dir(const std::string& state_dir) {
     rec.staging_path = s.path;
     rec.size = static_cast<uint64_t>(st.st_size);
     rec.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-    rec.generation = 1;
+    rec.generation = s.generation;
     rec.created = rec.updated = std::time(nullptr);
     for (const auto& f : *failed)
       if (f.key == s.key) rec.meta = f.meta;  // the attributes it was closed with
@@ -81,7 +88,8 @@ int recover_state_dir(const std::string& state_dir) {
   }
   std::cout << requeued << " staged file(s) re-queued in " << state_dir
             << (requeued ? "; they upload at the next mount" : "") << "\n";
-  return unknown ? 1 : 0;
+  if (unclosed) std::cout << unclosed << " staged file(s) were never closed and are not uploaded\n";
+  return 0;
 }
 
 }  // namespace

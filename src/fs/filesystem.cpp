@@ -37,6 +37,11 @@ Filesystem::Filesystem(store::ObjectStore& store, Options opts, WritePath write)
       budget_(opts_.prefetch_memory_budget),
       mount_time_(std::time(nullptr)),
       write_() {
+  // Generations order the versions of a key across mounts too (a leftover
+  // staging file of an older one is recognised as superseded): start from the clock.
+  struct timespec now {};
+  clock_gettime(CLOCK_REALTIME, &now);
+  next_generation_ = static_cast<uint64_t>(now.tv_sec) * 1000000 + static_cast<uint64_t>(now.tv_nsec) / 1000;
   if (write.uploader) attach_write_path(write);
 }
 

@@ -5,7 +5,9 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <memory>
+#include <vector>
 #include <mutex>
 #include <string>
 
@@ -28,10 +30,17 @@ struct Filesystem::Pending {
   bool submitted = false;    // the last commit is queued/uploading
   bool unlinked = false;     // removed from the namespace: never commit again
 
-  int fd = -1;  // O_RDWR on the staging file; set once, closed by the destructor
+  // O_RDWR on the current staging file. Read without pending_mu_ by reads;
+  // a new generation forked off a closed one swaps it (the old descriptor
+  // stays open in retired_fds until the Pending goes, so a read in progress
+  // never sees it closed).
+  std::atomic<int> fd{-1};
+  std::vector<int> retired_fds;                 // guarded by mu
+  std::vector<std::string> superseded_staging;  // closed generations' files, removed after the next commit (mu)
 
   ~Pending() {
     if (fd >= 0) ::close(fd);
+    for (int f : retired_fds) ::close(f);
   }
 };
 

@@ -66,7 +66,7 @@ int Filesystem::stage_for_write(const std::string& path, const Attr& a, bool tru
                                 std::shared_ptr<Pending>* out) {
   if (!write_.staging || !write_.uploader) return ENOTSUP;
   const std::string key = keys_.file_key(path);
-  auto staged = write_.staging->create(key);
+  auto staged = write_.staging->create();
   if (!staged) return staged.error();
   auto p = std::make_shared<Pending>();
   p->fd = staged->fd;
@@ -98,18 +98,56 @@ int Filesystem::stage_for_write(const std::string& path, const Attr& a, bool tru
   return 0;
 }
 
-// Before changing a file whose last generation is queued: cancel that upload
-// (waits for its requests in flight), so a torn mix is never uploaded.
-int Filesystem::begin_change(const std::shared_ptr<Pending>& p) {
-  bool cancel = false;
+int Filesystem::begin_change(const std::shared_ptr<Pending>& p, bool data, uint64_t keep_bytes) {
+  bool submitted;
   std::string path;
+  uint64_t size;
   {
     std::lock_guard lk(pending_mu_);
-    cancel = p->submitted;
-    p->submitted = false;
+    submitted = p->submitted;
     path = p->path;
+    size = p->attr.size;
   }
-  if (cancel) write_.uploader->cancel(keys_.file_key(path), false);
+  if (!submitted) return 0;  // nothing closed depends on these bytes
+  if (!data) {
+    // Same bytes, new metadata: cancel the queued upload; the next commit
+    // re-queues the file as a new generation.
+    {
+      std::lock_guard lk(pending_mu_);
+      p->submitted = false;
+    }
+    write_.uploader->cancel(keys_.file_key(path), false);
+    return 0;
+  }
+  // The closed version stays intact (its upload goes on, and a crash before
+  // the next close still delivers it): the change goes to a copy.
+  auto staged = write_.staging->create();
+  if (!staged) return staged.error();
+  uint64_t want = std::min(keep_bytes, size);
+  if (want > 0) {
+    if (int rc = write_.staging->reserve(want)) {
+      ::close(staged->fd);
+      write_.staging->remove(staged->path);
+      return rc;
+    }
+    loff_t in = 0, out = 0;
+    while (static_cast<uint64_t>(in) < want) {
+      ssize_t n = ::copy_file_range(p->fd, &in, staged->fd, &out, static_cast<size_t>(want - in), 0);
+      if (n <= 0) {
+        int err = n < 0 ? errno : EIO;
+        ::close(staged->fd);
+        write_.staging->remove(staged->path);
+        return err;
+      }
+    }
+  }
+  std::lock_guard lk(pending_mu_);
+  p->superseded_staging.push_back(p->staging_path);
+  p->retired_fds.push_back(p->fd.exchange(staged->fd));
+  p->staging_path = staged->path;
+  p->attr.size = want;
+  p->submitted = false;
+  p->dirty = true;
   return 0;
 }
 
@@ -146,6 +184,10 @@ int Filesystem::commit(const std::shared_ptr<Pending>& p, bool still_open) {
     LOG_ERROR("cannot record " << p->path << " for upload: " << r.error().message);
     return r.error().kind == checkpoint::StoreError::NoSpace ? ENOSPC : EIO;
   }
+  // The new record replaced the older generations' (their uploads are
+  // cancelled): their staging files are no longer needed.
+  for (const auto& old : p->superseded_staging) write_.staging->remove(old);
+  p->superseded_staging.clear();
   return 0;
 }
 
@@ -276,7 +318,11 @@ int Filesystem::open_for_write(const std::string& path, const Attr& a, int flags
         if (it == pending_.end() || it->second != p) continue;  // uploaded meanwhile: stage again
         ++p->writers;  // pinned: the done handler keeps it from now on
       }
-      begin_change(p);
+      if (int rc = begin_change(p, true, (flags & O_TRUNC) ? 0 : UINT64_MAX)) {
+        std::lock_guard lk(pending_mu_);
+        --p->writers;
+        return rc;
+      }
       if (flags & O_TRUNC) {
         if (::ftruncate(p->fd, 0) != 0) {
           int err = errno;
@@ -332,7 +378,7 @@ int Filesystem::write(uint64_t fh, uint64_t offset, const char* data, size_t siz
   if (offset + size > cur) {
     if (int rc = write_.staging->reserve(size)) return rc;
   }
-  begin_change(p);
+  if (int rc = begin_change(p, true)) return rc;
   if (int rc = pwrite_all(p->fd, data, size, offset)) return rc;
   {
     std::lock_guard lk(pending_mu_);
@@ -459,6 +505,8 @@ int Filesystem::unlink_pending(const std::string& path) {
   }
   write_.uploader->cancel(keys_.file_key(path), true);
   write_.staging->remove(p->staging_path);  // open handles keep their fd
+  for (const auto& old : p->superseded_staging) write_.staging->remove(old);
+  p->superseded_staging.clear();
   return 0;
 }
 
@@ -491,13 +539,13 @@ int Filesystem::rename_pending(const std::string& from, const std::string& to) {
     }
     const std::string old_key = keys_.file_key(old_path), new_key = keys_.file_key(new_path);
     write_.uploader->cancel(new_key, true);  // an upload of the replaced file
-    if (submitted) {
-      if (auto r = write_.uploader->retarget(old_key, new_key); !r) {
-        LOG_ERROR("rename of pending " << old_path << ": " << r.error().message);
-        return EIO;
-      }
-    } else if (int err = write_.staging->set_key(p->staging_path, new_key); err != 0) {
-      return err;
+    // A queued upload (the closed version, even while a newer one is being
+    // written) moves to the new key, sidecar and all; a generation still being
+    // written gets its key when it is closed.
+    (void)submitted;
+    if (auto r = write_.uploader->retarget(old_key, new_key); !r) {
+      LOG_ERROR("rename of pending " << old_path << ": " << r.error().message);
+      return EIO;
     }
     // An older version of the file may already be in the bucket under the old name.
     auto r = store_.remove(old_key);
@@ -515,16 +563,16 @@ int Filesystem::setattr_pending(const std::shared_ptr<Pending>& p, const SetAttr
     ++p->writers;  // pinned while we change it
     idle = p->writers == 1;
   }
-  begin_change(p);
-  int rc = 0;
-  if (changes.valid & SetAttr::kSize) {
+  const bool resize = changes.valid & SetAttr::kSize;
+  int rc = begin_change(p, resize, resize ? changes.size : UINT64_MAX);
+  if (resize && rc == 0) {
     if (changes.size > p->attr.size) rc = write_.staging->reserve(changes.size - p->attr.size);
     if (rc == 0 && ::ftruncate(p->fd, static_cast<off_t>(changes.size)) != 0) rc = errno;
   }
   {
     std::lock_guard lk(pending_mu_);
     if (rc == 0) {
-      if (changes.valid & SetAttr::kSize) {
+      if (resize) {
         p->attr.size = changes.size;
         p->attr.mtime = now_ts();
       }

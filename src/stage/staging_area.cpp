@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <random>
@@ -68,7 +69,7 @@ Result<std::unique_ptr<StagingArea>, std::string> StagingArea::open(const std::s
   return std::unique_ptr<StagingArea>(new StagingArea(dir, reserve_bytes));
 }
 
-Result<StagedFile, int> StagingArea::create(const std::string& key) {
+Result<StagedFile, int> StagingArea::create() {
   if (int err = reserve(0); err != 0) return err;
   std::string id;
   {
@@ -82,19 +83,23 @@ Result<StagedFile, int> StagingArea::create(const std::string& key) {
   }
   StagedFile f;
   f.path = dir_ + "/" + id + ".data";
-  // The sidecar first: a data file never exists without a way back to its key.
-  if (int err = write_file_durably(dir_, sidecar(f.path), key); err != 0) return err;
   f.fd = ::open(f.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (f.fd < 0) {
-    int err = errno;
-    ::unlink(sidecar(f.path).c_str());
-    return err;
-  }
+  if (f.fd < 0) return errno;
   return f;
 }
 
-int StagingArea::set_key(const std::string& data_path, const std::string& key) {
-  return write_file_durably(dir_, sidecar(data_path), key);
+int StagingArea::mark_closed(const std::string& data_path, const std::string& key, uint64_t generation) {
+  return write_file_durably(dir_, sidecar(data_path), key + "\n" + std::to_string(generation) + "\n");
+}
+
+int StagingArea::drop_key(const std::string& data_path) {
+  if (::unlink(sidecar(data_path).c_str()) != 0 && errno != ENOENT) return errno;
+  int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return 0;
 }
 
 int StagingArea::reserve(uint64_t bytes) {
@@ -110,15 +115,23 @@ void StagingArea::remove(const std::string& data_path) {
   ::unlink(sidecar(data_path).c_str());
 }
 
-std::string StagingArea::read_key(const std::string& data_path) {
+bool StagingArea::read_key(const std::string& data_path, std::string* key, uint64_t* generation) {
   int fd = ::open(sidecar(data_path).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
+  if (fd < 0) return false;
   std::string out;
   char buf[4096];
   ssize_t n;
   while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
   ::close(fd);
-  return out;
+  // "KEY\nGENERATION\n": the generation follows the last newline but one, so
+  // a key that holds newlines reads back whole.
+  if (out.size() < 2 || out.back() != '\n') return false;
+  out.pop_back();
+  auto nl = out.rfind('\n');
+  if (nl == std::string::npos) return false;
+  *key = out.substr(0, nl);
+  if (generation) *generation = std::strtoull(out.c_str() + nl + 1, nullptr, 10);
+  return true;
 }
 
 std::vector<StagedEntry> StagingArea::scan() const {
@@ -130,7 +143,7 @@ std::vector<StagedEntry> StagingArea::scan() const {
     if (name.size() <= 5 || name.compare(name.size() - 5, 5, ".data") != 0) continue;
     StagedEntry se;
     se.path = dir_ + "/" + name;
-    se.key = read_key(se.path);
+    read_key(se.path, &se.key, &se.generation);
     out.push_back(std::move(se));
   }
   ::closedir(d);

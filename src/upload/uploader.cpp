@@ -170,7 +170,7 @@ checkpoint::CpResult<ResumeReport> Uploader::resume() {
       rec.staging_path = s.path;
       rec.size = static_cast<uint64_t>(st.st_size);
       rec.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-      rec.generation = 1;
+      rec.generation = s.generation;
       rec.created = rec.updated = std::time(nullptr);
       rec.last_error = "checkpoint record was damaged (" + d.reason + "); uploading the staged file again";
       if (auto r = cp_.put(rec); !r) return r.error();
@@ -185,6 +185,47 @@ checkpoint::CpResult<ResumeReport> Uploader::resume() {
       LOG_ERROR("damaged checkpoint record for " << d.key << " (" << d.reason
                                                  << ") and no staged file for it; kept in the failed table");
       if (auto r = cp_.mark_damaged_failed(d); !r) return r.error();
+    }
+  }
+  // Staged files no record covers: never closed (no sidecar) or already
+  // uploaded -> removed; superseded by a newer generation of their key ->
+  // removed; closed but unrecorded (a lost record) -> queued again.
+  std::map<std::string, uint64_t> recorded_gen;
+  std::set<std::string> referenced;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& j : jobs_) {
+      referenced.insert(j->rec.staging_path);
+      recorded_gen[j->rec.key] = std::max(recorded_gen[j->rec.key], j->rec.generation);
+    }
+  }
+  if (auto failed = cp_.load_failed())
+    for (const auto& f : *failed) referenced.insert(f.staging_path);
+  for (const auto& s : staging_.scan()) {
+    if (referenced.count(s.path)) continue;
+    auto g = recorded_gen.find(s.key);
+    if (s.key.empty() || (g != recorded_gen.end() && g->second >= s.generation)) {
+      LOG_DEBUG("removing staging file " << s.path << (s.key.empty() ? " (never closed)" : " (superseded)"));
+      staging_.remove(s.path);
+      ++report.removed;
+      continue;
+    }
+    struct stat st;
+    if (::stat(s.path.c_str(), &st) != 0) continue;
+    UploadRecord rec;
+    rec.key = s.key;
+    rec.bucket = cfg_.bucket;
+    rec.staging_path = s.path;
+    rec.size = static_cast<uint64_t>(st.st_size);
+    rec.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    rec.generation = s.generation;
+    rec.created = rec.updated = std::time(nullptr);
+    rec.last_error = "re-queued from its staged file (the checkpoint record was missing)";
+    if (auto r = cp_.put(rec); !r) return r.error();
+    if (enqueue(rec, true)) {
+      recorded_gen[rec.key] = rec.generation;
+      ++report.unrecorded_requeued;
+      LOG_WARN("staged file of " << rec.key << " had no checkpoint record; uploading it again");
     }
   }
   work_cv_.notify_all();
@@ -206,6 +247,10 @@ checkpoint::CpResult<void> Uploader::submit(UploadRecord rec, std::chrono::milli
   rec.state = UploadState::Pending;
   rec.bucket = cfg_.bucket;
   rec.created = rec.updated = std::time(nullptr);
+  // The sidecar first: a closed file can be re-queued even without its record.
+  if (int err = staging_.mark_closed(rec.staging_path, rec.key, rec.generation); err != 0)
+    return checkpoint::StoreError{err == ENOSPC ? checkpoint::StoreError::NoSpace : checkpoint::StoreError::Io,
+                                  "cannot record the staged file " + rec.staging_path + ": " + std::strerror(err)};
   if (auto r = cp_.put(rec); !r) return r.error();
   job->phase = job->plan.multipart ? Job::Phase::Create : Job::Phase::Put;
   job->rec = std::move(rec);
@@ -275,10 +320,7 @@ checkpoint::CpResult<void> Uploader::retarget(const std::string& old_key, const 
   cancel(old_key, false);
   UploadRecord rec = job->rec;
   rec.key = new_key;
-  if (int err = staging_.set_key(rec.staging_path, new_key); err != 0)
-    return checkpoint::StoreError{checkpoint::StoreError::Io,
-                                  std::string("cannot update the staging sidecar: ") + std::strerror(err)};
-  if (auto r = submit(rec); !r) return r.error();
+  if (auto r = submit(rec); !r) return r.error();  // rewrites the sidecar with the new key
   return cp_.remove(old_key);
 }
 
@@ -681,7 +723,11 @@ void Uploader::finish_ok(const std::shared_ptr<Job>& job) {
       out.staging_path = job->rec.staging_path;
       out.ok = true;
     }
-    // The object is confirmed in the bucket; only now may the record go.
+    // The object is confirmed in the bucket; only now may the record go. The
+    // sidecar goes first: a staged file with a sidecar and no record would be
+    // re-queued at the next mount.
+    if (int err = staging_.drop_key(out.staging_path); err != 0)
+      LOG_WARN("cannot drop the sidecar of " << out.staging_path << ": " << std::strerror(err));
     if (auto r = cp_.remove(out.key); !r) LOG_ERROR("cannot drop the checkpoint of " << out.key << ": " << r.error().message);
   }
   auto secs = std::chrono::duration<double>(Clock::now() - job->started).count();

@@ -55,7 +55,7 @@ struct World {
   }
   // Stages `size` random bytes for key; returns the record a close would submit.
   checkpoint::UploadRecord stage_file(const std::string& key, uint64_t size, unsigned seed, std::string* data) {
-    auto f = staging->create(key).value();
+    auto f = staging->create().value();
     std::mt19937 rng(seed);
     data->resize(size);
     for (auto& c : *data) c = static_cast<char>(rng());
@@ -320,7 +320,9 @@ void test_retarget_pending(void** state) {
   auto r = w->stage_file("old/name", 3 * kPart, 13, &data);
   assert_true(u.submit(r).ok());
   assert_true(u.retarget("old/name", "new/name").ok());
-  assert_string_equal(stage::StagingArea::read_key(r.staging_path).c_str(), "new/name");
+  std::string sidecar_key;
+  assert_true(stage::StagingArea::read_key(r.staging_path, &sidecar_key));
+  assert_string_equal(sidecar_key.c_str(), "new/name");
   u.start();
   assert_true(wait_idle(u));
   assert_false(w->mem.object_data("old/name").has_value());
@@ -354,6 +356,41 @@ void test_aborted_upload_restarts(void** state) {
   assert_int_equal(w->mem.calls("upload_part"), 5);
 }
 
+
+void test_resume_staging_leftovers(void** state) {
+  auto* w = static_cast<World*>(*state);
+  std::string closed, never, old;
+  // A closed file whose record was lost: re-queued from its sidecar.
+  auto a = w->stage_file("lost-record", 2 * kPart, 21, &closed);
+  assert_int_equal(w->staging->mark_closed(a.staging_path, a.key, 5), 0);
+  // A file that was never closed (no sidecar): removed, never uploaded.
+  auto b = w->stage_file("never-closed", 100, 22, &never);
+  // An older closed generation of a key whose newer record exists: removed.
+  auto c = w->stage_file("versioned", 100, 23, &old);
+  assert_int_equal(w->staging->mark_closed(c.staging_path, c.key, 7), 0);
+  std::string newer;
+  auto d = w->stage_file("versioned", 200, 24, &newer);
+  d.generation = 8;
+  assert_int_equal(w->staging->mark_closed(d.staging_path, d.key, 8), 0);
+  assert_true(w->cp->put(d).ok());
+
+  Uploader u(w->mem, *w->cp, *w->staging, cfg(2));
+  auto rep = u.resume();
+  assert_true(rep.ok());
+  assert_int_equal(rep->resumed, 1);
+  assert_int_equal(rep->unrecorded_requeued, 1);
+  assert_int_equal(rep->removed, 2);
+  assert_false(fsys::exists(b.staging_path));
+  assert_false(fsys::exists(c.staging_path));
+  u.start();
+  assert_true(wait_idle(u));
+  assert_true(*w->mem.object_data("lost-record") == closed);
+  assert_true(*w->mem.object_data("versioned") == newer);
+  assert_false(w->mem.object_data("never-closed").has_value());
+  // Uploaded files keep no sidecar, so a leftover is never mistaken for a closed file.
+  assert_false(fsys::exists(a.staging_path));
+}
+
 }  // namespace
 
 int main() {
@@ -369,6 +406,7 @@ int main() {
       cmocka_unit_test_setup_teardown(test_unlink_pending_drops_record, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retarget_pending, setup, teardown),
       cmocka_unit_test_setup_teardown(test_aborted_upload_restarts, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_resume_staging_leftovers, setup, teardown),
   };
   return cmocka_run_group_tests_name("uploader", tests, nullptr, nullptr);
 }

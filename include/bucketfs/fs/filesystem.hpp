@@ -173,7 +173,11 @@ class Filesystem {
   std::shared_ptr<Pending> find_pending(const std::string& path) const;
   int stage_for_write(const std::string& path, const Attr& a, bool truncate, std::shared_ptr<Pending>* out);
   int open_for_write(const std::string& path, const Attr& a, int flags, std::shared_ptr<Pending>* out);
-  int begin_change(const std::shared_ptr<Pending>& p);  // pf->mu held
+  // Before changing a pending file (pf->mu held). A closed generation's
+  // staging file is never changed: data changes fork a new staging file
+  // holding the first keep_bytes bytes; metadata-only changes cancel the queued
+  // upload (the same bytes get a new generation at the next commit).
+  int begin_change(const std::shared_ptr<Pending>& p, bool data, uint64_t keep_bytes = UINT64_MAX);
   int commit(const std::shared_ptr<Pending>& p, bool still_open);  // pf->mu held
   void on_upload_done(const upload::UploadOutcome& o);
   void add_pending_entries(const std::string& dir, std::shared_ptr<const DirListing>* listing);

@@ -1,9 +1,11 @@
 // staging_area.hpp - the local files that hold written data until it is uploaded.
 //
-// Layout: DIR/<id>.data holds the bytes (mode 0600), DIR/<id>.key holds the
-// object key (written with fsync, replaced atomically on rename), so every
-// staged file can be re-queued by `bucketfs recover` even if the checkpoint
-// store is lost. DIR is created 0700.
+// Layout: DIR/<id>.data holds the bytes (mode 0600). DIR/<id>.key, written
+// durably when the file is closed (mark_closed) and dropped once its upload
+// is confirmed (drop_key), holds the object key and the write generation, so
+// every closed-but-not-uploaded file can be re-queued by `bucketfs recover`
+// even if the checkpoint store is lost, and a file that was never closed
+// (no sidecar) is never mistaken for one. DIR is created 0700.
 //
 // Space: before data is added, reserve() checks that the filesystem under DIR
 // keeps at least `reserve_bytes` free afterwards; if not it answers ENOSPC and
@@ -27,8 +29,9 @@ struct StagedFile {
 };
 
 struct StagedEntry {
-  std::string path;  // the .data file
-  std::string key;   // from the .key sidecar ("" if the sidecar is missing or unreadable)
+  std::string path;         // the .data file
+  std::string key;          // from the .key sidecar ("" if there is none: never closed, or uploaded)
+  uint64_t generation = 0;  // from the sidecar
 };
 
 class StagingArea {
@@ -39,18 +42,21 @@ class StagingArea {
   const std::string& dir() const { return dir_; }
   uint64_t reserve_bytes() const { return reserve_; }
 
-  // A new empty staging file for `key`. Errors are errno values.
-  Result<StagedFile, int> create(const std::string& key);
-  // Rewrites the key sidecar (rename of a pending file). 0 or errno.
-  int set_key(const std::string& data_path, const std::string& key);
+  // A new empty staging file. Errors are errno values.
+  Result<StagedFile, int> create();
+  // Records durably that data_path is the closed version `generation` of key
+  // (also on rename of a closed file). 0 or errno.
+  int mark_closed(const std::string& data_path, const std::string& key, uint64_t generation);
+  // Forgets the sidecar durably (the upload is confirmed). 0 or errno.
+  int drop_key(const std::string& data_path);
   // 0 if `bytes` more can be written while keeping the reserve free, else ENOSPC.
   int reserve(uint64_t bytes);
   // Removes the data file and its sidecar. Missing files are fine.
   void remove(const std::string& data_path);
   // Every staged file with its key, for recovery.
   std::vector<StagedEntry> scan() const;
-  // Reads a sidecar; "" if missing.
-  static std::string read_key(const std::string& data_path);
+  // Reads a sidecar; false if there is none (or it is unreadable).
+  static bool read_key(const std::string& data_path, std::string* key, uint64_t* generation = nullptr);
 
  private:
   StagingArea(std::string dir, uint64_t reserve) : dir_(std::move(dir)), reserve_(reserve) {}

@@ -69,6 +69,8 @@ struct ResumeReport {
   size_t failed = 0;         // moved to the failed table (staging missing/changed)
   size_t damaged = 0;        // damaged records found
   size_t damaged_requeued = 0;  // ...of which the staged file was found and re-queued
+  size_t unrecorded_requeued = 0;  // closed staged files whose record was missing
+  size_t removed = 0;              // never-closed, uploaded or superseded staging files removed
 };
 
 class Uploader {
