@@ -18,7 +18,8 @@
 # Exits non-zero on any failure, or when there is no test at all.
 # Env: BUILD, IT_TIMEOUT (seconds per test run, default 900),
 #      IT_DIR (where the .sh tests are, default tests/integration),
-#      IT_SERVERS ("rgw s3rver"; a subset runs the _it programs on fewer servers).
+#      IT_SERVERS ("rgw s3rver"; a subset runs the _it programs on fewer servers),
+#      IT_ONLY (an extended regex; only tests whose file name matches run).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 2
@@ -34,9 +35,13 @@ BUCKETFS_BIN=$(cd "$(dirname "$BUILD/bucketfs")" 2>/dev/null && pwd)/bucketfs
 export BUCKETFS_BIN
 
 shopt -s nullglob
-scripts=("$IT_DIR"/*.sh)
+scripts=()
+for s in "$IT_DIR"/*.sh; do
+  [ -z "${IT_ONLY:-}" ] || [[ $(basename "$s") =~ $IT_ONLY ]] && scripts+=("$s")
+done
 bins=()
 for b in "$BUILD"/tests/integration/*_it; do
+  [ -z "${IT_ONLY:-}" ] || [[ $(basename "$b") =~ $IT_ONLY ]] || continue
   [ -f "$b" ] && [ -x "$b" ] && bins+=("$b")
 done
 shopt -u nullglob
@@ -66,6 +71,10 @@ trap 'exit 129' HUP
 
 # --- servers, in parallel (s3rver takes a kernel-picked port, RGW 20000-32000: no clash) ---
 declare -A ENVF=()
+# The whole suite writes several GiB through one RGW: a bluestore OSD on a
+# sparse file keeps that on disk (memstore would hold it all in memory, about
+# twice over, and fills up at its capacity).
+export OBJECTSTORE=${OBJECTSTORE:-bluestore} STORE_BYTES=${STORE_BYTES:-34359738368}
 for srv in rgw s3rver; do
   tests/servers/start-"$srv".sh "$WORK/$srv" >"$WORK/$srv.start" 2>&1 &
   STARTERS+=($!)
