@@ -41,7 +41,7 @@ TEST_SUPPORT_SRCS := $(sort $(wildcard tests/lib/*.cpp))
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.cpp=$(BUILD)/%.o)
 DEPS      := $(OBJS:.o=.d) $(UNIT_BINS:=.d) $(IT_BINS:=.d) $(TOOL_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d)
 
-.PHONY: all deps check unit integration test demo format format-check clean help install uninstall
+.PHONY: all deps check check-asan check-tsan unit integration test tests-build demo bench soak format format-check clean help install uninstall
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/bucketfs ## build the bucketfs binary (SANITIZE=address|undefined|thread for instrumented)
@@ -87,6 +87,26 @@ demo: ## install, build, start a local S3 server with a bucket and try bucketfs 
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh $(BUILD)
+
+bench: ## install s3fs/rclone/gnuplot, build, run the side-by-side benchmark (BENCH_QUICK=1: short)
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bench/run.sh
+
+soak: all ## crash campaign: 300 trials of kill -9 and resume (TRIALS=N, SEED=S, SERVER=rgw|s3rver)
+	@BUCKETFS_BIN=$(abspath $(BUILD))/bucketfs TRIALS=$${TRIALS:-300} SERVER=$${SERVER:-rgw} tests/crash/campaign.sh
+
+# The sanitizer passes build into build-<sanitizer>/ and run the unit tests
+# plus a short integration subset (a mount that reads, writes and resumes).
+ASAN_IT := ^(store_it|mount_read\.sh|write_basic\.sh|ship_status\.sh)
+check-asan: ## unit tests and an integration subset under AddressSanitizer (as CI runs them)
+	@$(MAKE) --no-print-directory SANITIZE=address all tests-build
+	@tests/run-unit.sh $(UNIT_SRCS:%.cpp=build-address/%)
+	@BUILD=build-address IT_ONLY='$(ASAN_IT)' tests/run-integration.sh
+
+check-tsan: ## unit tests under ThreadSanitizer
+	@$(MAKE) --no-print-directory SANITIZE=thread tests-build
+	@tests/run-unit.sh $(UNIT_SRCS:%.cpp=build-thread/%)
 
 format: ## reformat the tree with clang-format
 	@clang-format -i $(SRCS) $(wildcard include/bucketfs/*/*.hpp tests/*/*.cpp tests/*/*.hpp)
