@@ -71,6 +71,22 @@ void MetaCache::put_dir(const std::string& path, std::shared_ptr<const DirListin
   if (++puts_since_prune_ >= kPruneEvery) prune_locked();
 }
 
+void MetaCache::note_entry(const std::string& path, const Attr& a) {
+  put_attr(path, a);
+  if (path.empty()) return;
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = dirs_.find(KeyMapper::parent_of(path));
+  if (it == dirs_.end()) return;
+  // Copy on write: handles that snapshotted the old listing keep it.
+  auto copy = std::make_shared<DirListing>(*it->second.listing);
+  const std::string name = KeyMapper::name_of(path);
+  auto pos = std::lower_bound(copy->entries.begin(), copy->entries.end(), name,
+                              [](const std::pair<std::string, Attr>& e, const std::string& n) { return e.first < n; });
+  if (pos != copy->entries.end() && pos->first == name) pos->second = a;
+  else copy->entries.insert(pos, {name, a});
+  it->second.listing = std::move(copy);
+}
+
 void MetaCache::invalidate(const std::string& path) {
   std::lock_guard<std::mutex> lk(mu_);
   attrs_.erase(path);

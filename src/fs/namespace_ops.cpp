@@ -75,7 +75,10 @@ int Filesystem::mkdir(Ino parent, const std::string& name, mode_t mode, const Co
   a.has_marker = true;
   if (int prc = put_marker(path, a)) return prc;
   cache_.invalidate_tree(path);
-  cache_.put_attr(path, a);
+  // A directory this mount just made is empty: lookups in it (cp -r creating
+  // files there) need no request until its listing expires.
+  cache_.put_dir(path, std::make_shared<DirListing>());
+  cache_.note_entry(path, a);
   return fill_entry(path, a, out);
 }
 

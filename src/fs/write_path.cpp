@@ -205,8 +205,7 @@ void Filesystem::on_upload_done(const upload::UploadOutcome& o) {
         Attr a = p->attr;
         a.has_meta = true;
         pending_.erase(it);
-        cache_.invalidate(path);
-        cache_.put_attr(path, a);
+        cache_.note_entry(path, a);  // what the bucket now has, without asking it
       } else {
         drop_staging = false;  // a newer generation lives in this staging file
       }
@@ -283,7 +282,7 @@ int Filesystem::create(Ino parent, const std::string& name, mode_t mode, int fla
     }
     pending_[path] = p;
   }
-  cache_.invalidate(path);
+  // No cache change: a pending file shadows whatever the caches say of path.
   if (int frc = fill_entry(path, p->attr, out)) return frc;
   auto h = std::make_shared<FileHandle>();
   h->ino = out->ino;

@@ -66,10 +66,22 @@ store::PutOptions put_options(const UploadRecord& r) {
   return o;
 }
 
-// Whether key already holds a completed multipart object of this size and part count.
-bool object_matches(store::ObjectStore& store, const std::string& key, uint64_t size, uint32_t parts) {
+// Whether key already holds the multipart object these parts make: the same
+// size and the ETag S3-compatible stores give a multipart object, the MD5 of
+// the parts' MD5s with "-N" (so an older object of the same size and part
+// count is not mistaken for ours). False when a part's MD5 is unknown.
+template <class Parts>
+bool object_matches(store::ObjectStore& store, const std::string& key, uint64_t size, const Parts& parts,
+                    uint32_t count) {
+  if (parts.size() != count || count == 0) return false;
+  std::string digests;
+  for (const auto& p : parts) {
+    if (p.md5.size() != 32) return false;
+    for (size_t i = 0; i < 32; i += 2) digests += static_cast<char>(std::stoi(p.md5.substr(i, 2), nullptr, 16));
+  }
+  std::string expected = crypto::hex(crypto::md5(digests)) + "-" + std::to_string(count);
   auto h = store.head(key);
-  return h && h->size == size && h->etag.ends_with("-" + std::to_string(parts));
+  return h && h->size == size && h->etag == expected;
 }
 
 std::string fmt_bytes(uint64_t b) {
@@ -561,7 +573,7 @@ void Uploader::run_reconcile(Job& job) {
     auto page = store_.list_parts(key, upload_id, marker, 1000);
     if (!page) {
       bool done_before = page.error().code == store::ErrorCode::NoSuchUpload &&
-                         object_matches(store_, key, job.rec.size, job.plan.count);
+                         object_matches(store_, key, job.rec.size, recorded, job.plan.count);
       auto already_complete = [&](const std::string&, uint64_t, uint32_t) { return done_before; };
       std::shared_ptr<Job> self;
       {
@@ -682,11 +694,12 @@ void Uploader::run_complete(Job& job) {
       job.completed_elsewhere ? store::StoreResult<std::string>(std::string())
                               : store_.complete_multipart(key, upload_id, parts);
   bool landed = r.ok();
-  if (!r && r.error().code == store::ErrorCode::NoSuchUpload) {
-    // A retried complete whose first attempt succeeded answers NoSuchUpload:
-    // the object is there if it has our size and a multipart ETag of our count.
-    landed = object_matches(store_, key, job.rec.size, static_cast<uint32_t>(parts.size()));
-    if (!landed) {
+  // A complete that reached the server before a crash (or whose answer was
+  // lost) is answered NoSuchUpload on RGW/S3 and 500 by s3rver when sent
+  // again: the object is ours if it is exactly what these parts make.
+  if (!r) landed = object_matches(store_, key, job.rec.size, parts, job.plan.count);
+  if (!landed && r.error().code == store::ErrorCode::NoSuchUpload) {
+    {
       std::lock_guard lock(mu_);
       if (job.cancelled) return;
       LOG_WARN("multipart upload of " << key << " vanished before completion; starting again from part 1");

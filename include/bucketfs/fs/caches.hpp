@@ -53,6 +53,9 @@ class MetaCache {
   std::shared_ptr<const DirListing> get_dir(const std::string& path) const;
   void put_dir(const std::string& path, std::shared_ptr<const DirListing> listing);
 
+  // The path now exists with these attributes (this mount made it): its
+  // attributes, and its entry in the parent's cached listing, if any.
+  void note_entry(const std::string& path, const Attr& a);
   // Drops the path's attributes, its own listing and its parent's listing.
   void invalidate(const std::string& path);
   // invalidate(path) plus everything under it.
