@@ -162,7 +162,7 @@ int Filesystem::commit(const std::shared_ptr<Pending>& p, bool still_open) {
     rec.key = keys_.file_key(p->path);
     rec.meta = to_metadata(p->attr);
   }
-  if (::fsync(p->fd) != 0) return errno;
+  // (The uploader's submit fsyncs the staging file together with its closed mark.)
   struct stat st;
   if (::fstat(p->fd, &st) != 0) return errno;
   rec.staging_path = p->staging_path;
@@ -476,6 +476,9 @@ int Filesystem::release(uint64_t fh) {
       if (drop) {
         auto it = pending_.find(p->path);
         if (it != pending_.end() && it->second == p) pending_.erase(it);
+        Attr a = p->attr;
+        a.has_meta = true;
+        cache_.note_entry(p->path, a);  // the bucket's object is exactly this file
       }
     }
   }

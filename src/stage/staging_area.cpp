@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -88,11 +89,32 @@ Result<StagedFile, int> StagingArea::create() {
   return f;
 }
 
+// The closed mark lives in an extended attribute of the data file where the
+// filesystem has them (ext4, xfs, tmpfs): one fsync of the data file then
+// makes bytes and mark durable together. Elsewhere it is a sidecar file.
+static constexpr const char* kKeyXattr = "user.bucketfs.key";
+
+static int fsync_path(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int err = ::fsync(fd) == 0 ? 0 : errno;
+  ::close(fd);
+  return err;
+}
+
 int StagingArea::mark_closed(const std::string& data_path, const std::string& key, uint64_t generation) {
-  return write_file_durably(dir_, sidecar(data_path), key + "\n" + std::to_string(generation) + "\n");
+  const std::string value = key + "\n" + std::to_string(generation) + "\n";
+  if (::setxattr(data_path.c_str(), kKeyXattr, value.data(), value.size(), 0) == 0) {
+    ::unlink(sidecar(data_path).c_str());  // an older mark, if the file had one
+    return fsync_path(data_path);
+  }
+  if (errno != ENOTSUP && errno != EOPNOTSUPP) return errno;
+  if (int err = fsync_path(data_path)) return err;
+  return write_file_durably(dir_, sidecar(data_path), value);
 }
 
 int StagingArea::drop_key(const std::string& data_path) {
+  if (::removexattr(data_path.c_str(), kKeyXattr) == 0) return fsync_path(data_path);
   if (::unlink(sidecar(data_path).c_str()) != 0 && errno != ENOENT) return errno;
   int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
@@ -116,13 +138,19 @@ void StagingArea::remove(const std::string& data_path) {
 }
 
 bool StagingArea::read_key(const std::string& data_path, std::string* key, uint64_t* generation) {
-  int fd = ::open(sidecar(data_path).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  ::close(fd);
+  std::string out(2048, '\0');
+  ssize_t got = ::getxattr(data_path.c_str(), kKeyXattr, out.data(), out.size());
+  if (got >= 0) {
+    out.resize(static_cast<size_t>(got));
+  } else {
+    int fd = ::open(sidecar(data_path).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    out.clear();
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+  }
   // "KEY\nGENERATION\n": the generation follows the last newline but one, so
   // a key that holds newlines reads back whole.
   if (out.size() < 2 || out.back() != '\n') return false;

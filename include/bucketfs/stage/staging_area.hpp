@@ -1,8 +1,10 @@
 // staging_area.hpp - the local files that hold written data until it is uploaded.
 //
-// Layout: DIR/<id>.data holds the bytes (mode 0600). DIR/<id>.key, written
-// durably when the file is closed (mark_closed) and dropped once its upload
-// is confirmed (drop_key), holds the object key and the write generation, so
+// Layout: DIR/<id>.data holds the bytes (mode 0600). Its closed mark (the
+// extended attribute user.bucketfs.key, or DIR/<id>.key where the filesystem
+// has no xattrs), written durably with the bytes when the file is closed
+// (mark_closed) and dropped once its upload is confirmed (drop_key), holds
+// the object key and the write generation, so
 // every closed-but-not-uploaded file can be re-queued by `bucketfs recover`
 // even if the checkpoint store is lost, and a file that was never closed
 // (no sidecar) is never mistaken for one. DIR is created 0700.
@@ -45,7 +47,7 @@ class StagingArea {
   // A new empty staging file. Errors are errno values.
   Result<StagedFile, int> create();
   // Records durably that data_path is the closed version `generation` of key
-  // (also on rename of a closed file). 0 or errno.
+  // (also on rename of a closed file); fsyncs the data file. 0 or errno.
   int mark_closed(const std::string& data_path, const std::string& key, uint64_t generation);
   // Forgets the sidecar durably (the upload is confirmed). 0 or errno.
   int drop_key(const std::string& data_path);
