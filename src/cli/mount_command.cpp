@@ -85,7 +85,7 @@ int run_mount(const MountConfig& given) {
     probe_cfg.total_budget_ms = std::min(probe_cfg.total_budget_ms, 20000L);
     probe_cfg.backoff_cap_ms = std::min(probe_cfg.backoff_cap_ms, 2000L);
     store::HttpObjectStore probe(std::move(probe_cfg));
-    auto checked = probe.check_bucket();
+    auto checked = probe.check_bucket(cfg.prefix);
     if (!checked) return fail(describe_check_failure(cfg, checked.error()));
   }
   LOG_DEBUG("bucket '" << cfg.bucket << "' answers at " << cfg.endpoint);

@@ -58,8 +58,8 @@ auto FaultyObjectStore::wrap(const char* op, F&& f) -> decltype(f()) {
   return r;
 }
 
-StoreResult<void> FaultyObjectStore::check_bucket() {
-  return wrap("check_bucket", [&] { return inner_.check_bucket(); });
+StoreResult<void> FaultyObjectStore::check_bucket(const std::string& prefix) {
+  return wrap("check_bucket", [&] { return inner_.check_bucket(prefix); });
 }
 StoreResult<ObjectInfo> FaultyObjectStore::head(const std::string& key) {
   return wrap("head", [&] { return inner_.head(key); });

@@ -301,10 +301,10 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
   }
 }
 
-StoreResult<void> HttpObjectStore::check_bucket() {
+StoreResult<void> HttpObjectStore::check_bucket(const std::string& prefix) {
   Call c;
   c.op = "check_bucket";
-  c.query = {{"list-type", "2"}, {"max-keys", "1"}};
+  c.query = {{"list-type", "2"}, {"max-keys", "1"}, {"prefix", prefix}};
   auto r = execute(c);
   if (!r) {
     Error e = r.error();

@@ -130,7 +130,7 @@ Capabilities MemoryObjectStore::capabilities() const {
   return caps_;
 }
 
-StoreResult<void> MemoryObjectStore::check_bucket() { return {}; }
+StoreResult<void> MemoryObjectStore::check_bucket(const std::string&) { return {}; }
 
 StoreResult<ObjectInfo> MemoryObjectStore::head(const std::string& key) {
   std::lock_guard<std::mutex> lk(mu_);

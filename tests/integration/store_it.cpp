@@ -267,7 +267,7 @@ void test_upload_part_copy(void**) {
 
 void test_wrong_secret_rejected(void**) {
   HttpObjectStore bad(it::config("definitely-not-the-secret"));
-  auto r = bad.check_bucket();
+  auto r = bad.check_bucket("");
   assert_false(r.ok());
   assert_int_equal(static_cast<int>(r.error().code), static_cast<int>(ErrorCode::SignatureMismatch));
   assert_int_equal(r.error().http_status, 403);
@@ -289,7 +289,7 @@ void test_no_such_key_and_bucket(void**) {
   auto cfg = it::config();
   cfg.bucket = "no-such-bucket-" + std::to_string(::getpid());
   HttpObjectStore other(cfg);
-  auto cb = other.check_bucket();
+  auto cb = other.check_bucket("");
   assert_false(cb.ok());
   assert_int_equal(static_cast<int>(cb.error().code), static_cast<int>(ErrorCode::NoSuchBucket));
 }
@@ -302,7 +302,7 @@ void test_unreachable_endpoint_is_transient(void**) {
   cfg.backoff_cap_ms = 50;
   HttpObjectStore dead(cfg);
   auto t0 = std::chrono::steady_clock::now();
-  auto r = dead.check_bucket();
+  auto r = dead.check_bucket("");
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   assert_false(r.ok());
   assert_int_equal(static_cast<int>(r.error().code), static_cast<int>(ErrorCode::Transient));

@@ -125,10 +125,12 @@ void test_persistent_5xx_gives_transient(void** state) {
 void test_4xx_not_retried_and_secret_not_leaked(void** state) {
   auto* f = static_cast<Fixture*>(*state);
   f->server.push({403, {}, err_xml("SignatureDoesNotMatch")});
-  auto r = f->store->check_bucket();
+  auto r = f->store->check_bucket("some/prefix/");
   assert_false(r.ok());
   assert_int_equal(static_cast<int>(r.error().code), static_cast<int>(ErrorCode::SignatureMismatch));
   assert_int_equal(f->server.count(), 1);
+  // The check lists only under the mount's prefix.
+  assert_non_null(strstr(f->server.seen()[0].target.c_str(), "prefix=some%2Fprefix%2F"));
   assert_null(strstr(r.error().describe().c_str(), "very-secret-value"));
   assert_string_equal(r.error().request_id.c_str(), "rid-1");
   // The secret is never on the wire either.

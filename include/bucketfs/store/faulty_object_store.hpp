@@ -33,7 +33,7 @@ class FaultyObjectStore : public ObjectStore {
   Dialect dialect() const override { return inner_.dialect(); }
   uint64_t min_part_size() const override { return inner_.min_part_size(); }
   Capabilities capabilities() const override { return inner_.capabilities(); }
-  StoreResult<void> check_bucket() override;
+  StoreResult<void> check_bucket(const std::string& prefix) override;
   StoreResult<ObjectInfo> head(const std::string& key) override;
   StoreResult<uint64_t> get(const std::string& key, uint64_t offset, uint64_t length, const ByteSink& sink) override;
   StoreResult<std::string> put(const std::string& key, const FileRange& body, const PutOptions& opts) override;

@@ -58,7 +58,7 @@ class HttpObjectStore final : public ObjectStore {
   Dialect dialect() const override { return cfg_.dialect; }
   uint64_t min_part_size() const override;
   Capabilities capabilities() const override;
-  StoreResult<void> check_bucket() override;
+  StoreResult<void> check_bucket(const std::string& prefix) override;
   StoreResult<ObjectInfo> head(const std::string& key) override;
   StoreResult<uint64_t> get(const std::string& key, uint64_t offset, uint64_t length, const ByteSink& sink) override;
   StoreResult<std::string> put(const std::string& key, const FileRange& body, const PutOptions& opts) override;

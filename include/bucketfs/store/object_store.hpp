@@ -113,8 +113,10 @@ class ObjectStore {
   virtual uint64_t min_part_size() const = 0;
   virtual Capabilities capabilities() const = 0;
 
-  // Checks the bucket exists and is readable with these credentials.
-  virtual StoreResult<void> check_bucket() = 0;
+  // Checks the bucket exists and that what lies under prefix ("" for the
+  // whole bucket) can be listed with these credentials; lists nothing else,
+  // so a mount of bucket:/prefix never reads outside its prefix.
+  virtual StoreResult<void> check_bucket(const std::string& prefix) = 0;
 
   virtual StoreResult<ObjectInfo> head(const std::string& key) = 0;
   // Reads [offset, offset+length) (clipped at the end of the object) into sink;
