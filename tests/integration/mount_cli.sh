@@ -79,7 +79,8 @@ expect_failure "bad number" 2 "bad value 'abc' for option 'uid'" "$BIN" "$S3_BUC
 expect_failure "bad umask" 2 "bad value '999' for option '--umask': not an octal number" "$BIN" "$S3_BUCKET" "$MNT" --umask 999
 expect_failure "bad enum" 2 "bad value 'gcs' for option '--provider': expected one of s3, oss" "$BIN" "$S3_BUCKET" "$MNT" --provider=gcs
 expect_failure "unknown subcommand-like word" 2 "missing MOUNTPOINT" "$BIN" frobnicate
-expect_failure "status not yet" 2 "'status' is not available" "$BIN" status
+expect_failure "status without any state" 1 "no bucketfs state under $T_TMP/nocache" "$BIN" status --cache-dir "$T_TMP/nocache"
+expect_failure "status: unknown option" 2 "unknown option '--frob'" "$BIN" status --frob
 
 "$BIN" --help >"$T_TMP/help" 2>&1
 t_check "--help exits 0" "$?" 0
