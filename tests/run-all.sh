@@ -43,7 +43,9 @@ done
 shopt -u nullglob
 
 suite unit tests/run-unit.sh "${units[@]}"
-suite integration env BUILD="$BUILD" tests/run-integration.sh
+# Three integration tests at a time: they wait on the network and the server
+# far more than they compute, and each has its own bucket, mount and ports.
+suite integration env BUILD="$BUILD" IT_JOBS="${IT_JOBS:-3}" tests/run-integration.sh
 
 echo
 echo "=== all"

@@ -19,7 +19,8 @@
 # Env: BUILD, IT_TIMEOUT (seconds per test run, default 900),
 #      IT_DIR (where the .sh tests are, default tests/integration),
 #      IT_SERVERS ("rgw s3rver"; a subset runs the _it programs on fewer servers),
-#      IT_ONLY (an extended regex; only tests whose file name matches run).
+#      IT_ONLY (an extended regex; only tests whose file name matches run),
+#      IT_JOBS (how many .sh tests run at once; default 1).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 2
@@ -52,11 +53,15 @@ if [ ${#scripts[@]} = 0 ] && [ ${#bins[@]} = 0 ]; then
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bucketfs-it.XXXXXX")
+JOB_PIDS=()
 STARTERS=()
 cleanup() {
   local pid
   trap - EXIT INT TERM HUP
   r_stop_child
+  # parallel test jobs: timeout passes the TERM on, so their cleanups run
+  for pid in "${JOB_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${JOB_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
   # a start script still running stops its own daemons when signalled
   for pid in "${STARTERS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   for pid in "${STARTERS[@]}"; do wait "$pid" 2>/dev/null; done
@@ -134,9 +139,41 @@ for bin in "${bins[@]}"; do
   done
 done
 
-for s in "${scripts[@]}"; do
-  r_run_script "$(basename "$s")" "$IT_TIMEOUT" bash "$s"
-done
+if [ "${IT_JOBS:-1}" -le 1 ]; then
+  for s in "${scripts[@]}"; do
+    r_run_script "$(basename "$s")" "$IT_TIMEOUT" bash "$s"
+  done
+else
+  # IT_JOBS scripts at a time (each has its own bucket, mount and ports);
+  # their outputs are printed whole, in order, once all have finished.
+  JOB_PIDS=()
+  declare -A JOB_RC=() JOB_OF=()
+  reap_one() { # waits for one job (bash >= 5.1: wait -n -p) and keeps its status
+    local done_pid='' rc j
+    wait -n -p done_pid
+    rc=$?
+    if [ -z "$done_pid" ] || [ -z "${JOB_OF[$done_pid]:-}" ]; then
+      # nothing (of ours) left to wait for: whatever has no status failed
+      [ -n "$done_pid" ] && return 0
+      for j in "${!scripts[@]}"; do [ -n "${JOB_RC[$j]:-}" ] || JOB_RC[$j]=1; done
+      return 0
+    fi
+    JOB_RC[${JOB_OF[$done_pid]}]=$rc
+  }
+  for i in "${!scripts[@]}"; do
+    [ "${#JOB_OF[@]}" -lt "$IT_JOBS" ] || [ "$((${#JOB_OF[@]} - ${#JOB_RC[@]}))" -lt "$IT_JOBS" ] || reap_one
+    echo "=== starting $(basename "${scripts[i]}")"
+    timeout -k 30 "$IT_TIMEOUT" bash "${scripts[i]}" </dev/null >"$WORK/job.$i.out" 2>&1 &
+    JOB_PIDS+=($!)
+    JOB_OF[$!]=$i
+  done
+  while [ "${#JOB_RC[@]}" -lt "${#scripts[@]}" ]; do reap_one; done
+  for i in "${!scripts[@]}"; do
+    echo "=== $(basename "${scripts[i]}")"
+    cat "$WORK/job.$i.out"
+    r_record_script "$(basename "${scripts[i]}")" "$WORK/job.$i.out" "${JOB_RC[$i]:-1}"
+  done
+fi
 
 echo
 r_failed_list

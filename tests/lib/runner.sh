@@ -96,7 +96,13 @@ r_run_script() {
   out=$(mktemp)
   echo "=== $label"
   _r_exec "$out" "$t" "$@"
-  rc=$R_RC
+  r_record_script "$label" "$out" "$R_RC"
+}
+
+# r_record_script LABEL OUT RC: counts from a finished script's output file
+# (its last line "N passed, N failed"); removes OUT.
+r_record_script() {
+  local label=$1 out=$2 rc=$3 p=0 f=0 last
   last=$(grep -v '^[[:space:]]*$' "$out" | tail -n 1)
   if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
     p=${BASH_REMATCH[1]}
