@@ -140,8 +140,9 @@ MDB_val val_of(const std::string& s) { return MDB_val{s.size(), const_cast<char*
 std::string str_of(const MDB_val& v) { return std::string(static_cast<const char*>(v.mv_data), v.mv_size); }
 
 std::string damaged_message(const std::string& dir, const std::string& what) {
-  return "checkpoint store " + dir + "/data.mdb is damaged (" + what + "); run `bucketfs recover --checkpoint-dir " +
-         dir + "` to re-queue the staged files; the damaged store is kept as data.mdb.damaged-<time>";
+  return "checkpoint store " + dir + "/data.mdb is damaged (" + what +
+         "); run `bucketfs recover --checkpoint-dir " + dir +
+         "` to re-queue the staged files; the damaged store is kept as data.mdb.damaged-<time>";
 }
 
 // The one mapping from LMDB/errno codes to StoreError.

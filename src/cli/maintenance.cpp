@@ -98,20 +98,23 @@ int recover_main(const std::vector<std::string>& args) {
   std::string mountpoint, cache_dir, state_dir;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if ((a == "--cache-dir" || a == "--cache_dir") && i + 1 < args.size()) cache_dir = args[++i];
-    else if (a == "--state-dir" && i + 1 < args.size()) state_dir = args[++i];
+    if ((a == "--cache-dir" || a == "--cache_dir") && i + 1 < args.size())
+      cache_dir = args[++i];
+    else if (a == "--state-dir" && i + 1 < args.size())
+      state_dir = args[++i];
     else if (a == "--checkpoint-dir" && i + 1 < args.size()) {
       // As named in the damaged-store message: the state dir is its parent.
       std::string d = args[++i];
       while (d.size() > 1 && d.back() == '/') d.pop_back();
       state_dir = d.substr(0, d.rfind('/'));
-    }
-    else if (a == "-h" || a == "--help") {
-      std::cout << "usage: bucketfs recover [MOUNTPOINT | --cache-dir DIR | --state-dir DIR | --checkpoint-dir DIR]\n"
-                   "Re-queues every staged file that no checkpoint record covers (a damaged store is\n"
-                   "moved aside first). Run it while the bucket is not mounted.\n";
+    } else if (a == "-h" || a == "--help") {
+      std::cout
+          << "usage: bucketfs recover [MOUNTPOINT | --cache-dir DIR | --state-dir DIR | --checkpoint-dir DIR]\n"
+             "Re-queues every staged file that no checkpoint record covers (a damaged store is\n"
+             "moved aside first). Run it while the bucket is not mounted.\n";
       return 0;
-    } else if (!a.empty() && a[0] != '-' && mountpoint.empty()) mountpoint = a;
+    } else if (!a.empty() && a[0] != '-' && mountpoint.empty())
+      mountpoint = a;
     else {
       std::cerr << "bucketfs recover: unexpected argument '" << a << "'; see bucketfs recover --help\n";
       return 2;
@@ -122,7 +125,8 @@ int recover_main(const std::vector<std::string>& args) {
     cache_dir = ::geteuid() == 0 ? "/var/cache/bucketfs" : std::string(home ? home : "") + "/.cache/bucketfs";
   }
   std::vector<std::string> dirs;
-  if (!state_dir.empty()) dirs.push_back(state_dir);
+  if (!state_dir.empty())
+    dirs.push_back(state_dir);
   else if (!mountpoint.empty()) {
     std::string d = lookup_mount(cache_dir, mountpoint);
     if (!d.empty()) dirs.push_back(d);
@@ -143,7 +147,8 @@ int uploads_main(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"bucketfs"};
   std::string spec;
   for (const auto& a : args) {
-    if (a == "--abort-orphans") abort_orphans = true;
+    if (a == "--abort-orphans")
+      abort_orphans = true;
     else if (a == "-h" || a == "--help") {
       std::cout << "usage: bucketfs uploads BUCKET[:/PREFIX] [-o OPTIONS] [--abort-orphans]\n"
                    "Lists the multipart uploads in the bucket (under the prefix); those no local\n"

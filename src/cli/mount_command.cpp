@@ -18,11 +18,11 @@
 #include "bucketfs/cli/app.hpp"
 #include "bucketfs/cli/mount_layout.hpp"
 #include "bucketfs/cli/sd_notify.hpp"
-#include "bucketfs/stage/staging_area.hpp"
-#include "bucketfs/upload/uploader.hpp"
 #include "bucketfs/fs/filesystem.hpp"
 #include "bucketfs/fs/options.hpp"
+#include "bucketfs/stage/staging_area.hpp"
 #include "bucketfs/store/credentials.hpp"
+#include "bucketfs/upload/uploader.hpp"
 #include "bucketfs/util/log.hpp"
 
 namespace bucketfs::cli {

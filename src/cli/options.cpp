@@ -215,7 +215,7 @@ Result<Command, std::string> parse_command_line(const std::vector<std::string>& 
     if (first == "mount") {
       ++i;
     } else if (first == "status" || first == "recover" || first == "uploads") {
-      cmd.kind = first == "status" ? CommandKind::Status
+      cmd.kind = first == "status"    ? CommandKind::Status
                  : first == "recover" ? CommandKind::Recover
                                       : CommandKind::Uploads;
       cmd.sub_args.assign(argv.begin() + 2, argv.end());
@@ -278,7 +278,8 @@ Result<Command, std::string> parse_command_line(const std::vector<std::string>& 
   if (positional.size() == 1) {
     std::string msg = "missing MOUNTPOINT after '" + positional[0] + "' (usage: " + usage_line() + ")";
     if (positional[0].find_first_of(":/.") == std::string::npos) {
-      msg += "; if '" + positional[0] + "' was meant as a command, the commands are mount, status, recover, uploads";
+      msg +=
+          "; if '" + positional[0] + "' was meant as a command, the commands are mount, status, recover, uploads";
     }
     return msg;
   }

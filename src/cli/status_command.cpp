@@ -2,8 +2,8 @@
 #include "bucketfs/cli/status_command.hpp"
 
 #include <dirent.h>
-#include <sys/stat.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -72,7 +72,8 @@ std::string bar(double frac, int width) {
   if (width < 3) return "";
   int fill = static_cast<int>(frac * width + 0.5);
   if (fill > width) fill = width;
-  return "[" + std::string(static_cast<size_t>(fill), '#') + std::string(static_cast<size_t>(width - fill), '.') + "]";
+  return "[" + std::string(static_cast<size_t>(fill), '#') + std::string(static_cast<size_t>(width - fill), '.') +
+         "]";
 }
 
 bool load(const std::string& state_dir, StatusSnapshot* out, std::string* err) {
@@ -237,13 +238,20 @@ int status_main(const std::vector<std::string>& args) {
       }
       return args[++i];
     };
-    if (a == "--json") json = true;
-    else if (a == "--wait") wait = true;
-    else if (a == "--watch") watch = true;
-    else if (a == "--cache-dir" || a == "--cache_dir") cache_dir = value("--cache-dir");
-    else if (a == "--bucket") bucket = value("--bucket");
-    else if (a == "--state-dir") state_dir = value("--state-dir");
-    else if (a == "--timeout") timeout_s = std::atof(value("--timeout").c_str());
+    if (a == "--json")
+      json = true;
+    else if (a == "--wait")
+      wait = true;
+    else if (a == "--watch")
+      watch = true;
+    else if (a == "--cache-dir" || a == "--cache_dir")
+      cache_dir = value("--cache-dir");
+    else if (a == "--bucket")
+      bucket = value("--bucket");
+    else if (a == "--state-dir")
+      state_dir = value("--state-dir");
+    else if (a == "--timeout")
+      timeout_s = std::atof(value("--timeout").c_str());
     else if (a == "-h" || a == "--help") {
       std::cout << "usage: bucketfs status [MOUNTPOINT | --cache-dir DIR [--bucket B]] [--json] [--wait] [--watch]"
                    " [--timeout SEC]\n";
@@ -263,8 +271,10 @@ int status_main(const std::vector<std::string>& args) {
     cache_dir = ::geteuid() == 0 ? "/var/cache/bucketfs" : std::string(home ? home : "") + "/.cache/bucketfs";
   }
   std::vector<std::string> dirs;
-  if (!state_dir.empty()) dirs.push_back(state_dir);
-  else dirs = find_state_dirs(cache_dir, mountpoint, bucket);
+  if (!state_dir.empty())
+    dirs.push_back(state_dir);
+  else
+    dirs = find_state_dirs(cache_dir, mountpoint, bucket);
   if (dirs.empty()) {
     if (!mountpoint.empty())
       std::cerr << "bucketfs status: no bucketfs state is known for " << mountpoint << " under " << cache_dir

@@ -80,10 +80,13 @@ void MetaCache::note_entry(const std::string& path, const Attr& a) {
   // Copy on write: handles that snapshotted the old listing keep it.
   auto copy = std::make_shared<DirListing>(*it->second.listing);
   const std::string name = KeyMapper::name_of(path);
-  auto pos = std::lower_bound(copy->entries.begin(), copy->entries.end(), name,
-                              [](const std::pair<std::string, Attr>& e, const std::string& n) { return e.first < n; });
-  if (pos != copy->entries.end() && pos->first == name) pos->second = a;
-  else copy->entries.insert(pos, {name, a});
+  auto pos =
+      std::lower_bound(copy->entries.begin(), copy->entries.end(), name,
+                       [](const std::pair<std::string, Attr>& e, const std::string& n) { return e.first < n; });
+  if (pos != copy->entries.end() && pos->first == name)
+    pos->second = a;
+  else
+    copy->entries.insert(pos, {name, a});
   it->second.listing = std::move(copy);
 }
 

@@ -22,7 +22,6 @@ namespace bucketfs::fs {
 
 constexpr const char* kDirContentType = "application/x-directory";
 
-
 struct Filesystem::DirHandle {
   Ino ino = 0;
   std::string path;
@@ -176,7 +175,8 @@ int Filesystem::stat_path(const std::string& path, Attr* out) {
     }
     it = pending_.lower_bound(path + "/");
     if (it != pending_.end() && KeyMapper::is_under(it->first, path)) {
-      if (!cache_.get_attr(path, out) || !out->exists || !out->is_dir()) *out = dir_attr(nullptr, opts_, mount_time_);
+      if (!cache_.get_attr(path, out) || !out->exists || !out->is_dir())
+        *out = dir_attr(nullptr, opts_, mount_time_);
       return 0;
     }
   }

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "bucketfs/fs/filesystem.hpp"
@@ -244,8 +244,8 @@ void Filesystem::add_pending_entries(const std::string& dir, std::shared_ptr<con
 
 // --- creating and opening ------------------------------------------------------
 
-int Filesystem::create(Ino parent, const std::string& name, mode_t mode, int flags, const Context& ctx,
-                       Entry* out, uint64_t* fh) {
+int Filesystem::create(Ino parent, const std::string& name, mode_t mode, int flags, const Context& ctx, Entry* out,
+                       uint64_t* fh) {
   if (opts_.read_only) return EROFS;
   if ((mode & S_IFMT) != 0 && !S_ISREG(mode)) return ENOTSUP;
   if (!write_.staging || !write_.uploader) return ENOTSUP;
@@ -315,7 +315,7 @@ int Filesystem::open_for_write(const std::string& path, const Attr& a, int flags
         std::lock_guard lk(pending_mu_);
         auto it = pending_.find(path);
         if (it == pending_.end() || it->second != p) continue;  // uploaded meanwhile: stage again
-        ++p->writers;  // pinned: the done handler keeps it from now on
+        ++p->writers;                                           // pinned: the done handler keeps it from now on
       }
       if (int rc = begin_change(p, true, (flags & O_TRUNC) ? 0 : UINT64_MAX)) {
         std::lock_guard lk(pending_mu_);
@@ -485,7 +485,8 @@ int Filesystem::release(uint64_t fh) {
   if (drop) write_.staging->remove(p->staging_path);
   if (expedite) write_.uploader->expedite(keys_.file_key(h->path));
   if (commit_now) {
-    if (int rc = commit(p, false)) LOG_ERROR("upload of " << h->path << " could not be recorded at release: " << std::strerror(rc));
+    if (int rc = commit(p, false))
+      LOG_ERROR("upload of " << h->path << " could not be recorded at release: " << std::strerror(rc));
   }
   return 0;
 }

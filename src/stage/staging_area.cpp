@@ -58,7 +58,8 @@ int write_file_durably(const std::string& dir, const std::string& path, const st
 
 }  // namespace
 
-Result<std::unique_ptr<StagingArea>, std::string> StagingArea::open(const std::string& dir, uint64_t reserve_bytes) {
+Result<std::unique_ptr<StagingArea>, std::string> StagingArea::open(const std::string& dir,
+                                                                    uint64_t reserve_bytes) {
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return "cannot create the staging directory " + dir + ": " + std::strerror(errno);
   struct stat st;

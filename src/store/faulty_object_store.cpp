@@ -99,7 +99,8 @@ StoreResult<PartInfo> FaultyObjectStore::upload_part_copy(const std::string& key
   return wrap("upload_part_copy",
               [&] { return inner_.upload_part_copy(key, upload_id, part_number, src_key, offset, length); });
 }
-StoreResult<std::string> FaultyObjectStore::complete_multipart(const std::string& key, const std::string& upload_id,
+StoreResult<std::string> FaultyObjectStore::complete_multipart(const std::string& key,
+                                                               const std::string& upload_id,
                                                                const std::vector<PartInfo>& parts) {
   return wrap("complete_multipart", [&] { return inner_.complete_multipart(key, upload_id, parts); });
 }

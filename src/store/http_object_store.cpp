@@ -29,9 +29,8 @@ std::string strip_quotes(std::string s) {
 }
 
 bool is_md5_hex(const std::string& s) {
-  return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
+  return s.size() == 32 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 std::string lower(std::string s) {
@@ -185,8 +184,8 @@ void HttpObjectStore::sign(http::Request& req, const Call& call, std::time_t now
   std::string key_enc = sign::uri_encode(call.key, false);
   // Path-style requests on the bucket itself go to "/bucket" (no slash), as
   // s3fs sends them; RGW and s3rver canonicalise that path for V2 identically.
-  std::string path = cfg_.path_style ? (call.key.empty() ? "/" + cfg_.bucket : "/" + cfg_.bucket + "/" + key_enc)
-                                     : "/" + key_enc;
+  std::string path =
+      cfg_.path_style ? (call.key.empty() ? "/" + cfg_.bucket : "/" + cfg_.bucket + "/" + key_enc) : "/" + key_enc;
 
   sign::SignRequest sr;
   sr.method = call.method;
@@ -285,12 +284,11 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
       }
     }
   failed:
-    long elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
-                       .count();
+    long elapsed =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
     long delay = policy.delay_ms(attempt, std::uniform_real_distribution<double>(0, 1)(t_rng));
     if (!retry || !policy.may_retry(attempt, elapsed, delay)) {
-      if (retry && err.code == ErrorCode::Transient && err.message.empty())
-        err.message = "server kept failing";
+      if (retry && err.code == ErrorCode::Transient && err.message.empty()) err.message = "server kept failing";
       if (retry) err.message += " (after " + std::to_string(attempt) + " attempts)";
       LOG_DEBUG(call.op << " " << call.key << " failed: " << err.describe());
       return err;
@@ -373,7 +371,8 @@ StoreResult<std::string> HttpObjectStore::put(const std::string& key, const File
   c.key = key;
   c.file = body;
   c.has_body = true;
-  c.headers.emplace_back("content-type", opts.content_type.empty() ? "application/octet-stream" : opts.content_type);
+  c.headers.emplace_back("content-type",
+                         opts.content_type.empty() ? "application/octet-stream" : opts.content_type);
   for (const auto& [k, v] : opts.meta) c.headers.emplace_back(meta_prefix() + k, v);
   crypto::Md5 md5;
   c.before_attempt = [&] { md5.reset(); };
@@ -395,7 +394,8 @@ StoreResult<std::string> HttpObjectStore::put_bytes(const std::string& key, cons
   c.key = key;
   c.body = body;
   c.has_body = true;
-  c.headers.emplace_back("content-type", opts.content_type.empty() ? "application/octet-stream" : opts.content_type);
+  c.headers.emplace_back("content-type",
+                         opts.content_type.empty() ? "application/octet-stream" : opts.content_type);
   for (const auto& [k, v] : opts.meta) c.headers.emplace_back(meta_prefix() + k, v);
   auto r = execute(c);
   if (!r) return r.error();
@@ -456,7 +456,8 @@ StoreResult<ListPage> HttpObjectStore::list(const ListRequest& req) {
     return e;
   }
   auto parsed = xml::parse_list_objects(r->body);
-  if (!parsed) return Error{ErrorCode::Other, static_cast<int>(r->status), "", "unreadable listing from server", ""};
+  if (!parsed)
+    return Error{ErrorCode::Other, static_cast<int>(r->status), "", "unreadable listing from server", ""};
   ListPage page;
   for (auto& o : parsed->contents) {
     ObjectInfo info;
@@ -479,7 +480,8 @@ StoreResult<std::string> HttpObjectStore::create_multipart(const std::string& ke
   c.key = key;
   c.has_body = true;
   c.query = {{"uploads", "", false}};
-  c.headers.emplace_back("content-type", opts.content_type.empty() ? "application/octet-stream" : opts.content_type);
+  c.headers.emplace_back("content-type",
+                         opts.content_type.empty() ? "application/octet-stream" : opts.content_type);
   for (const auto& [k, v] : opts.meta) c.headers.emplace_back(meta_prefix() + k, v);
   auto r = execute(c);
   if (!r) return r.error();
@@ -520,8 +522,9 @@ StoreResult<PartInfo> HttpObjectStore::upload_part(const std::string& key, const
   p.etag = strip_quotes(r->header("etag"));
   p.md5 = crypto::hex(md5.finish());
   if (is_md5_hex(p.etag) && p.etag != p.md5)
-    return Error{ErrorCode::Integrity, 0, "", "part " + std::to_string(part_number) + " ETag " + p.etag +
-                                                  " does not match the MD5 sent " + p.md5, ""};
+    return Error{
+        ErrorCode::Integrity, 0, "",
+        "part " + std::to_string(part_number) + " ETag " + p.etag + " does not match the MD5 sent " + p.md5, ""};
   std::string server_crc = r->header("x-oss-hash-crc64ecma");
   if (oss && !server_crc.empty() && std::strtoull(server_crc.c_str(), nullptr, 10) != crc)
     return Error{ErrorCode::Integrity, 0, "", "part " + std::to_string(part_number) + " CRC64 mismatch", ""};
@@ -600,7 +603,8 @@ StoreResult<std::string> HttpObjectStore::complete_multipart(const std::string& 
 StoreResult<void> HttpObjectStore::abort_multipart(const std::string& key, const std::string& upload_id) {
   {
     std::lock_guard lock(caps_mu_);
-    if (!caps_.abort_multipart) return Error{ErrorCode::Unsupported, 0, "", "server has no AbortMultipartUpload", ""};
+    if (!caps_.abort_multipart)
+      return Error{ErrorCode::Unsupported, 0, "", "server has no AbortMultipartUpload", ""};
   }
   Call c;
   c.op = "abort_multipart";
@@ -655,7 +659,8 @@ StoreResult<ListPartsPage> HttpObjectStore::list_parts(const std::string& key, c
   return page;
 }
 
-StoreResult<ListUploadsPage> HttpObjectStore::list_uploads(const std::string& prefix, const std::string& key_marker,
+StoreResult<ListUploadsPage> HttpObjectStore::list_uploads(const std::string& prefix,
+                                                           const std::string& key_marker,
                                                            const std::string& upload_id_marker) {
   {
     std::lock_guard lock(caps_mu_);
@@ -679,7 +684,8 @@ StoreResult<ListUploadsPage> HttpObjectStore::list_uploads(const std::string& pr
   if (!parsed) {
     std::lock_guard lock(caps_mu_);
     caps_.list_uploads = false;
-    return Error{ErrorCode::Unsupported, static_cast<int>(r->status), "", "server has no ListMultipartUploads", ""};
+    return Error{ErrorCode::Unsupported, static_cast<int>(r->status), "", "server has no ListMultipartUploads",
+                 ""};
   }
   ListUploadsPage page;
   for (auto& u : parsed->uploads) {

@@ -39,11 +39,12 @@ struct Uploader::Job {
   bool completed_elsewhere = false;  // resume found the object already completed
   Clock::time_point not_before{};
   Clock::time_point started = Clock::now();
-  int fd = -1;  // staging file, read-only; closed when the job ends
+  int fd = -1;           // staging file, read-only; closed when the job ends
   std::mutex record_mu;  // serialises checkpoint writes of this job (taken before mu_)
 
   bool part_done(uint32_t n) const {
-    return std::any_of(rec.parts.begin(), rec.parts.end(), [n](const auto& p) { return p.number == static_cast<int>(n); });
+    return std::any_of(rec.parts.begin(), rec.parts.end(),
+                       [n](const auto& p) { return p.number == static_cast<int>(n); });
   }
   ~Job() {
     if (fd >= 0) ::close(fd);
@@ -86,9 +87,12 @@ bool object_matches(store::ObjectStore& store, const std::string& key, uint64_t 
 
 std::string fmt_bytes(uint64_t b) {
   char buf[32];
-  if (b >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", b / double(1ull << 30));
-  else if (b >= (1ull << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", b / double(1ull << 20));
-  else std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
+  if (b >= (1ull << 30))
+    std::snprintf(buf, sizeof buf, "%.2f GiB", b / double(1ull << 30));
+  else if (b >= (1ull << 20))
+    std::snprintf(buf, sizeof buf, "%.1f MiB", b / double(1ull << 20));
+  else
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
   return buf;
 }
 
@@ -134,9 +138,12 @@ checkpoint::CpResult<ResumeReport> Uploader::resume() {
     job->plan = rec.part_size > 0 ? plan_parts(rec.size, rec.part_size, rec.part_size)
                                   : plan_parts(rec.size, cfg_.part_size, store_.min_part_size());
     if (rec.part_size == 0 && job->plan.multipart) rec.part_size = job->plan.part_size;
-    if (!job->plan.multipart) job->phase = Job::Phase::Put;
-    else if (rec.upload_id.empty()) job->phase = Job::Phase::Create;
-    else job->phase = can_list ? Job::Phase::Reconcile : Job::Phase::Parts;
+    if (!job->plan.multipart)
+      job->phase = Job::Phase::Put;
+    else if (rec.upload_id.empty())
+      job->phase = Job::Phase::Create;
+    else
+      job->phase = can_list ? Job::Phase::Reconcile : Job::Phase::Parts;
     job->resumed = resumed;
     job->rec = std::move(rec);
     std::lock_guard lock(mu_);
@@ -352,7 +359,8 @@ int Uploader::wait(const std::string& key, uint64_t generation) {
 std::vector<PendingFile> Uploader::pending() const {
   std::lock_guard lock(mu_);
   std::vector<PendingFile> out;
-  for (const auto& j : jobs_) out.push_back({j->rec.key, j->rec.staging_path, j->rec.size, j->rec.generation, j->rec.meta});
+  for (const auto& j : jobs_)
+    out.push_back({j->rec.key, j->rec.staging_path, j->rec.size, j->rec.generation, j->rec.meta});
   return out;
 }
 
@@ -372,8 +380,10 @@ bool Uploader::stop(std::chrono::milliseconds grace) {
     workers.swap(workers_);
   }
   for (auto& t : workers) {
-    if (drained) t.join();
-    else t.detach();  // stuck in a request past the grace period; the process exit ends it
+    if (drained)
+      t.join();
+    else
+      t.detach();  // stuck in a request past the grace period; the process exit ends it
   }
   return drained;
 }
@@ -453,8 +463,10 @@ void Uploader::worker() {
       --inflight_;
       if (job) {
         --job->inflight;
-        if (task.kind == Task::Kind::Part) job->inflight_parts.erase(task.part);
-        else job->busy_single = false;
+        if (task.kind == Task::Kind::Part)
+          job->inflight_parts.erase(task.part);
+        else
+          job->busy_single = false;
         finalize_failure = job->failing && job->inflight == 0 && !job->cancelled;
       }
     }
@@ -472,14 +484,15 @@ void Uploader::worker() {
         job->not_before = Clock::now() + std::min<std::chrono::milliseconds>(backoff, cfg_.retry_cap);
         snapshot = job->rec;
       }
-      if (auto r = cp_.put(snapshot); !r) LOG_ERROR("cannot record the failure of " << snapshot.key << ": " << r.error().message);
+      if (auto r = cp_.put(snapshot); !r)
+        LOG_ERROR("cannot record the failure of " << snapshot.key << ": " << r.error().message);
       {
         // Waiters (fsync) learn of the failure only once it is recorded.
         std::lock_guard lock(mu_);
         failed_generation_[snapshot.key] = {snapshot.generation, snapshot.last_error};
       }
-      LOG_WARN("upload failed: " << snapshot.key << " (attempt " << snapshot.attempts << "): " << snapshot.last_error
-                                 << "; retrying later");
+      LOG_WARN("upload failed: " << snapshot.key << " (attempt " << snapshot.attempts
+                                 << "): " << snapshot.last_error << "; retrying later");
     }
     idle_cv_.notify_all();
     work_cv_.notify_all();
@@ -491,7 +504,8 @@ void Uploader::run(Task& t) {
     switch (t.kind) {
       case Task::Kind::Abort: {
         auto r = store_.abort_multipart(t.key, t.upload_id);
-        if (!r && r.error().code != store::ErrorCode::NoSuchUpload && r.error().code != store::ErrorCode::Unsupported)
+        if (!r && r.error().code != store::ErrorCode::NoSuchUpload &&
+            r.error().code != store::ErrorCode::Unsupported)
           LOG_WARN("abort of the multipart upload of " << t.key << " failed: " << r.error().describe());
         return;
       }
@@ -515,7 +529,8 @@ void Uploader::persist(Job& job) {
     job.rec.updated = std::time(nullptr);
     snapshot = job.rec;
   }
-  if (auto r = cp_.put(snapshot); !r) LOG_ERROR("checkpoint write for " << snapshot.key << " failed: " << r.error().message);
+  if (auto r = cp_.put(snapshot); !r)
+    LOG_ERROR("checkpoint write for " << snapshot.key << " failed: " << r.error().message);
 }
 
 void Uploader::fail_pass(const std::shared_ptr<Job>& job, const std::string& why) {
@@ -613,7 +628,8 @@ void Uploader::run_reconcile(Job& job) {
   for (uint32_t n = 1; n <= job.plan.count; ++n) {
     auto s = server.find(static_cast<int>(n));
     if (s == server.end() || s->second.size != job.plan.length(n)) continue;
-    auto r = std::find_if(recorded.begin(), recorded.end(), [n](const auto& p) { return p.number == static_cast<int>(n); });
+    auto r = std::find_if(recorded.begin(), recorded.end(),
+                          [n](const auto& p) { return p.number == static_cast<int>(n); });
     if (r != recorded.end()) {
       if (r->etag == s->second.etag) keep.push_back(*r);
       continue;
@@ -633,7 +649,8 @@ void Uploader::run_reconcile(Job& job) {
       left -= static_cast<uint64_t>(got);
     }
     std::string hex = crypto::hex(md5.finish());
-    if (ok && hex == s->second.etag) keep.push_back({static_cast<int>(n), job.plan.length(n), s->second.etag, hex});
+    if (ok && hex == s->second.etag)
+      keep.push_back({static_cast<int>(n), job.plan.length(n), s->second.etag, hex});
   }
   {
     std::lock_guard lock(mu_);
@@ -690,9 +707,8 @@ void Uploader::run_complete(Job& job) {
     for (const auto& p : job.rec.parts) parts.push_back({p.number, p.size, p.etag, p.md5});
     job.rec.state = UploadState::Completing;
   }
-  store::StoreResult<std::string> r =
-      job.completed_elsewhere ? store::StoreResult<std::string>(std::string())
-                              : store_.complete_multipart(key, upload_id, parts);
+  store::StoreResult<std::string> r = job.completed_elsewhere ? store::StoreResult<std::string>(std::string())
+                                                              : store_.complete_multipart(key, upload_id, parts);
   bool landed = r.ok();
   // A complete that reached the server before a crash (or whose answer was
   // lost) is answered NoSuchUpload on RGW/S3 and 500 by s3rver when sent
@@ -741,7 +757,8 @@ void Uploader::finish_ok(const std::shared_ptr<Job>& job) {
     // re-queued at the next mount.
     if (int err = staging_.drop_key(out.staging_path); err != 0)
       LOG_WARN("cannot drop the sidecar of " << out.staging_path << ": " << std::strerror(err));
-    if (auto r = cp_.remove(out.key); !r) LOG_ERROR("cannot drop the checkpoint of " << out.key << ": " << r.error().message);
+    if (auto r = cp_.remove(out.key); !r)
+      LOG_ERROR("cannot drop the checkpoint of " << out.key << ": " << r.error().message);
   }
   auto secs = std::chrono::duration<double>(Clock::now() - job->started).count();
   LOG_INFO("upload completed: " << out.key << " (" << fmt_bytes(job->rec.size) << ", " << job->plan.count

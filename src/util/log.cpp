@@ -64,11 +64,16 @@ void set_stderr() {
 }
 
 bool parse_level(const std::string& n, Level* out) {
-  if (n == "error" || n == "err" || n == "crit") *out = Level::Error;
-  else if (n == "warn" || n == "warning") *out = Level::Warn;
-  else if (n == "info") *out = Level::Info;
-  else if (n == "debug" || n == "dbg") *out = Level::Debug;
-  else return false;
+  if (n == "error" || n == "err" || n == "crit")
+    *out = Level::Error;
+  else if (n == "warn" || n == "warning")
+    *out = Level::Warn;
+  else if (n == "info")
+    *out = Level::Info;
+  else if (n == "debug" || n == "dbg")
+    *out = Level::Debug;
+  else
+    return false;
   return true;
 }
 
@@ -86,8 +91,8 @@ void write(Level l, const std::string& message) {
   char stamp[64];
   std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02d %02d:%02d:%02d.%03d", tm.tm_year + 1900, tm.tm_mon + 1,
                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  std::string line = std::string(stamp) + " bucketfs[" + std::to_string(::getpid()) + "] " + name(l) + ": " +
-                     message + "\n";
+  std::string line =
+      std::string(stamp) + " bucketfs[" + std::to_string(::getpid()) + "] " + name(l) + ": " + message + "\n";
   ssize_t unused = ::write(g_fd, line.data(), line.size());
   (void)unused;
 }

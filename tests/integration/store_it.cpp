@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csetjmp>
 #include <cstdarg>
 #include <cstddef>
-#include <csetjmp>
 #include <cstdint>
 #include <set>
 
@@ -135,7 +135,8 @@ void test_copy_with_metadata_replace(void**) {
 
 void test_listing_delimiter_and_pages(void**) {
   // 50 keys: 40 files at the top, 10 under 5 sub-prefixes.
-  for (int i = 0; i < 40; ++i) assert_true(g_store->put_bytes(K("list/f" + std::to_string(100 + i)), "x", {}).ok());
+  for (int i = 0; i < 40; ++i)
+    assert_true(g_store->put_bytes(K("list/f" + std::to_string(100 + i)), "x", {}).ok());
   for (int i = 0; i < 10; ++i)
     assert_true(g_store->put_bytes(K("list/d" + std::to_string(i % 5) + "/g" + std::to_string(i)), "y", {}).ok());
 
@@ -147,8 +148,10 @@ void test_listing_delimiter_and_pages(void**) {
     assert_true(page.ok());
     ++pages;
     // s3rver counts only objects against max-keys; RGW, like S3, counts prefixes too.
-    if (it::is_rgw()) assert_true(page->objects.size() + page->common_prefixes.size() <= 7);
-    else assert_true(page->objects.size() <= 7);
+    if (it::is_rgw())
+      assert_true(page->objects.size() + page->common_prefixes.size() <= 7);
+    else
+      assert_true(page->objects.size() <= 7);
     for (auto& o : page->objects) files.insert(o.key);
     for (auto& p : page->common_prefixes) prefixes.insert(p);
     if (!page->truncated) break;
@@ -201,7 +204,8 @@ void test_list_parts_and_abort(void**) {
   int fd = ::open(path.c_str(), O_RDONLY);
   auto id = g_store->create_multipart(K("ab.bin"), {});
   assert_true(id.ok());
-  for (int n = 1; n <= 3; ++n) assert_true(g_store->upload_part(K("ab.bin"), *id, n, {fd, (n - 1) * part, part}).ok());
+  for (int n = 1; n <= 3; ++n)
+    assert_true(g_store->upload_part(K("ab.bin"), *id, n, {fd, (n - 1) * part, part}).ok());
   ::close(fd);
   ::unlink(path.c_str());
 
@@ -308,23 +312,19 @@ void test_unreachable_endpoint_is_transient(void**) {
   assert_int_equal(static_cast<int>(r.error().code), static_cast<int>(ErrorCode::Transient));
   assert_int_equal(r.error().http_status, 0);
   assert_non_null(strstr(r.error().message.c_str(), "after 3 attempts"));
-  fprintf(stderr, "unreachable endpoint: %s (%lld ms)\n", r.error().describe().c_str(), static_cast<long long>(ms));
+  fprintf(stderr, "unreachable endpoint: %s (%lld ms)\n", r.error().describe().c_str(),
+          static_cast<long long>(ms));
 }
 
 }  // namespace
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_put_get_head_delete),
-      cmocka_unit_test(test_put_from_file_and_range_get),
-      cmocka_unit_test(test_copy_with_metadata_replace),
-      cmocka_unit_test(test_listing_delimiter_and_pages),
-      cmocka_unit_test(test_multipart_three_parts),
-      cmocka_unit_test(test_list_parts_and_abort),
-      cmocka_unit_test(test_upload_part_copy),
-      cmocka_unit_test(test_wrong_secret_rejected),
-      cmocka_unit_test(test_no_such_key_and_bucket),
-      cmocka_unit_test(test_unreachable_endpoint_is_transient),
+      cmocka_unit_test(test_put_get_head_delete),        cmocka_unit_test(test_put_from_file_and_range_get),
+      cmocka_unit_test(test_copy_with_metadata_replace), cmocka_unit_test(test_listing_delimiter_and_pages),
+      cmocka_unit_test(test_multipart_three_parts),      cmocka_unit_test(test_list_parts_and_abort),
+      cmocka_unit_test(test_upload_part_copy),           cmocka_unit_test(test_wrong_secret_rejected),
+      cmocka_unit_test(test_no_such_key_and_bucket),     cmocka_unit_test(test_unreachable_endpoint_is_transient),
   };
   return cmocka_run_group_tests_name("store_it", tests, group_setup, group_teardown);
 }

@@ -529,7 +529,7 @@ void fill_and_close(State* s) {
 void expect_damaged_then_quarantine(State* s) {
   assert_int_equal(open_store(s, false), StoreError::Damaged);
   assert_true(contains(s->err.message, s->dir + "/data.mdb"));
-  assert_true(contains(s->err.message, "run `bucketfs recover --cache-dir " + s->dir + "`"));
+  assert_true(contains(s->err.message, "run `bucketfs recover --checkpoint-dir " + s->dir + "`"));
   assert_true(contains(s->err.message, "data.mdb.damaged-"));
   assert_true(s->err.message.find('\n') == std::string::npos);
   assert_int_equal(open_store(s, true), StoreError::Damaged);

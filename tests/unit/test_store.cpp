@@ -1,9 +1,9 @@
 // test_store.cpp - the store's error mapping and retry policy, and
 // HttpObjectStore's handling of server answers, against a canned loopback server.
 #include <cerrno>
+#include <csetjmp>
 #include <cstdarg>
 #include <cstddef>
-#include <csetjmp>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -90,8 +90,8 @@ void test_retry_policy(void**) {
     assert_true(d >= 50 && d <= 1000);
   }
   assert_true(p.may_retry(1, 0, 100));
-  assert_false(p.may_retry(5, 0, 100));      // attempts exhausted
-  assert_false(p.may_retry(2, 2950, 100));   // budget exhausted
+  assert_false(p.may_retry(5, 0, 100));     // attempts exhausted
+  assert_false(p.may_retry(2, 2950, 100));  // budget exhausted
 }
 
 void test_5xx_then_success_is_retried(void** state) {

@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csetjmp>
 #include <cstdarg>
 #include <cstddef>
-#include <csetjmp>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -234,7 +234,8 @@ void crash_campaign(World* w, bool list_parts) {
       w->mem.reset_counters();
       int before = 0;
       int resent = crash_and_resume(w, k, after == 1, list_parts, &before);
-      if (resent < 0) fprintf(stderr, "crash at call %d (%s inner): failure code %d\n", k, after ? "after" : "before", resent);
+      if (resent < 0)
+        fprintf(stderr, "crash at call %d (%s inner): failure code %d\n", k, after ? "after" : "before", resent);
       assert_true(resent >= 0);
       // Parts the server accepted before the crash: calls 2..k (the k-th only if it reached the server).
       int accepted = std::max(0, std::min(5, k - 1 - (after ? 0 : 1)));
@@ -355,7 +356,6 @@ void test_aborted_upload_restarts(void** state) {
   assert_int_equal(w->mem.calls("create_multipart"), 1);
   assert_int_equal(w->mem.calls("upload_part"), 5);
 }
-
 
 void test_resume_staging_leftovers(void** state) {
   auto* w = static_cast<World*>(*state);

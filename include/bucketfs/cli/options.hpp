@@ -110,8 +110,8 @@ enum class CommandKind { Mount, Help, Version, Status, Recover, Uploads };
 struct Command {
   CommandKind kind = CommandKind::Mount;
   MountConfig config;
-  std::vector<std::string> ignored;  // fstab/mount options accepted and dropped
-  std::vector<std::string> sub_args; // arguments after `status` / `recover` / `uploads`
+  std::vector<std::string> ignored;   // fstab/mount options accepted and dropped
+  std::vector<std::string> sub_args;  // arguments after `status` / `recover` / `uploads`
 };
 
 // Parses argv (argv[0] is the program name and is skipped). Accepts an

@@ -6,23 +6,23 @@
 namespace bucketfs::store {
 
 enum class ErrorCode {
-  NoSuchKey,          // 404 on an object
-  NoSuchBucket,       // the bucket does not exist
-  NoSuchUpload,       // multipart upload id unknown (aborted or completed)
-  AccessDenied,       // 403 other than a bad signature
-  SignatureMismatch,  // SignatureDoesNotMatch: wrong secret or a signing bug
-  InvalidAccessKey,   // InvalidAccessKeyId: the key id is unknown
-  ClockSkew,          // RequestTimeTooSkewed
-  Throttled,          // 429 / SlowDown / 503 after retries
-  Transient,          // 5xx, reset, timeout, unreachable after retries
-  Unsupported,        // NotImplemented / MethodNotAllowed: capability missing
-  PreconditionFailed, // 412
-  InvalidArgument,    // 400 InvalidArgument / InvalidRequest / EntityTooSmall / InvalidPart
-  KeyTooLong,         // KeyTooLongError or a key over 1024 bytes
-  Integrity,          // the bytes did not survive: ETag/MD5/CRC64/size mismatch
-  LocalIo,            // reading the local file that feeds a request failed
-  Cancelled,          // the caller cancelled (e.g. a new write generation)
-  Other,              // anything else (message says what)
+  NoSuchKey,           // 404 on an object
+  NoSuchBucket,        // the bucket does not exist
+  NoSuchUpload,        // multipart upload id unknown (aborted or completed)
+  AccessDenied,        // 403 other than a bad signature
+  SignatureMismatch,   // SignatureDoesNotMatch: wrong secret or a signing bug
+  InvalidAccessKey,    // InvalidAccessKeyId: the key id is unknown
+  ClockSkew,           // RequestTimeTooSkewed
+  Throttled,           // 429 / SlowDown / 503 after retries
+  Transient,           // 5xx, reset, timeout, unreachable after retries
+  Unsupported,         // NotImplemented / MethodNotAllowed: capability missing
+  PreconditionFailed,  // 412
+  InvalidArgument,     // 400 InvalidArgument / InvalidRequest / EntityTooSmall / InvalidPart
+  KeyTooLong,          // KeyTooLongError or a key over 1024 bytes
+  Integrity,           // the bytes did not survive: ETag/MD5/CRC64/size mismatch
+  LocalIo,             // reading the local file that feeds a request failed
+  Cancelled,           // the caller cancelled (e.g. a new write generation)
+  Other,               // anything else (message says what)
 };
 
 struct Error {

@@ -27,8 +27,8 @@ struct HttpStoreConfig {
   int sig_version = 4;   // S3: 2 or 4; OSS: 1 or 4
   std::string endpoint;  // "http://127.0.0.1:7480" or "https://oss-cn-hangzhou.aliyuncs.com"
   std::string bucket;
-  std::string region;     // S3 default "us-east-1"; OSS e.g. "cn-hangzhou" (guessed from endpoint if empty)
-  bool path_style = true; // false: virtual-hosted (bucket.host)
+  std::string region;      // S3 default "us-east-1"; OSS e.g. "cn-hangzhou" (guessed from endpoint if empty)
+  bool path_style = true;  // false: virtual-hosted (bucket.host)
   sign::Credentials credentials;
 
   // Transport.
@@ -60,7 +60,8 @@ class HttpObjectStore final : public ObjectStore {
   Capabilities capabilities() const override;
   StoreResult<void> check_bucket(const std::string& prefix) override;
   StoreResult<ObjectInfo> head(const std::string& key) override;
-  StoreResult<uint64_t> get(const std::string& key, uint64_t offset, uint64_t length, const ByteSink& sink) override;
+  StoreResult<uint64_t> get(const std::string& key, uint64_t offset, uint64_t length,
+                            const ByteSink& sink) override;
   StoreResult<std::string> put(const std::string& key, const FileRange& body, const PutOptions& opts) override;
   StoreResult<std::string> put_bytes(const std::string& key, const std::string& body,
                                      const PutOptions& opts) override;

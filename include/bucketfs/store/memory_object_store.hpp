@@ -38,7 +38,8 @@ class MemoryObjectStore : public ObjectStore {
   Capabilities capabilities() const override;
   StoreResult<void> check_bucket(const std::string& prefix) override;
   StoreResult<ObjectInfo> head(const std::string& key) override;
-  StoreResult<uint64_t> get(const std::string& key, uint64_t offset, uint64_t length, const ByteSink& sink) override;
+  StoreResult<uint64_t> get(const std::string& key, uint64_t offset, uint64_t length,
+                            const ByteSink& sink) override;
   StoreResult<std::string> put(const std::string& key, const FileRange& body, const PutOptions& opts) override;
   StoreResult<std::string> put_bytes(const std::string& key, const std::string& body,
                                      const PutOptions& opts) override;

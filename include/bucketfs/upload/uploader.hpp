@@ -65,10 +65,10 @@ struct PendingFile {
 };
 
 struct ResumeReport {
-  size_t resumed = 0;        // records queued again
-  size_t failed = 0;         // moved to the failed table (staging missing/changed)
-  size_t damaged = 0;        // damaged records found
-  size_t damaged_requeued = 0;  // ...of which the staged file was found and re-queued
+  size_t resumed = 0;              // records queued again
+  size_t failed = 0;               // moved to the failed table (staging missing/changed)
+  size_t damaged = 0;              // damaged records found
+  size_t damaged_requeued = 0;     // ...of which the staged file was found and re-queued
   size_t unrecorded_requeued = 0;  // closed staged files whose record was missing
   size_t removed = 0;              // never-closed, uploaded or superseded staging files removed
 };
@@ -148,11 +148,11 @@ class Uploader {
   DoneHandler done_;
 
   mutable std::mutex mu_;
-  std::condition_variable work_cv_;  // a task may be available / stopping
-  std::condition_variable idle_cv_;  // a request finished or a job ended
-  std::deque<std::shared_ptr<Job>> jobs_;  // FIFO: earlier files first
+  std::condition_variable work_cv_;                         // a task may be available / stopping
+  std::condition_variable idle_cv_;                         // a request finished or a job ended
+  std::deque<std::shared_ptr<Job>> jobs_;                   // FIFO: earlier files first
   std::deque<std::pair<std::string, std::string>> aborts_;  // (key, upload id)
-  std::map<std::string, uint64_t> done_generation_;  // highest generation confirmed per key
+  std::map<std::string, uint64_t> done_generation_;         // highest generation confirmed per key
   std::map<std::string, std::pair<uint64_t, std::string>> failed_generation_;
   std::vector<std::thread> workers_;
   unsigned inflight_ = 0;

@@ -20,16 +20,31 @@ class [[nodiscard]] Result {
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
 
-  T& value() & { assert(ok()); return std::get<0>(v_); }
-  const T& value() const& { assert(ok()); return std::get<0>(v_); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
-  const E& error() const { assert(!ok()); return std::get<1>(v_); }
-  E& error() { assert(!ok()); return std::get<1>(v_); }
+  const E& error() const {
+    assert(!ok());
+    return std::get<1>(v_);
+  }
+  E& error() {
+    assert(!ok());
+    return std::get<1>(v_);
+  }
 
  private:
   std::variant<T, E> v_;
@@ -42,12 +57,18 @@ template <class E>
 class [[nodiscard]] Result<void, E> {
  public:
   Result() : v_(std::in_place_index<0>, Ok{}) {}
-  Result(Ok) : v_(std::in_place_index<0>, Ok{}) {}  // NOLINT implicit
+  Result(Ok) : v_(std::in_place_index<0>, Ok{}) {}                   // NOLINT implicit
   Result(E error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT implicit
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
-  const E& error() const { assert(!ok()); return std::get<1>(v_); }
-  E& error() { assert(!ok()); return std::get<1>(v_); }
+  const E& error() const {
+    assert(!ok());
+    return std::get<1>(v_);
+  }
+  E& error() {
+    assert(!ok());
+    return std::get<1>(v_);
+  }
 
  private:
   std::variant<Ok, E> v_;
