@@ -17,6 +17,7 @@
 #include "bucketfs/stage/staging_area.hpp"
 #include "bucketfs/store/credentials.hpp"
 #include "bucketfs/store/http_object_store.hpp"
+#include "bucketfs/upload/uploader.hpp"
 
 namespace bucketfs::cli {
 namespace {
@@ -67,15 +68,9 @@ int recover_state_dir(const std::string& state_dir) {
     if (!inserted && s.generation > it->second.generation) it->second = s;
   }
   for (const auto& [key, s] : newest) {
-    struct stat st;
-    if (::stat(s.path.c_str(), &st) != 0) continue;
-    checkpoint::UploadRecord rec;
-    rec.key = s.key;
-    rec.staging_path = s.path;
-    rec.size = static_cast<uint64_t>(st.st_size);
-    rec.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-    rec.generation = s.generation;
-    rec.created = rec.updated = std::time(nullptr);
+    auto found = upload::record_for_staged(s, "");
+    if (!found) continue;
+    checkpoint::UploadRecord& rec = *found;
     for (const auto& f : *failed)
       if (f.key == s.key) rec.meta = f.meta;  // the attributes it was closed with
     if (auto r = cp.put(rec); !r) {

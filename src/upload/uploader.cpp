@@ -98,6 +98,20 @@ std::string fmt_bytes(uint64_t b) {
 
 }  // namespace
 
+std::optional<UploadRecord> record_for_staged(const stage::StagedEntry& s, const std::string& bucket) {
+  struct stat st;
+  if (s.key.empty() || ::stat(s.path.c_str(), &st) != 0) return std::nullopt;
+  UploadRecord rec;
+  rec.key = s.key;
+  rec.bucket = bucket;
+  rec.staging_path = s.path;
+  rec.size = static_cast<uint64_t>(st.st_size);
+  rec.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  rec.generation = s.generation;
+  rec.created = rec.updated = std::time(nullptr);
+  return rec;
+}
+
 Uploader::Uploader(store::ObjectStore& store, checkpoint::CheckpointStore& cp, stage::StagingArea& staging,
                    UploaderConfig cfg)
     : store_(store), cp_(cp), staging_(staging), cfg_(std::move(cfg)) {
@@ -181,16 +195,9 @@ checkpoint::CpResult<ResumeReport> Uploader::resume() {
     bool requeued = false;
     for (auto& s : staged) {
       if (s.key != d.key) continue;
-      struct stat st;
-      if (::stat(s.path.c_str(), &st) != 0) break;
-      UploadRecord rec;
-      rec.key = d.key;
-      rec.bucket = cfg_.bucket;
-      rec.staging_path = s.path;
-      rec.size = static_cast<uint64_t>(st.st_size);
-      rec.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-      rec.generation = s.generation;
-      rec.created = rec.updated = std::time(nullptr);
+      auto found = record_for_staged(s, cfg_.bucket);
+      if (!found) break;
+      UploadRecord& rec = *found;
       rec.last_error = "checkpoint record was damaged (" + d.reason + "); uploading the staged file again";
       if (auto r = cp_.put(rec); !r) return r.error();
       requeued = enqueue(rec, true);
@@ -229,16 +236,9 @@ checkpoint::CpResult<ResumeReport> Uploader::resume() {
       ++report.removed;
       continue;
     }
-    struct stat st;
-    if (::stat(s.path.c_str(), &st) != 0) continue;
-    UploadRecord rec;
-    rec.key = s.key;
-    rec.bucket = cfg_.bucket;
-    rec.staging_path = s.path;
-    rec.size = static_cast<uint64_t>(st.st_size);
-    rec.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-    rec.generation = s.generation;
-    rec.created = rec.updated = std::time(nullptr);
+    auto found = record_for_staged(s, cfg_.bucket);
+    if (!found) continue;
+    UploadRecord& rec = *found;
     rec.last_error = "re-queued from its staged file (the checkpoint record was missing)";
     if (auto r = cp_.put(rec); !r) return r.error();
     if (enqueue(rec, true)) {

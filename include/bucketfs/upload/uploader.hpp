@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,6 +73,11 @@ struct ResumeReport {
   size_t unrecorded_requeued = 0;  // closed staged files whose record was missing
   size_t removed = 0;              // never-closed, uploaded or superseded staging files removed
 };
+
+// A fresh record for a closed staged file as it is on disk now (key and
+// generation from its closed mark, size and mtime from stat), for re-queuing
+// it whole; nullopt when the file is gone.
+std::optional<checkpoint::UploadRecord> record_for_staged(const stage::StagedEntry& s, const std::string& bucket);
 
 class Uploader {
  public:
