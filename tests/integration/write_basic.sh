@@ -59,37 +59,6 @@ PX=http://127.0.0.1:$(cat "$T_TMP/px.port")
 px_config() { curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -X POST -d "$1" "$PX/__fault/config?reset=1"; }
 
 # --- helpers ---
-status_json() { "$BIN" status "$MNT" --cache-dir "$T_TMP/cache" --json 2>/dev/null; }
-# st_get KEY FIELD: FIELD of KEY's pending record in status --json ("" if none)
-st_get() {
-  status_json | grep -o "{\"key\":\"$1\"[^}]*}" | head -n 1 |
-    grep -o "\"$2\":\(\"[^\"]*\"\|[0-9-]*\)" | sed 's/^[^:]*://; s/"//g'
-}
-# wait_idle [SEC]: status --wait (0 when nothing pending)
-wait_idle() { "$BIN" status "$MNT" --cache-dir "$T_TMP/cache" --wait --timeout 180 >/dev/null 2>&1; }
-# wait_parts KEY N: until KEY's record has N parts done (20 s); status 1 if not
-wait_parts() {
-  local pd
-  for _ in $(seq 1 200); do
-    pd=$(st_get "$1" parts_done)
-    [ "${pd:-0}" -ge "$2" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-# same_in_bucket NAME KEY LOCAL: GET KEY with curl and cmp it with LOCAL
-same_in_bucket() {
-  local code
-  rm -f "$T_TMP/body"
-  code=$(s3_status GET "$2")
-  if [ "$code" != 200 ]; then
-    t_fail "$1" "GET $2: HTTP $code"
-  elif cmp -s "$3" "$T_TMP/body"; then
-    t_ok "$1"
-  else
-    t_fail "$1" "bucket bytes differ: $(cmp "$3" "$T_TMP/body" 2>&1 | head -n 1) (sizes $(stat -c %s "$3" "$T_TMP/body" | tr '\n' ' '))"
-  fi
-}
 # part_puts MARK KEY: part PUT lines for KEY in the server's log after MARK
 part_puts() { t_log_count "$1" "\"PUT /$B/$2\\?partNumber="; }
 # open_uploads KEY: multipart uploads of KEY the server still lists (RGW only)

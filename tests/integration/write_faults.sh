@@ -57,33 +57,6 @@ px_cut() { curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -X POST "$PX/__
 px_stat() { curl -sS --max-time 10 "$PX/__fault/stats" | tr -d ' \n' | grep -o "\"$1\":[0-9]*" | head -n 1 | cut -d: -f2; }
 
 # --- helpers ---
-status_json() { "$BIN" status "$MNT" --cache-dir "$T_TMP/cache" --json 2>/dev/null; }
-st_get() {
-  status_json | grep -o "{\"key\":\"$1\"[^}]*}" | head -n 1 |
-    grep -o "\"$2\":\(\"[^\"]*\"\|[0-9-]*\)" | sed 's/^[^:]*://; s/"//g'
-}
-wait_idle() { "$BIN" status "$MNT" --cache-dir "$T_TMP/cache" --wait --timeout 240 >/dev/null 2>&1; }
-wait_parts() {
-  local pd
-  for _ in $(seq 1 1200); do
-    pd=$(st_get "$1" parts_done)
-    [ "${pd:-0}" -ge "$2" ] && return 0
-    sleep 0.05
-  done
-  return 1
-}
-same_in_bucket() {
-  local code
-  rm -f "$T_TMP/body"
-  code=$(s3_status GET "$2")
-  if [ "$code" != 200 ]; then
-    t_fail "$1" "GET $2: HTTP $code"
-  elif cmp -s "$3" "$T_TMP/body"; then
-    t_ok "$1"
-  else
-    t_fail "$1" "bucket bytes differ: $(cmp "$3" "$T_TMP/body" 2>&1 | head -n 1)"
-  fi
-}
 # ok_part_puts MARK KEY_ERE: part PUTs RGW answered 200 after MARK
 ok_part_puts() { t_log_count "$1" "\"PUT /$B/$2\\?partNumber=[^ ]* HTTP/1\\.1\" 200 "; }
 t_le() { if [ "$2" -le "$3" ]; then t_ok "$1 ($2 <= $3)"; else t_fail "$1" "$2 > $3"; fi; }

@@ -50,35 +50,6 @@ CONC=2
 MOPTS=(-o "part_size=5,upload_concurrency=$CONC,unmount_grace=1")
 
 # --- helpers ---
-status_json() { "$BIN" status "$MNT" --cache-dir "$T_TMP/cache" --json 2>/dev/null; }
-# st_get KEY FIELD: FIELD of KEY's pending record in status --json ("" if none)
-st_get() {
-  status_json | grep -o "{\"key\":\"$1\"[^}]*}" | head -n 1 |
-    grep -o "\"$2\":\(\"[^\"]*\"\|[0-9-]*\)" | sed 's/^[^:]*://; s/"//g'
-}
-wait_idle() { "$BIN" status "$MNT" --cache-dir "$T_TMP/cache" --wait --timeout 240 >/dev/null 2>&1; }
-# wait_parts KEY N: until KEY's record has N parts done (60 s); status 1 if not
-wait_parts() {
-  local pd
-  for _ in $(seq 1 1200); do
-    pd=$(st_get "$1" parts_done)
-    [ "${pd:-0}" -ge "$2" ] && return 0
-    sleep 0.05
-  done
-  return 1
-}
-same_in_bucket() {
-  local code
-  rm -f "$T_TMP/body"
-  code=$(s3_status GET "$2")
-  if [ "$code" != 200 ]; then
-    t_fail "$1" "GET $2: HTTP $code"
-  elif cmp -s "$3" "$T_TMP/body"; then
-    t_ok "$1"
-  else
-    t_fail "$1" "bucket bytes differ: $(cmp "$3" "$T_TMP/body" 2>&1 | head -n 1)"
-  fi
-}
 # part_puts MARK KEY_ERE: part PUT lines for the key in RGW's log after MARK
 part_puts() { t_log_count "$1" "\"PUT /$B/$2\\?partNumber="; }
 # upload_ids KEY: the multipart upload ids RGW lists for KEY, one a line

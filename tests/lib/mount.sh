@@ -42,3 +42,36 @@ m_cleanup() {
 }
 # m_umount MNT: unmount and wait for the process to exit
 m_umount() { m_cleanup "$1" "$(cat "$T_TMP/pid.$(basename "$1")")"; }
+
+# --- the mount's upload state, through `bucketfs status` (needs MNT) ---
+status_json() { "$BIN" status "$MNT" --cache-dir "$T_TMP/cache" --json 2>/dev/null; }
+# st_get KEY FIELD: FIELD of KEY's pending record in status --json ("" if none)
+st_get() {
+  status_json | grep -o "{\"key\":\"$1\"[^}]*}" | head -n 1 |
+    grep -o "\"$2\":\(\"[^\"]*\"\|[0-9-]*\)" | sed 's/^[^:]*://; s/"//g'
+}
+# wait_idle [SEC]: status --wait (0 when nothing is pending; default 240 s)
+wait_idle() { "$BIN" status "$MNT" --cache-dir "$T_TMP/cache" --wait --timeout "${1:-240}" >/dev/null 2>&1; }
+# wait_parts KEY N [SEC]: until KEY's record has N parts done (default 60 s); status 1 if not
+wait_parts() {
+  local pd i
+  for i in $(seq 1 $((${3:-60} * 20))); do
+    pd=$(st_get "$1" parts_done)
+    [ "${pd:-0}" -ge "$2" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+# same_in_bucket NAME KEY LOCAL: GET KEY with curl and cmp it with LOCAL
+same_in_bucket() {
+  local code
+  rm -f "$T_TMP/body"
+  code=$(s3_status GET "$2")
+  if [ "$code" != 200 ]; then
+    t_fail "$1" "GET $2: HTTP $code"
+  elif cmp -s "$3" "$T_TMP/body"; then
+    t_ok "$1"
+  else
+    t_fail "$1" "bucket bytes differ: $(cmp "$3" "$T_TMP/body" 2>&1 | head -n 1)"
+  fi
+}
