@@ -57,6 +57,20 @@ void set_header(Headers& h, std::string_view name, std::string value) {
   h.emplace_back(std::string(name), std::move(value));
 }
 
+std::string legacy_canonical_resource(std::string_view bucket, std::string_view key,
+                                      const std::vector<QueryParam>& query,
+                                      const std::vector<std::string_view>& names, std::string_view prefix) {
+  if (!key.empty() && key.front() == '/') key.remove_prefix(1);
+  std::string out = "/";
+  if (!bucket.empty()) {
+    out += bucket;
+    out += '/';
+    out += key;
+  }
+  out += subresource_suffix(query, names, prefix);
+  return out;
+}
+
 std::string subresource_suffix(const std::vector<QueryParam>& query, const std::vector<std::string_view>& names,
                                std::string_view prefix) {
   std::vector<const QueryParam*> picked;

@@ -39,6 +39,13 @@ std::vector<std::pair<std::string, std::string>> grouped_headers(const Headers& 
 std::string subresource_suffix(const std::vector<QueryParam>& query, const std::vector<std::string_view>& names,
                                std::string_view prefix);
 
+// The canonical resource shared by S3 V2 and OSS V1: "/bucket/key" (a
+// leading '/' of key dropped; "/" alone without a bucket) plus the
+// sub-resource suffix as above.
+std::string legacy_canonical_resource(std::string_view bucket, std::string_view key,
+                                      const std::vector<QueryParam>& query,
+                                      const std::vector<std::string_view>& names, std::string_view prefix);
+
 // The string to sign shared by S3 V2 and OSS V1:
 //   VERB \n Content-MD5 \n Content-Type \n date \n <prefix headers> resource
 // where <prefix headers> are the headers whose lower-cased name starts with

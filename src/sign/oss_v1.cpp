@@ -52,15 +52,7 @@ const std::vector<std::string_view>& subresources() {
 
 std::string canonical_resource(std::string_view bucket, std::string_view key,
                                const std::vector<QueryParam>& query) {
-  if (!key.empty() && key.front() == '/') key.remove_prefix(1);
-  std::string out = "/";
-  if (!bucket.empty()) {
-    out += bucket;
-    out += '/';
-    out += key;
-  }
-  out += detail::subresource_suffix(query, subresources(), "x-oss-");
-  return out;
+  return detail::legacy_canonical_resource(bucket, key, query, subresources(), "x-oss-");
 }
 
 std::string string_to_sign(const SignRequest& r, std::string_view canonical_resource) {

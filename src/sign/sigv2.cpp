@@ -48,15 +48,7 @@ const std::vector<std::string_view>& subresources() {
 
 std::string canonical_resource(std::string_view bucket, std::string_view key_encoded,
                                const std::vector<QueryParam>& query) {
-  if (!key_encoded.empty() && key_encoded.front() == '/') key_encoded.remove_prefix(1);
-  std::string out = "/";
-  if (!bucket.empty()) {
-    out += bucket;
-    out += '/';
-    out += key_encoded;
-  }
-  out += detail::subresource_suffix(query, subresources(), {});
-  return out;
+  return detail::legacy_canonical_resource(bucket, key_encoded, query, subresources(), {});
 }
 
 std::string string_to_sign(const SignRequest& r, std::string_view canonical_resource) {
