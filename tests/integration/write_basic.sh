@@ -23,21 +23,7 @@ command -v fusermount3 >/dev/null || t_abort "fusermount3 missing (apt-get insta
 command -v node >/dev/null || t_abort "node missing (needed for tests/tools/faultproxy.js)"
 with_server "$WRITE_SERVER" || t_abort "cannot start $WRITE_SERVER"
 
-# Empty this test's bucket at exit (after the unmounts, before a private server
-# stops): the shared RGW keeps objects in a memstore of a few GiB, and a full
-# OSD blocks every later test's writes.
-empty_bucket() {
-  local k
-  S3_QUERY=$(s3_query uploads) s3curl GET "" 2>/dev/null | grep -o '<Key>[^<]*</Key><UploadId>[^<]*' |
-    sed 's|<Key>||; s|</Key><UploadId>|\t|' | while IFS=$'\t' read -r k u; do
-      S3_QUERY=$(s3_query "uploadId=$u") s3curl DELETE "$k" -o /dev/null 2>/dev/null
-    done
-  for _ in 1 2 3; do
-    S3_QUERY=$(s3_query list-type=2) s3curl GET "" 2>/dev/null | grep -o '<Key>[^<]*</Key>' |
-      sed 's|<Key>||; s|</Key>||' | while IFS= read -r k; do s3curl DELETE "$k" -o /dev/null 2>/dev/null; done
-  done
-}
-t_cleanup_push empty_bucket
+t_cleanup_push t_empty_bucket  # the shared RGW must not fill up
 
 # shellcheck source=../lib/mount.sh
 . "$(dirname "$0")/../lib/mount.sh"

@@ -178,6 +178,22 @@ t_load_env() {
 # t_quietly CMD...: run CMD with its output discarded
 t_quietly() { "$@" >/dev/null 2>&1; }
 
+# t_empty_bucket: aborts every multipart upload and deletes every object of
+# $S3_BUCKET (register it with t_cleanup_push after with_server, so it runs
+# after the unmounts and before a private server stops): tests that write a
+# lot must not fill the shared server for the ones after them.
+t_empty_bucket() {
+  local k
+  S3_QUERY=$(s3_query uploads) s3curl GET "" 2>/dev/null | grep -o '<Key>[^<]*</Key><UploadId>[^<]*' |
+    sed 's|<Key>||; s|</Key><UploadId>|\t|' | while IFS=$'\t' read -r k u; do
+      S3_QUERY=$(s3_query "uploadId=$u") s3curl DELETE "$k" -o /dev/null 2>/dev/null
+    done
+  for _ in 1 2 3; do
+    S3_QUERY=$(s3_query list-type=2) s3curl GET "" 2>/dev/null | grep -o '<Key>[^<]*</Key>' |
+      sed 's|<Key>||; s|</Key>||' | while IFS= read -r k; do s3curl DELETE "$k" -o /dev/null 2>/dev/null; done
+  done
+}
+
 # with_server rgw|s3rver: point the S3_* variables at a server (see the header)
 with_server() {
   local kind=$1 reuse dir name
