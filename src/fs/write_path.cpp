@@ -521,6 +521,18 @@ int Filesystem::rename_pending(const std::string& from, const std::string& to) {
       if (path == from || KeyMapper::is_under(path, from)) moving.push_back(p);
   }
   for (auto& p : moving) {
+    {
+      // A pending file at the destination is replaced: unlink it properly
+      // (its upload cancelled, its record and its closed staging files
+      // removed), or the next mount would upload it again under that name.
+      std::string dst;
+      {
+        std::lock_guard lk(pending_mu_);
+        dst = to + p->path.substr(from.size());
+      }
+      auto there = find_pending(dst);
+      if (there && there != p) unlink_pending(dst);
+    }
     std::lock_guard plk(p->mu);
     std::string old_path, new_path;
     bool submitted;
