@@ -424,6 +424,11 @@ int Filesystem::open(Ino ino, int flags, uint64_t* fh) {
 }
 
 int Filesystem::read(uint64_t fh, uint64_t offset, size_t size, std::string* out) {
+  out->clear();
+  return read(fh, offset, size, [out](const char* data, size_t n) { out->assign(data, n); });
+}
+
+int Filesystem::read(uint64_t fh, uint64_t offset, size_t size, const ReadSink& deliver) {
   std::shared_ptr<FileHandle> h;
   {
     std::lock_guard<std::mutex> lk(handles_mu_);
@@ -437,22 +442,25 @@ int Filesystem::read(uint64_t fh, uint64_t offset, size_t size, std::string* out
       std::lock_guard lk(pending_mu_);
       size_now = h->pending->attr.size;
     }
-    out->clear();
-    if (offset >= size_now) return 0;
-    out->resize(static_cast<size_t>(std::min<uint64_t>(size, size_now - offset)));
+    if (offset >= size_now) {
+      deliver("", 0);
+      return 0;
+    }
+    size_t len = static_cast<size_t>(std::min<uint64_t>(size, size_now - offset));
+    auto buf = std::make_unique_for_overwrite<char[]>(len);
     size_t got = 0;
-    while (got < out->size()) {
-      ssize_t n = ::pread(h->pending->fd, out->data() + got, out->size() - got, static_cast<off_t>(offset + got));
+    while (got < len) {
+      ssize_t n = ::pread(h->pending->fd, buf.get() + got, len - got, static_cast<off_t>(offset + got));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return errno;
       if (n == 0) break;
       got += static_cast<size_t>(n);
     }
-    out->resize(got);
+    deliver(buf.get(), got);
     return 0;
   }
   std::lock_guard<std::mutex> lk(h->mu);
-  return h->reader->read(offset, size, out);
+  return h->reader->read(offset, size, deliver);
 }
 
 }  // namespace bucketfs::fs

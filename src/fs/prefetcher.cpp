@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
+
+#include <sys/mman.h>
 
 namespace bucketfs::fs {
 
@@ -16,6 +19,26 @@ bool PrefetchBudget::try_reserve(uint64_t want) {
 
 void PrefetchBudget::release(uint64_t n) { used_.fetch_sub(n); }
 
+bool Prefetcher::MappedBuffer::allocate(size_t n) {
+  reset();
+  constexpr size_t kHuge = size_t{2} << 20;
+  size_t rounded = (n + kHuge - 1) / kHuge * kHuge;
+  void* m = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return false;
+#ifdef MADV_HUGEPAGE
+  ::madvise(m, rounded, MADV_HUGEPAGE);  // a hint: without THP it stays 4 KiB pages
+#endif
+  p = static_cast<char*>(m);
+  size = rounded;
+  return true;
+}
+
+void Prefetcher::MappedBuffer::reset() {
+  if (p) ::munmap(p, size);
+  p = nullptr;
+  size = 0;
+}
+
 Prefetcher::Prefetcher(store::ObjectStore& store, std::string key, uint64_t size, uint64_t min_window,
                        uint64_t max_window, PrefetchBudget& budget)
     : store_(store),
@@ -26,16 +49,26 @@ Prefetcher::Prefetcher(store::ObjectStore& store, std::string key, uint64_t size
       budget_(budget),
       window_(min_window_) {}
 
-Prefetcher::~Prefetcher() { drop_buffer(); }
-
-void Prefetcher::drop_buffer() {
-  buf_.clear();
-  buf_.shrink_to_fit();
-  if (reserved_) budget_.release(reserved_);
-  reserved_ = 0;
+Prefetcher::~Prefetcher() {
+  {
+    std::lock_guard lk(mu_);
+    quit_ = true;
+    stop_stream();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  free_buffers();
 }
 
-int Prefetcher::fetch(uint64_t offset, uint64_t length, std::string* into) {
+void Prefetcher::free_buffers() {
+  for (auto& w : win_) {
+    if (w.cap) budget_.release(w.cap);
+    w.buf.reset();
+    w.cap = 0;
+  }
+}
+
+int Prefetcher::fetch_exact(uint64_t offset, uint64_t length, std::string* into) {
   ++fetches_;
   into->reserve(into->size() + length);
   auto got = store_.get(key_, offset, length, [into](const char* data, size_t n) {
@@ -43,69 +76,207 @@ int Prefetcher::fetch(uint64_t offset, uint64_t length, std::string* into) {
     return true;
   });
   if (!got) return store::to_errno(got.error());
-  return 0;
+  return into->size() < length ? EIO : 0;  // the object shrank under us
+}
+
+Prefetcher::Window* Prefetcher::window_at(uint64_t offset) {
+  for (auto& w : win_) {
+    if (w.state != State::Free && w.gen == gen_ && offset >= w.start && offset - w.start < w.target) return &w;
+  }
+  return nullptr;
+}
+
+Prefetcher::Window* Prefetcher::claim_next() {
+  if (!streaming_ || quit_ || next_start_ >= size_) return nullptr;
+  Window* w = win_[0].state == State::Free ? &win_[0] : win_[1].state == State::Free ? &win_[1] : nullptr;
+  if (!w) return nullptr;
+  uint64_t len = std::min(window_, size_ - next_start_);
+  w->start = next_start_;
+  w->target = len;
+  w->len = 0;
+  w->err = 0;
+  w->gen = gen_;
+  next_start_ += len;
+  window_ = std::min(window_ * 2, max_window_);
+  if (w->cap < len) {
+    if (w->cap) budget_.release(w->cap);
+    w->buf.reset();
+    w->cap = 0;
+    bool reserved = budget_.try_reserve(len);
+    if (reserved && !w->buf.allocate(len)) {
+      budget_.release(len);
+      reserved = false;
+    }
+    if (!reserved) {
+      // The reader waiting for these bytes falls back to fetching them itself.
+      w->err = ENOBUFS;
+      w->state = State::Ready;
+      streaming_ = false;
+      cv_.notify_all();
+      return nullptr;
+    }
+    w->cap = len;
+  }
+  w->state = State::Filling;
+  cv_.notify_all();  // a reader may wait for this range to be claimed
+  return w;
+}
+
+void Prefetcher::fill(Window* w, uint64_t gen) {
+  // start, target and buf are stable while the window is Filling.
+  ++fetches_;
+  uint64_t landed = 0;
+  bool overflow = false;
+  auto got = store_.get(key_, w->start, w->target, [&](const char* data, size_t n) {
+    if (n > w->target - landed) {  // more than the range asked for: not this window's bytes
+      overflow = true;
+      return false;
+    }
+    std::memcpy(w->buf.get() + landed, data, n);
+    landed += n;
+    std::lock_guard lk(mu_);
+    if (gen != gen_) return false;  // the stream stopped: abandon the GET
+    w->len = landed;
+    // Wake the reader only once the bytes it waits for are all here.
+    if (wait_end_ && w->start + landed >= wait_end_) cv_.notify_all();
+    return true;
+  });
+  std::lock_guard lk(mu_);
+  if (gen != gen_) {
+    w->state = State::Free;
+  } else {
+    w->state = State::Ready;
+    w->err = overflow ? EIO : got ? 0 : store::to_errno(got.error());
+  }
+  cv_.notify_all();
+}
+
+void Prefetcher::stream_loop() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    Window* w = nullptr;
+    cv_.wait(lk, [&] { return quit_ || (w = claim_next()) != nullptr; });
+    if (quit_) return;
+    uint64_t gen = w->gen;
+    lk.unlock();
+    fill(w, gen);
+    lk.lock();
+  }
+}
+
+void Prefetcher::stop_stream() {
+  streaming_ = false;
+  ++gen_;  // a Filling window is freed by its filler once the GET stops
+  for (auto& w : win_)
+    if (w.state == State::Ready) w.state = State::Free;
+  cv_.notify_all();
 }
 
 int Prefetcher::read(uint64_t offset, size_t n, std::string* out) {
-  if (offset >= size_ || n == 0) return 0;
-  uint64_t want = std::min<uint64_t>(n, size_ - offset);
-  uint64_t buf_end = buf_start_ + buf_.size();
+  return read(offset, n, [out](const char* data, size_t len) { out->append(data, len); });
+}
 
-  bool in_buffer = offset >= buf_start_ && offset + want <= buf_end;
-  // Reads that continue the stream, or land a little ahead of it (the kernel
-  // sends readahead pages from several threads, slightly out of order), are
-  // sequential.
-  bool sequential = offset == next_offset_ || (offset >= buf_start_ && offset <= buf_end + window_);
-  if (in_buffer) {
-    out->append(buf_, offset - buf_start_, want);
-    next_offset_ = offset + want;
+int Prefetcher::read(uint64_t offset, size_t n, const ReadSink& deliver) {
+  if (offset >= size_ || n == 0) {
+    deliver("", 0);
     return 0;
   }
-  if (!sequential) {
-    // Random access: fetch exactly what is needed; keep the buffer (the
-    // stream may resume) but restart the window.
-    window_ = min_window_;
-    size_t before = out->size();
-    int rc = fetch(offset, want, out);
-    if (rc == 0 && out->size() - before < want) rc = EIO;  // object shrank under us
-    next_offset_ = offset + want;
-    return rc;
+  uint64_t want = std::min<uint64_t>(n, size_ - offset);
+  std::string head;  // only for a read that spans two windows
+  std::unique_lock lk(mu_);
+  while (want > 0) {
+    Window* w = window_at(offset);
+    if (!w && streaming_ && offset >= next_start_ && offset - next_start_ < window_) {
+      // The stream's next range, not claimed yet: free the windows wholly
+      // behind the reader and wait for the stream to claim it.
+      for (auto& x : win_)
+        if (x.state == State::Ready && x.gen == gen_ && x.start + x.target <= offset) x.state = State::Free;
+      cv_.notify_all();
+      cv_.wait(lk, [&] { return (w = window_at(offset)) != nullptr || !streaming_; });
+    }
+    if (!w) {
+      // A read where the last one ended, or a little ahead of it (the kernel
+      // sends readahead pages slightly out of order), (re)starts the stream.
+      bool sequential = offset >= next_offset_ && offset - next_offset_ <= window_;
+      if (!sequential) {
+        // Random access: fetch exactly what is needed. The stream, if any,
+        // keeps its windows: the reader may come back to them.
+        lk.unlock();
+        std::string exact;
+        int rc = fetch_exact(offset, want, &exact);
+        if (rc) return rc;
+        next_offset_ = offset + want;
+        head.append(exact);
+        deliver(head.data(), head.size());
+        return 0;
+      }
+      // Reading on right past a window filled for this reader confirms the
+      // stream: the thread takes over with the next, larger window. A fresh
+      // start fills one small window here first, so a random reader whose
+      // read the kernel split in two does not set a stream going.
+      bool confirmed = false;
+      for (auto& x : win_)
+        if (x.state == State::Ready && x.gen == gen_ && x.err == 0 && x.start + x.target == offset)
+          confirmed = true;
+      uint64_t next_window = confirmed ? window_ : min_window_;
+      stop_stream();
+      streaming_ = true;
+      next_start_ = offset;
+      window_ = next_window;
+      if (!confirmed || size_ - offset <= window_) {
+        Window* one = claim_next();
+        streaming_ = false;  // one window only; the thread, if any, stays idle
+        if (one) {
+          uint64_t gen = one->gen;
+          lk.unlock();
+          fill(one, gen);
+          lk.lock();
+        }
+      } else if (!thread_.joinable()) {
+        thread_ = std::thread([this] { stream_loop(); });
+      }
+      cv_.notify_all();
+      cv_.wait(lk, [&] { return (w = window_at(offset)) != nullptr; });
+    }
+    uint64_t need_end = std::min(offset + want, w->start + w->target);
+    wait_end_ = need_end;
+    cv_.wait(lk, [&] { return w->state != State::Filling || w->start + w->len >= need_end; });
+    wait_end_ = 0;
+    if (w->start + w->len < need_end) {
+      int err = w->err ? w->err : EIO;  // a fill that ended short: the object shrank
+      stop_stream();
+      if (err != ENOBUFS) return err;
+      // Over the shared budget: fetch only what this read needs.
+      lk.unlock();
+      std::string exact;
+      int rc = fetch_exact(offset, want, &exact);
+      if (rc) return rc;
+      next_offset_ = offset + want;
+      head.append(exact);
+      deliver(head.data(), head.size());
+      return 0;
+    }
+    // Entering a window frees the one before it for the stream's next range.
+    Window& other = win_[w == &win_[0] ? 1 : 0];
+    if (other.state == State::Ready && other.gen == gen_ && other.start < w->start) {
+      other.state = State::Free;
+      cv_.notify_all();
+    }
+    const char* p = w->buf.get() + (offset - w->start);
+    uint64_t take = need_end - offset;
+    offset += take;
+    want -= take;
+    if (head.empty() && want == 0) {
+      next_offset_ = offset;
+      lk.unlock();
+      deliver(p, take);  // the window stays ours until the next read
+      return 0;
+    }
+    head.append(p, take);
   }
-
-  // Sequential: serve what the buffer still holds, then refill with a window
-  // starting right after it.
-  if (offset >= buf_start_ && offset < buf_end) {
-    uint64_t have = buf_end - offset;
-    out->append(buf_, offset - buf_start_, have);
-    offset += have;
-    want -= have;
-  }
-  if (buf_.size() > 0) window_ = std::min(window_ * 2, max_window_);
-  drop_buffer();
-  uint64_t len = std::min(std::max<uint64_t>(window_, want), size_ - offset);
-  if (!budget_.try_reserve(len)) {
-    // Over the shared budget: fetch only what this read needs.
-    len = want;
-    window_ = min_window_;
-  } else {
-    reserved_ = len;
-  }
-  std::string fresh;
-  int rc = fetch(offset, len, &fresh);
-  if (rc != 0) {
-    drop_buffer();
-    return rc;
-  }
-  if (fresh.size() < want) {
-    drop_buffer();
-    return EIO;
-  }
-  out->append(fresh, 0, want);
-  next_offset_ = offset + want;
-  if (reserved_) {
-    buf_ = std::move(fresh);
-    buf_start_ = offset;
-  }
+  next_offset_ = offset;
+  lk.unlock();
+  deliver(head.data(), head.size());
   return 0;
 }
 

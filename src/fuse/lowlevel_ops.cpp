@@ -264,12 +264,11 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
   guarded(req, "read", [&] {
-    std::string data;
-    int rc = filesystem(req).read(fi->fh, static_cast<uint64_t>(off), size, &data);
-    if (rc)
-      fuse_reply_err(req, rc);
-    else
-      fuse_reply_buf(req, data.data(), data.size());
+    // The reply is sent from inside the read, straight from the prefetch
+    // window; only an error is answered here.
+    int rc = filesystem(req).read(fi->fh, static_cast<uint64_t>(off), size,
+                                  [req](const char* data, size_t n) { fuse_reply_buf(req, data, n); });
+    if (rc) fuse_reply_err(req, rc);
   });
 }
 

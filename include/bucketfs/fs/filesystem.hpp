@@ -147,6 +147,10 @@ class Filesystem {
   int open(Ino ino, int flags, uint64_t* fh);
   // Fills *out with up to size bytes at offset (fewer only at EOF).
   int read(uint64_t fh, uint64_t offset, size_t size, std::string* out);
+  // The same, handing the bytes to deliver (once, only on success) without a
+  // copy when the prefetch window holds them; deliver runs under the file's
+  // read lock and must not call back into the Filesystem.
+  int read(uint64_t fh, uint64_t offset, size_t size, const ReadSink& deliver);
   int write(uint64_t fh, uint64_t offset, const char* data, size_t size, size_t* written);
   // flush (every close(2)): when the last writer closes a changed file, fsync
   // the staging file and commit its checkpoint record; the upload then runs in
