@@ -42,7 +42,9 @@ fs::Options make_fs_options(const MountConfig& cfg) {
   o.stat_ttl = cfg.stat_ttl_s;
   o.dir_ttl = cfg.dir_ttl_s;
   o.read_only = cfg.read_only;
-  o.readdir_head = cfg.readdir_meta;
+  o.readdir_meta = cfg.readdir_meta == "on"    ? fs::Options::ReaddirMeta::On
+                   : cfg.readdir_meta == "off" ? fs::Options::ReaddirMeta::Off
+                                               : fs::Options::ReaddirMeta::Auto;
   o.prefetch_min_window = uint64_t{cfg.prefetch_min_kib} << 10;
   o.prefetch_max_window = std::max(o.prefetch_min_window, uint64_t{cfg.prefetch_max_kib} << 10);
   o.prefetch_memory_budget = uint64_t{cfg.read_memory_mib} << 20;

@@ -229,14 +229,17 @@ std::vector<OptionSpec> make_table() {
 
   add({"readdir_meta",
        {},
-       K::Flag,
-       "on",
-       "HEAD listed entries whose s3fs metadata is not cached, so ls -l shows stored modes and mtimes "
-       "(readdir_meta=0: one request per listing page, default modes)",
-       {},
+       K::Enum,
+       "auto",
+       "HEAD listed entries whose s3fs metadata is not cached, so ls -l shows stored modes and mtimes: "
+       "on (1) every entry; auto a sample first, the rest only if it carries metadata; "
+       "off (0) one request per listing page, default modes",
+       {"auto", "on", "off", "1", "0"},
        0,
        0,
-       [](C& c, const V& v) { c.readdir_meta = v.flag; }});
+       [](C& c, const V& v) { c.readdir_meta = v.text == "1"   ? "on"
+                                               : v.text == "0" ? "off"
+                                                               : v.text; }});
 
   // Uploads.
   add({"part_size",

@@ -186,7 +186,7 @@ int Filesystem::stat_path(const std::string& path, Attr* out) {
   if (auto listing = cache_.get_dir(KeyMapper::parent_of(path))) {
     const Attr* a = listing->find(KeyMapper::name_of(path));
     if (!a) return ENOENT;
-    if (a->has_meta || !opts_.readdir_head) {
+    if (a->has_meta || listing->meta_skipped || opts_.readdir_meta == Options::ReaddirMeta::Off) {
       *out = *a;
       return 0;
     }
@@ -280,14 +280,16 @@ int Filesystem::list_dir(const std::string& path, std::shared_ptr<const DirListi
   auto listing = std::make_shared<DirListing>();
   listing->entries.reserve(merged.size());
   for (auto& kv : merged) listing->entries.emplace_back(kv.first, std::move(kv.second));
-  if (opts_.readdir_head) fill_missing_metadata(path, listing.get());
+  if (opts_.readdir_meta != Options::ReaddirMeta::Off) fill_missing_metadata(path, listing.get());
   cache_.put_dir(path, listing);
   *out = std::move(listing);
   return 0;
 }
 
 // HEADs, a bounded number at a time, the entries whose metadata is not in the
-// attribute cache, so a listing shows the modes and mtimes s3fs stored.
+// attribute cache, so a listing shows the modes and mtimes s3fs stored. With
+// readdir_meta=auto a sample spread over the listing goes first, and the rest
+// only if the sample found metadata.
 void Filesystem::fill_missing_metadata(const std::string& dir, DirListing* listing) {
   std::vector<size_t> todo;
   for (size_t i = 0; i < listing->entries.size(); ++i) {
@@ -299,8 +301,28 @@ void Filesystem::fill_missing_metadata(const std::string& dir, DirListing* listi
     else
       todo.push_back(i);
   }
-  if (todo.empty()) return;
-  std::atomic<size_t> next{0};
+  size_t parallel = static_cast<size_t>(std::max(opts_.readdir_head_parallel, 1));
+  if (opts_.readdir_meta == Options::ReaddirMeta::Auto && todo.size() > parallel) {
+    std::vector<size_t> sample, rest;
+    for (size_t j = 0; j < todo.size(); ++j) {
+      // Every (size / parallel)-th entry: the whole listing, not its first names.
+      if (j * parallel / todo.size() != (j + 1) * parallel / todo.size() && sample.size() < parallel)
+        sample.push_back(todo[j]);
+      else
+        rest.push_back(todo[j]);
+    }
+    if (head_entries(dir, listing, sample) == 0) {
+      listing->meta_skipped = true;
+      return;
+    }
+    todo = std::move(rest);
+  }
+  head_entries(dir, listing, todo);
+}
+
+size_t Filesystem::head_entries(const std::string& dir, DirListing* listing, const std::vector<size_t>& todo) {
+  if (todo.empty()) return 0;
+  std::atomic<size_t> next{0}, with_meta{0};
   auto worker = [&]() {
     for (size_t j = next++; j < todo.size(); j = next++) {
       auto& [name, attr] = listing->entries[todo[j]];
@@ -310,6 +332,7 @@ void Filesystem::fill_missing_metadata(const std::string& dir, DirListing* listi
         bool found = false;
         std::string key = attr.is_dir() ? keys_.dir_key(path) : keys_.file_key(path);
         if (head_meta(key, &info, &found) != 0) continue;  // keep the listing's attributes
+        if (found && carries_posix_metadata(info)) ++with_meta;
         if (attr.is_dir()) {
           attr = dir_attr(found ? &info : nullptr, opts_, mount_time_);
         } else if (found) {
@@ -328,6 +351,7 @@ void Filesystem::fill_missing_metadata(const std::string& dir, DirListing* listi
   for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
   worker();
   for (auto& t : threads) t.join();
+  return with_meta.load();
 }
 
 int Filesystem::opendir(Ino ino, uint64_t* fh) {

@@ -55,6 +55,12 @@ void apply_metadata(const store::Metadata& m, Attr* a, bool allow_symlink) {
 
 }  // namespace
 
+bool carries_posix_metadata(const store::ObjectInfo& info) {
+  for (const char* k : {"mode", "uid", "gid", "mtime"})
+    if (info.meta.count(k)) return true;
+  return false;
+}
+
 Attr file_attr_from_listing(const store::ObjectInfo& info, const Options& opts) {
   Attr a;
   a.exists = true;

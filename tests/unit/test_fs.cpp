@@ -435,6 +435,50 @@ void test_s3fs_metadata(void** state) {
   assert_int_equal(a.st_uid, 1000);
 }
 
+// readdir_meta=auto: a directory whose sampled entries carry no metadata is
+// listed with one LIST and one round of HEADs, and lookups then use the
+// listing; one written by s3fs (metadata everywhere) gets every entry HEADed.
+void test_readdir_meta_auto(void** state) {
+  State* s = st(state);
+  s->opts.readdir_head_parallel = 4;
+  remount(s);
+  for (int i = 0; i < 40; ++i) s->store.put_object("plain/f" + std::to_string(100 + i), "x");
+  for (int i = 0; i < 40; ++i)
+    s->store.put_object("s3fs/f" + std::to_string(100 + i), "x", {{"mode", "33184"}, {"mtime", "1700000000"}});
+  struct stat a;
+  assert_int_equal(stat_of(s, "plain", &a), 0);
+  assert_int_equal(stat_of(s, "s3fs", &a), 0);
+
+  s->store.reset_counters();
+  assert_int_equal(list_names(s, "plain"), 0);
+  assert_int_equal(s->names.size(), 40);
+  assert_int_equal(s->store.calls("head"), 4);  // the sample only
+  assert_int_equal(s->attrs[7].st_mode, S_IFREG | 0644);
+  assert_int_equal(stat_of(s, "plain/f133", &a), 0);
+  assert_int_equal(a.st_mode, S_IFREG | 0644);
+  assert_int_equal(s->store.calls("head"), 4);  // the listing answered
+
+  s->store.reset_counters();
+  assert_int_equal(list_names(s, "s3fs"), 0);
+  assert_int_equal(s->store.calls("head"), 40);
+  for (const auto& at : s->attrs) assert_int_equal(at.st_mode, 33184);
+
+  // on: every entry; off: none.
+  s->opts.readdir_meta = fs::Options::ReaddirMeta::On;
+  remount(s);
+  assert_int_equal(stat_of(s, "plain", &a), 0);
+  s->store.reset_counters();
+  assert_int_equal(list_names(s, "plain"), 0);
+  assert_int_equal(s->store.calls("head"), 40);
+  s->opts.readdir_meta = fs::Options::ReaddirMeta::Off;
+  remount(s);
+  assert_int_equal(stat_of(s, "s3fs", &a), 0);
+  s->store.reset_counters();
+  assert_int_equal(list_names(s, "s3fs"), 0);
+  assert_int_equal(s->store.calls("head"), 0);
+  assert_int_equal(s->attrs[0].st_mode, S_IFREG | 0644);
+}
+
 void test_symlink_round_trip(void** state) {
   State* s = st(state);
   fs::Entry e;
@@ -651,6 +695,7 @@ int main() {
       cmocka_unit_test_setup_teardown(test_symlink_round_trip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reads, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prefetch_budget, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_readdir_meta_auto, setup, teardown),
       cmocka_unit_test_setup_teardown(test_name_too_long, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forget_and_plain_readdir, setup, teardown),

@@ -61,7 +61,7 @@ struct MountConfig {
   unsigned long prefetch_max_kib = 64 * 1024;
   unsigned long read_memory_mib = 512;
   unsigned max_threads = 16;
-  bool readdir_meta = true;
+  std::string readdir_meta = "auto";  // auto, on (1) or off (0)
 
   // Uploads.
   unsigned long part_size_mib = 8;

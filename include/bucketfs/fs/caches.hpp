@@ -40,6 +40,9 @@ struct Attr {
 // A merged directory listing: names in byte order, each with attributes.
 struct DirListing {
   std::vector<std::pair<std::string, Attr>> entries;
+  // readdir_meta=auto found no metadata in its sample: the entries'
+  // listing attributes answer lookups, as with readdir_meta=off.
+  bool meta_skipped = false;
   const Attr* find(const std::string& name) const;
 };
 

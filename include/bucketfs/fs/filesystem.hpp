@@ -200,6 +200,8 @@ class Filesystem {
   // Full listing of a directory (every page), merged and cached.
   int list_dir(const std::string& path, std::shared_ptr<const DirListing>* out);
   void fill_missing_metadata(const std::string& dir, DirListing* listing);
+  // HEADs listing->entries[i] for each i in todo; returns how many carry metadata.
+  size_t head_entries(const std::string& dir, DirListing* listing, const std::vector<size_t>& todo);
   int is_dir_empty(const std::string& path, bool* empty);
   int head_meta(const std::string& key, store::ObjectInfo* out, bool* found);
   int put_marker(const std::string& path, const Attr& a);

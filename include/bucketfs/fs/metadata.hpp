@@ -27,4 +27,8 @@ Attr file_attr_from_listing(const store::ObjectInfo& info, const Options& opts);
 // merged over base so unrelated user metadata survives.
 store::Metadata to_metadata(const Attr& a, store::Metadata base = {});
 
+// Whether the object carries any of the POSIX attributes above (written by
+// s3fs, ossfs, rclone's mtime or bucketfs itself).
+bool carries_posix_metadata(const store::ObjectInfo& info);
+
 }  // namespace bucketfs::fs

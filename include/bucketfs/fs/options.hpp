@@ -42,11 +42,15 @@ struct Options {
   // ListObjects page size (max_keys); tests set it small to exercise paging.
   int list_page_size = 1000;
 
-  // readdir HEADs entries whose s3fs metadata (mode/uid/gid/mtime) is not
-  // cached yet, with up to readdir_head_parallel requests at once, so that
-  // `ls -l` shows stored modes. Off: listing attributes only (size,
-  // Last-Modified, default mode) and one request per listing page.
-  bool readdir_head = true;
+  // Whether readdir HEADs the entries whose s3fs metadata (mode/uid/gid/
+  // mtime) is not cached yet, up to readdir_head_parallel at once, so that
+  // `ls -l` shows stored modes. On: every such entry. Auto: first a sample
+  // of readdir_head_parallel entries spread over the listing; the rest only
+  // when one of them carries metadata (a directory written by s3fs or
+  // bucketfs), else the listing's attributes stand. Off: listing attributes
+  // only (size, Last-Modified, default mode), one request per listing page.
+  enum class ReaddirMeta { Off, Auto, On };
+  ReaddirMeta readdir_meta = ReaddirMeta::Auto;
   int readdir_head_parallel = 16;
 };
 
