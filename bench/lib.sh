@@ -182,6 +182,23 @@ list_page() {
   [ -n "${2:-}" ] && q+=("continuation-token=$2")
   S3_QUERY=$(s3_query "${q[@]}") s3curl GET ""
 }
+# list_timed PREFIX: "KEYS SECONDS" for all pages of PREFIX, SECONDS the sum
+# of curl's own time_total per page (the requests alone: no process start,
+# no parsing), i.e. the paginated listing at its physical limit
+list_timed() {
+  local token='' n=0 page q total=0 t
+  while :; do
+    q=(list-type=2 max-keys=1000 "prefix=$1")
+    [ -n "$token" ] && q+=("continuation-token=$token")
+    page=$(S3_QUERY=$(s3_query "${q[@]}") s3curl GET "" -w '\n@time_total=%{time_total}') || return 1
+    t=$(sed -n 's/^@time_total=//p' <<<"$page")
+    total=$(awk -v a="$total" -v b="$t" 'BEGIN { printf "%.6f", a + b }')
+    n=$((n + $(grep -o "<Key>[^<]*</Key>" <<<"$page" | wc -l)))
+    token=$(grep -o '<NextContinuationToken>[^<]*' <<<"$page" | cut -d'>' -f2)
+    [ -n "$token" ] || break
+  done
+  printf '%s %.3f\n' "$n" "$total"
+}
 # list_count PREFIX [SUFFIX]: keys under PREFIX (ending in SUFFIX), all pages
 list_count() {
   local token='' n=0 page

@@ -31,7 +31,7 @@ w2_seq|2. $BIG read cold (\`cat\`)|s
 w2_rand|2. $R random 1 MiB reads (\`dd\`)|s
 w3_durable|3. $N × 4 KiB \`cp -r\` in, until all in the bucket|s
 w3_cp|3. $N × 4 KiB, until \`cp -r\` returns|s
-w4_ls|4. \`ls -l\` of $L objects, fresh mount (curl: paginated list)|s
+w4_ls|4. \`ls -l\` of $L objects, fresh mount (curl: paginated list, request time)|s
 w5_scratch|5. $BIG upload from close to durable, from scratch|s
 w5_resume|5. … \`kill -9\` at half, remount to durable|s
 w5_resent|5. … data re-sent after the remount|MiB
@@ -62,7 +62,8 @@ HEAD=("raw curl" "curl, parallel" "bucketfs" "s3fs" "rclone")
 awk -F'\t' -v conts="${CONT[*]}" -v heads="$(IFS='|'; echo "${HEAD[*]}")" '
   function f(x) { x += 0; return x >= 100 ? sprintf("%.0f", x) : x >= 10 ? sprintf("%.1f", x) : sprintf("%.2f", x) }
   FILENAME == ARGV[1] { med[$1, $2] = $3; lo[$1, $2] = $4; hi[$1, $2] = $5; nok[$1, $2] = $6; nf[$1, $2] = $7
-                        if ($1 == "w1_local") localcp = $3; next }
+                        if ($1 == "w1_local") localcp = $3
+                        if ($1 == "w1_local_sync") localsync = $3; next }
   {
     split($0, d, "|"); id = d[1]; label = d[2]; unit = d[3]
     nc = split(conts, c, " ")
@@ -84,6 +85,7 @@ awk -F'\t' -v conts="${CONT[*]}" -v heads="$(IFS='|'; echo "${HEAD[*]}")" '
         if (best != "" && best + 0 > 0 && i > 2) cell = cell "<br>" sprintf("%.2f", med[k] / best) "× curl"
         if (b != "" && b + 0 > 0 && c[i] != "bucketfs") cell = cell "<br>" sprintf("%.2f", med[k] / b) "× bfs"
         if (id == "w1_cp" && localcp + 0 > 0) cell = cell "<br>" sprintf("%.2f", med[k] / localcp) "× local cp"
+        if (id == "w1_cp" && localsync + 0 > 0) cell = cell "<br>" sprintf("%.2f", med[k] / localsync) "× local cp+fsync"
       }
       row = row " " cell " |"
     }
@@ -96,6 +98,7 @@ awk -F'\t' -v conts="${CONT[*]}" -v heads="$(IFS='|'; echo "${HEAD[*]}")" '
   }' "$TMP/stats" "$TMP/metrics" >"$TMP/table"
 
 local_cp=$(awk -F'\t' '$1 == "w1_local" && $2 == "local" { print $3 }' "$TMP/stats")
+local_sync=$(awk -F'\t' '$1 == "w1_local_sync" && $2 == "local" { print $3 }' "$TMP/stats")
 parts_note=$(awk -F'\t' '$1 == "w5_done_at_kill" { d = $3 } $1 == "w5_parts" { t = $3 } END { if (t != "") printf "killed with %s of %s parts done (median)", d, t }' "$TMP/stats")
 {
   echo "# bucketfs benchmark: $(m date)"
@@ -106,7 +109,7 @@ parts_note=$(awk -F'\t' '$1 == "w5_done_at_kill" { d = $3 } $1 == "w5_parts" { t
   echo
   echo "- raw curl: one PUT / one GET / one process per small file, in sequence; \`dd\` reads: one curl process, one connection, $R ranged GETs."
   echo "- curl, parallel: large write as a multipart upload ($(m mpu), parts read by \`dd\` from the file, \`xargs -P\`); small files: \`xargs -P 16\` of single PUTs."
-  [ -n "$local_cp" ] && echo "- Reference: \`cp\` of the $BIG file to a local directory took $local_cp s (median)."
+  [ -n "$local_cp" ] && echo "- Reference: \`cp\` of the $BIG file to a local directory took $local_cp s (median)$([ -n "$local_sync" ] && echo ", and $local_sync s followed by \`sync FILE\` (fsync), which is what bucketfs's close does to its staged copy")."
   [ -n "$parts_note" ] && echo "- Workload 5: $parts_note."
   [ "$(m bucketfs_writes)" = 1 ] || echo "- bucketfs could not write files in this build (its staged write path was unfinished): its write workloads (1, 3, 5, 6) are empty."
   echo "- Versions: $(m bucketfs); $(m s3fs); $(m rclone). Machine: $(m cpu). Load average $(m load). Total run time $(m elapsed) s."
