@@ -5,6 +5,9 @@
 // its connection cache, so consecutive requests to the same server reuse the
 // TCP (and TLS) connection.
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +43,7 @@ struct Exchange {
   int local_errno = 0;
   bool sink_cancelled = false;
   long status_seen = -1;
+  const curl_socket_t* socket = nullptr;  // the handle's connection, for quick_ack
 };
 
 std::string lower(std::string s) {
@@ -47,9 +51,38 @@ std::string lower(std::string s) {
   return s;
 }
 
+// Acknowledges what has arrived at once. On a reused connection Linux treats
+// us as interactive and delays ACKs (up to 40 ms) to piggyback them on our
+// next request, while a server that writes its answer in pieces under Nagle
+// (RGW does: headers, then body) waits for that ACK before its last small
+// piece: every answer with a body stalled 40 ms (a 4 KiB GET took 42 ms
+// instead of 2 ms; a 1,000-key listing page 67 ms instead of 25 ms).
+// TCP_QUICKACK is not sticky, so it is set again as each piece arrives.
+// (libcurl gives no socket to callbacks mid-transfer: the Handle remembers
+// the one it opened, see on_socket.)
+void quick_ack(Exchange* ex) {
+  if (!ex->socket || *ex->socket == CURL_SOCKET_BAD) return;
+  int one = 1;
+  ::setsockopt(*ex->socket, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);  // best effort
+}
+
+// A new connection's socket (CURLOPT_SOCKOPTFUNCTION) and its closing
+// (CURLOPT_CLOSESOCKETFUNCTION): the Handle keeps the one it talks over.
+int on_socket(void* user, curl_socket_t fd, curlsocktype purpose) {
+  if (purpose == CURLSOCKTYPE_IPCXN) *static_cast<curl_socket_t*>(user) = fd;
+  return CURL_SOCKOPT_OK;
+}
+
+int on_close_socket(void* user, curl_socket_t fd) {
+  auto* mine = static_cast<curl_socket_t*>(user);
+  if (*mine == fd) *mine = CURL_SOCKET_BAD;
+  return ::close(fd);
+}
+
 size_t on_header(char* data, size_t size, size_t nmemb, void* user) {
   auto* ex = static_cast<Exchange*>(user);
   size_t n = size * nmemb;
+  quick_ack(ex);
   std::string line(data, n);
   while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
   if (line.rfind("HTTP/", 0) == 0) {
@@ -69,6 +102,7 @@ size_t on_header(char* data, size_t size, size_t nmemb, void* user) {
 size_t on_write(char* data, size_t size, size_t nmemb, void* user) {
   auto* ex = static_cast<Exchange*>(user);
   size_t n = size * nmemb;
+  quick_ack(ex);
   if (ex->status_seen < 0) curl_easy_getinfo(ex->easy, CURLINFO_RESPONSE_CODE, &ex->status_seen);
   bool success = ex->status_seen >= 200 && ex->status_seen < 300;
   if (success && ex->req->sink) {
@@ -150,6 +184,8 @@ std::string Response::header(const std::string& lower_name) const {
 }
 
 struct Transport::Handle {
+  // Declared first so it outlives easy: curl_easy_cleanup calls on_close_socket.
+  curl_socket_t socket = CURL_SOCKET_BAD;  // of the connection this handle keeps
   Easy easy;
 };
 
@@ -189,6 +225,7 @@ Result<Response, TransportError> Transport::perform(const Request& req) {
   ex.req = &req;
   ex.resp = &resp;
   ex.easy = c;
+  ex.socket = &handle->socket;
 
   Slist headers;
   auto add_header = [&](const std::string& line) {
@@ -215,6 +252,10 @@ Result<Response, TransportError> Transport::perform(const Request& req) {
   curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
   curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
+  curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_socket);
+  curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, &handle->socket);
+  curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, &handle->socket);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &ex);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
