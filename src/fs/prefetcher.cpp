@@ -21,12 +21,16 @@ void PrefetchBudget::release(uint64_t n) { used_.fetch_sub(n); }
 
 bool Prefetcher::MappedBuffer::allocate(size_t n) {
   reset();
-  constexpr size_t kHuge = size_t{2} << 20;
-  size_t rounded = (n + kHuge - 1) / kHuge * kHuge;
+  // Huge pages only for windows of 2 MiB and more: a small file's window
+  // must not cost a zeroed 2 MiB page.
+  constexpr size_t kHuge = size_t{2} << 20, kPage = 4096;
+  bool huge = n >= kHuge;
+  size_t unit = huge ? kHuge : kPage;
+  size_t rounded = (n + unit - 1) / unit * unit;
   void* m = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) return false;
 #ifdef MADV_HUGEPAGE
-  ::madvise(m, rounded, MADV_HUGEPAGE);  // a hint: without THP it stays 4 KiB pages
+  if (huge) ::madvise(m, rounded, MADV_HUGEPAGE);  // a hint: without THP it stays 4 KiB pages
 #endif
   p = static_cast<char*>(m);
   size = rounded;
@@ -77,6 +81,15 @@ int Prefetcher::fetch_exact(uint64_t offset, uint64_t length, std::string* into)
   });
   if (!got) return store::to_errno(got.error());
   return into->size() < length ? EIO : 0;  // the object shrank under us
+}
+
+int Prefetcher::deliver_exact(uint64_t offset, uint64_t want, std::string* head, const ReadSink& deliver) {
+  std::string exact;
+  if (int rc = fetch_exact(offset, want, &exact)) return rc;
+  next_offset_ = offset + want;
+  head->append(exact);
+  deliver(head->data(), head->size());
+  return 0;
 }
 
 Prefetcher::Window* Prefetcher::window_at(uint64_t offset) {
@@ -202,13 +215,7 @@ int Prefetcher::read(uint64_t offset, size_t n, const ReadSink& deliver) {
         // Random access: fetch exactly what is needed. The stream, if any,
         // keeps its windows: the reader may come back to them.
         lk.unlock();
-        std::string exact;
-        int rc = fetch_exact(offset, want, &exact);
-        if (rc) return rc;
-        next_offset_ = offset + want;
-        head.append(exact);
-        deliver(head.data(), head.size());
-        return 0;
+        return deliver_exact(offset, want, &head, deliver);
       }
       // Reading on right past a window filled for this reader confirms the
       // stream: the thread takes over with the next, larger window. A fresh
@@ -248,13 +255,7 @@ int Prefetcher::read(uint64_t offset, size_t n, const ReadSink& deliver) {
       if (err != ENOBUFS) return err;
       // Over the shared budget: fetch only what this read needs.
       lk.unlock();
-      std::string exact;
-      int rc = fetch_exact(offset, want, &exact);
-      if (rc) return rc;
-      next_offset_ = offset + want;
-      head.append(exact);
-      deliver(head.data(), head.size());
-      return 0;
+      return deliver_exact(offset, want, &head, deliver);
     }
     // Entering a window frees the one before it for the stream's next range.
     Window& other = win_[w == &win_[0] ? 1 : 0];

@@ -96,6 +96,8 @@ class Prefetcher {
   };
 
   int fetch_exact(uint64_t offset, uint64_t length, std::string* into);
+  // Fetches [offset, offset + want) with one GET and delivers it after *head.
+  int deliver_exact(uint64_t offset, uint64_t want, std::string* head, const ReadSink& deliver);
   // Under mu_: the live window holding offset, or nullptr.
   Window* window_at(uint64_t offset);
   // Under mu_: claims a free window for the stream's next range (sized and
