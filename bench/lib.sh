@@ -223,6 +223,32 @@ s3_delete() { S3_QUERY='' s3curl DELETE "$1" -o /dev/null 2>/dev/null || true; }
 
 # reclaim: on RGW, let garbage collection free deleted objects' space now
 # (RGW keeps it for rgw_gc_obj_min_wait, 2 h, by default)
+# settle: wait (at most 30 s) until the server's processes use less than 10%
+# of a core, so a contender does not pay for the previous one's writes still
+# being digested (bluestore flushes and compaction after a large upload)
+settle() {
+  local pids=() f i t0 t1 start=$SECONDS
+  [ -n "${S3_DIR:-}" ] || return 0
+  for f in "$S3_DIR"/run/*.pid; do [ -r "$f" ] && pids+=("$(cat "$f")"); done
+  [ ${#pids[@]} -gt 0 ] || return 0
+  cpu_ticks() { for i in "${pids[@]}"; do awk '{ s += $14 + $15 } END { print s + 0 }' "/proc/$i/stat" 2>/dev/null; done | awk '{ s += $1 } END { print s + 0 }'; }
+  while [ $((SECONDS - start)) -lt 30 ]; do
+    t0=$(cpu_ticks)
+    sleep 1
+    t1=$(cpu_ticks)
+    [ $((t1 - t0)) -lt "$(($(getconf CLK_TCK) / 10))" ] && return 0
+  done
+}
+# rotated RUN WORDS...: WORDS rotated left by RUN-1, so that over the runs
+# every contender also goes first and last
+rotated() {
+  local run=$1
+  shift
+  local words=("$@") n=$# i out=()
+  for ((i = 0; i < n; i++)); do out+=("${words[$(((i + run - 1) % n))]}"); done
+  echo "${out[@]}"
+}
+
 reclaim() {
   [ "$S3_SERVER" = rgw ] || return 0
   timeout 300 radosgw-admin -c "$S3_DIR/ceph.conf" -n client.admin gc process --include-all \

@@ -34,11 +34,20 @@ w3_cp|3. $N × 4 KiB, until \`cp -r\` returns|s
 w4_ls|4. \`ls -l\` of $L objects, fresh mount (curl: paginated list, request time)|s
 w5_scratch|5. $BIG upload from close to durable, from scratch|s
 w5_resume|5. … \`kill -9\` at half, remount to durable|s
-w5_resent|5. … data re-sent after the remount|MiB
+w5_resent|5. … data sent after the remount|MiB
 w5_puts|5. … part PUTs after the remount (of all parts)|parts
+w5_again|5. … parts done before the kill and sent again|parts
 w6_rss_w1|6. peak RSS during workload 1|MiB
 w6_rss_huge|6. peak RSS, $HUGE upload|MiB
 EOF
+
+# derived per run: part PUTs after the remount beyond the parts that were not
+# done at the kill (in flight or not started) = completed parts sent again
+awk -F'\t' '{ print } $4 != "FAIL" { v[$1, $3] = $4; runs[$3] = 1 }
+  END { for (r in runs) if (("w5_puts", r) in v && ("w5_parts", r) in v && ("w5_done_at_kill", r) in v) {
+          again = v["w5_puts", r] - (v["w5_parts", r] - v["w5_done_at_kill", r])
+          printf "w5_again\tbucketfs\t%s\t%d\n", r, (again > 0 ? again : 0) } }' "$RAW" >"$TMP/raw"
+RAW=$TMP/raw
 
 # per metric and contender: median, min, max, runs, failures
 awk -F'\t' '
