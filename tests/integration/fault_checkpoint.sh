@@ -21,25 +21,14 @@ set -uo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 
 BIN=${BUCKETFS_BIN:-${BUILD:-build}/bucketfs}
-PROXY=$BUCKETFS_ROOT/tests/tools/faultproxy.js
 [ -x "$BIN" ] || t_abort "no bucketfs binary at $BIN (run make)"
-command -v node >/dev/null || t_abort "node missing"
 with_server rgw || t_abort "cannot start rgw"
 # shellcheck source=../lib/mount.sh
 . "$(dirname "$0")/../lib/mount.sh"
+# shellcheck source=../lib/fault.sh
+. "$(dirname "$0")/../lib/fault.sh"
 
-stop_pid() { kill -TERM "$1" 2>/dev/null; }
-PX_LOG=$T_TMP/proxy.log
-node "$PROXY" --upstream "$S3_ENDPOINT" --port-file "$T_TMP/proxy.port" --log "$PX_LOG" \
-  </dev/null >>"$T_TMP/proxy.stderr" 2>&1 &
-PX_PID=$!
-t_cleanup_push stop_pid "$PX_PID"
-for _ in $(seq 1 100); do
-  [ -s "$T_TMP/proxy.port" ] && break
-  sleep 0.1
-done
-[ -s "$T_TMP/proxy.port" ] || t_abort "faultproxy did not start"
-PX=http://127.0.0.1:$(cat "$T_TMP/proxy.port")
+start_proxy || t_abort "faultproxy did not start"
 # uploads_blocked / uploads_open: every PUT and POST of a *.bin key answered 503
 # (directory markers still go through: mkdir is synchronous), or no fault
 uploads_blocked() {

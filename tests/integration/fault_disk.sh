@@ -17,37 +17,20 @@ set -uo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 
 BIN=${BUCKETFS_BIN:-${BUILD:-build}/bucketfs}
-PROXY=$BUCKETFS_ROOT/tests/tools/faultproxy.js
 [ -x "$BIN" ] || t_abort "no bucketfs binary at $BIN (run make)"
 [ "$(id -u)" = 0 ] || t_abort "needs root to mount a tmpfs"
-command -v node >/dev/null || t_abort "node missing"
 with_server rgw || t_abort "cannot start rgw"
 # shellcheck source=../lib/mount.sh
 . "$(dirname "$0")/../lib/mount.sh"
+# shellcheck source=../lib/fault.sh
+. "$(dirname "$0")/../lib/fault.sh"
 
-stop_pid() { kill -TERM "$1" 2>/dev/null; }
-# start_proxy [faultproxy flags]: sets PX (URL), PX_PID; stopped at exit
-start_proxy() {
-  local i
-  rm -f "$T_TMP/proxy.port"
-  node "$PROXY" --upstream "$S3_ENDPOINT" --port-file "$T_TMP/proxy.port" --log "$T_TMP/proxy.log" "$@" \
-    </dev/null >>"$T_TMP/proxy.stderr" 2>&1 &
-  PX_PID=$!
-  t_cleanup_push stop_pid "$PX_PID"
-  for i in $(seq 1 100); do
-    [ -s "$T_TMP/proxy.port" ] && break
-    sleep 0.1
-  done
-  [ -s "$T_TMP/proxy.port" ] || return 1
-  PX=http://127.0.0.1:$(cat "$T_TMP/proxy.port")
-}
 # bucket_same KEY FILE: the object equals FILE (through s3curl)
 bucket_same() {
   rm -f "$T_TMP/got"
   s3curl GET "$1" -o "$T_TMP/got" -f 2>/dev/null && cmp -s "$T_TMP/got" "$2"
 }
 st() { "$BIN" status --cache-dir "$CACHE" "$@"; }
-open_uploads() { S3_QUERY=$(s3_query uploads) s3curl GET "" | grep -o '<UploadId>' | wc -l; }
 
 SMALL=$T_TMP/small
 mkdir -p "$SMALL"
