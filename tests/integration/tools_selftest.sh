@@ -182,6 +182,16 @@ t_check "echo: body streamed unchanged" \
 t_check "echo: response header case kept" "$(grep -c '^X-Echo-Case: KeEp' "$T_TMP/echo.headers")" 1
 _stop_pid "$PX_PID"
 
+# --- --plan foretells the faults the proxy gives, request by request
+node "$PROXY" --plan 30 --seed 11 --p503 25 --p500 25 | sed -e 's/^none$/200/' >"$T_TMP/plan"
+start_proxy plan "http://127.0.0.1:$echo_port" --seed 11 --p503 25 --p500 25 || t_abort "faultproxy did not start"
+for _ in $(seq 1 30); do curl -sS --max-time 10 -o /dev/null -w '%{http_code}\n' "$PX/x"; done >"$T_TMP/got-codes"
+if [ "$(wc -l <"$T_TMP/plan")" = 30 ] && grep -q 503 "$T_TMP/plan" && grep -q 500 "$T_TMP/plan" &&
+  cmp -s "$T_TMP/plan" "$T_TMP/got-codes"; then t_ok "--plan: the same 30 answers as the proxy gave"; else
+  t_fail "--plan: the same 30 answers as the proxy gave" "$(paste -sd' ' "$T_TMP/plan") vs $(paste -sd' ' "$T_TMP/got-codes")"
+fi
+_stop_pid "$PX_PID"
+
 # --- in front of s3rver
 with_server s3rver || t_abort "s3rver did not start"
 start_proxy s3 "$S3_ENDPOINT" --seed 7 || t_abort "faultproxy did not start"

@@ -34,6 +34,9 @@ const USAGE = `usage: faultproxy.js --upstream http://127.0.0.1:PORT [options]
                         then reset (reset)
   --signal-cut-seconds N  length of the cut SIGUSR2 starts (30)
   --control-prefix P    control endpoint path prefix (/__fault)
+  --plan N              print the fault kinds the first N requests would get with
+                        this seed and these percentages, one per line, and exit
+                        (no --upstream needed; --match is ignored)
 Signals: SIGUSR1 pauses/resumes fault injection, SIGUSR2 starts a cut,
 SIGTERM/SIGINT shut down cleanly.`;
 
@@ -92,7 +95,7 @@ function parseArgs(argv) {
   };
   const opt = {
     upstream: '', listenHost: '127.0.0.1', port: 0, portFile: '', log: '', seed: null,
-    signalCutSeconds: 30, controlPrefix: '/__fault', patch: {},
+    signalCutSeconds: 30, controlPrefix: '/__fault', patch: {}, plan: 0,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -117,7 +120,13 @@ function parseArgs(argv) {
     else if (flag === '--seed') opt.seed = Number(need());
     else if (flag === '--signal-cut-seconds') opt.signalCutSeconds = Number(need());
     else if (flag === '--control-prefix') opt.controlPrefix = need().replace(/\/+$/, '');
+    else if (flag === '--plan') opt.plan = Number(need());
     else throw new Error(`unknown argument ${a}`);
+  }
+  if (!Number.isInteger(opt.plan) || opt.plan < 0) throw new Error('--plan must be a count');
+  if (opt.plan > 0) {
+    if (opt.seed === null) throw new Error('--plan needs --seed');
+    return opt;
   }
   if (!opt.upstream) throw new Error('--upstream is required');
   const u = new URL(opt.upstream);
@@ -160,6 +169,14 @@ try {
   process.exit(2);
 }
 const rng = makeRng(opt.seed);
+if (opt.plan > 0) {
+  // The same draws decide() makes, request by request, so a test can pick a
+  // seed under which every fault class it checks for is certain to occur.
+  const kinds = [];
+  for (let i = 0; i < opt.plan; i++) kinds.push(decide({ method: '', url: '' }, true).kind);
+  process.stdout.write(`${kinds.join('\n')}\n`);
+  process.exit(0);
+}
 const logFd = opt.log ? fs.openSync(opt.log, 'a') : -1;
 // One upstream connection per request: a kept-alive connection that the server
 // closes while idle would fail the next request with a reset nobody configured.
@@ -255,13 +272,15 @@ function sendLocalError(req, res, status, id) {
 // Picks the faults for one request. Returns {kind, delay}; kind is one of none,
 // 503, 500, 429, reset-req, reset-resp. Always draws the same number of random
 // numbers so one request's config does not shift the next one's decisions.
-function decide(req) {
+function decide(req, planning = false) {
   const r = rng() * 100;
   const rd = rng();
   const rdelay = rng();
   const frac = rng(); // where a reset falls inside a body of known length
   if (cfg.paused) return { kind: 'none', delay: 0, frac };
-  if (cfg.matchRe && !cfg.matchRe.test(`${req.method} ${req.url}`)) return { kind: 'none', delay: 0, frac };
+  if (!planning && cfg.matchRe && !cfg.matchRe.test(`${req.method} ${req.url}`)) {
+    return { kind: 'none', delay: 0, frac };
+  }
   let kind = 'none';
   let edge = 0;
   for (const [k, p] of [['503', cfg.p503], ['500', cfg.p500], ['429', cfg.p429],
