@@ -136,6 +136,7 @@ struct HttpObjectStore::Call {
   std::function<void(const char*, size_t)> on_body_chunk;
   std::function<void()> before_attempt;  // reset per-attempt state (digests, counters)
   std::function<bool(const char*, size_t)> sink;
+  int transport_failures = 0;  // attempts that broke off: the server may have acted on them
 };
 
 HttpObjectStore::HttpObjectStore(HttpStoreConfig cfg) : cfg_(std::move(cfg)) {
@@ -248,6 +249,7 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
     Error err;
     bool retry = false;
     if (!res) {
+      ++call.transport_failures;
       err = from_transport(res.error());
       retry = transport_retryable(res.error());
     } else if (res->status >= 200 && res->status < 300) {
@@ -483,12 +485,45 @@ StoreResult<std::string> HttpObjectStore::create_multipart(const std::string& ke
   c.headers.emplace_back("content-type",
                          opts.content_type.empty() ? "application/octet-stream" : opts.content_type);
   for (const auto& [k, v] : opts.meta) c.headers.emplace_back(meta_prefix() + k, v);
+  const std::time_t since = std::time(nullptr) + clock_skew_s_.load();  // the server's clock
   auto r = execute(c);
   if (!r) return r.error();
   auto id = xml::parse_initiate_multipart(r->body);
   if (!id || id->empty())
     return Error{ErrorCode::Other, static_cast<int>(r->status), "", "no UploadId in the server's answer", ""};
+  if (c.transport_failures > 0) abort_lost_creates(key, *id, since);
   return *id;
+}
+
+// An attempt whose connection broke after the request went out may have
+// created an upload whose id never reached us; the retry created another. The
+// lost one would hold its parts' space until a lifecycle rule or `bucketfs
+// uploads --abort-orphans` removes it, so it goes now: uploads of exactly this
+// key, begun since the first attempt (a minute's leeway for the clocks), other
+// than ours. Best effort: a failure leaves only that orphan.
+void HttpObjectStore::abort_lost_creates(const std::string& key, const std::string& keep, std::time_t since) {
+  constexpr std::time_t kLeeway = 60;
+  std::string key_marker, id_marker;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = list_uploads(key, key_marker, id_marker);
+    if (!page) {
+      if (page.error().code != ErrorCode::Unsupported)
+        LOG_WARN("cannot look for a lost multipart upload of " << key << ": " << page.error().describe());
+      return;
+    }
+    for (const auto& u : page->uploads) {
+      if (u.key != key || u.upload_id == keep || u.initiated == 0 || u.initiated < since - kLeeway) continue;
+      auto a = abort_multipart(key, u.upload_id);
+      if (a || a.error().code == ErrorCode::NoSuchUpload)
+        LOG_INFO("aborted a multipart upload of " << key << " whose creation answer was lost");
+      else
+        LOG_WARN("cannot abort the lost multipart upload " << u.upload_id << " of " << key << ": "
+                                                           << a.error().describe());
+    }
+    if (!page->truncated) return;
+    key_marker = page->next_key_marker;
+    id_marker = page->next_upload_id_marker;
+  }
 }
 
 StoreResult<PartInfo> HttpObjectStore::upload_part(const std::string& key, const std::string& upload_id,

@@ -1,6 +1,7 @@
 // fake_http_server.hpp - a loopback HTTP/1.1 server for unit tests that answers
 // each request with the next canned response and records what it received.
-// One connection at a time; supports keep-alive and Content-Length bodies.
+// One connection at a time; supports keep-alive and Content-Length bodies, and
+// closing a connection without an answer.
 #pragma once
 
 #include <arpa/inet.h>
@@ -21,6 +22,7 @@ struct Canned {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  bool drop = false;  // read the request, then close without an answer (a lost response)
 };
 
 struct Seen {
@@ -129,6 +131,7 @@ class FakeHttpServer {
           queue_.pop_front();
         }
       }
+      if (r.drop) return;
       std::string out = "HTTP/1.1 " + std::to_string(r.status) + " X\r\n";
       bool has_len = false;
       for (auto& [k, v] : r.headers) {

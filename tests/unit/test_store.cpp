@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <memory>
 extern "C" {
 #include <cmocka.h>
@@ -172,6 +173,61 @@ void test_200_with_error_body_on_complete(void** state) {
   assert_non_null(strstr(seen[0].body.c_str(), "<PartNumber>1</PartNumber>"));
 }
 
+std::string iso_utc(std::time_t t) {
+  char buf[32];
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+  return buf;
+}
+
+std::string upload_xml(const std::string& key, const std::string& id, std::time_t initiated) {
+  return "<Upload><Key>" + key + "</Key><UploadId>" + id + "</UploadId><Initiated>" + iso_utc(initiated) +
+         "</Initiated></Upload>";
+}
+
+// A create whose answer is lost (the connection closes) is retried; the upload
+// the first attempt made on the server is found and aborted, and nothing else.
+void test_lost_create_answer_leaves_no_orphan(void** state) {
+  auto* f = static_cast<Fixture*>(*state);
+  const std::time_t now = std::time(nullptr);
+  f->server.push({0, {}, "", true});  // the server made up1, the answer never came
+  f->server.push({200,
+                  {},
+                  "<InitiateMultipartUploadResult><Bucket>bkt</Bucket><Key>k</Key>"
+                  "<UploadId>up2</UploadId></InitiateMultipartUploadResult>"});
+  f->server.push({200,
+                  {},
+                  "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>" +
+                      upload_xml("k", "up-old", now - 86400) +  // someone's, long ago
+                      upload_xml("k", "up1", now) + upload_xml("k", "up2", now) +
+                      upload_xml("k/sub", "up3", now) +  // another key under the prefix
+                      "</ListMultipartUploadsResult>"});
+  f->server.push({204, {}, ""});
+  auto r = f->store->create_multipart("k", {});
+  assert_true(r.ok());
+  assert_string_equal(r->c_str(), "up2");
+  auto seen = f->server.seen();
+  assert_int_equal(seen.size(), 4);
+  assert_string_equal(seen[1].method.c_str(), "POST");
+  assert_string_equal(seen[2].method.c_str(), "GET");
+  assert_non_null(strstr(seen[2].target.c_str(), "prefix=k"));
+  assert_non_null(strstr(seen[2].target.c_str(), "uploads"));
+  assert_string_equal(seen[3].method.c_str(), "DELETE");
+  assert_string_equal(seen[3].target.c_str(), "/bkt/k?uploadId=up1");
+}
+
+// A create answered at once costs exactly one request.
+void test_create_answered_at_once_lists_nothing(void** state) {
+  auto* f = static_cast<Fixture*>(*state);
+  f->server.push(
+      {200, {}, "<InitiateMultipartUploadResult><UploadId>up9</UploadId></InitiateMultipartUploadResult>"});
+  auto r = f->store->create_multipart("k", {});
+  assert_true(r.ok());
+  assert_string_equal(r->c_str(), "up9");
+  assert_int_equal(f->server.count(), 1);
+}
+
 void test_etag_mismatch_is_integrity_error(void** state) {
   auto* f = static_cast<Fixture*>(*state);
   f->server.push({200, {{"ETag", "\"00000000000000000000000000000000\""}}, ""});
@@ -240,6 +296,8 @@ int main() {
       cmocka_unit_test_setup_teardown(test_404_head_is_no_such_key, setup, teardown),
       cmocka_unit_test_setup_teardown(test_clock_skew_resigns_with_server_time, setup, teardown),
       cmocka_unit_test_setup_teardown(test_200_with_error_body_on_complete, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lost_create_answer_leaves_no_orphan, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_create_answered_at_once_lists_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_etag_mismatch_is_integrity_error, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unsupported_list_parts_is_remembered, setup, teardown),
       cmocka_unit_test_setup_teardown(test_key_too_long, setup, teardown),

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <ctime>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -85,6 +86,7 @@ class HttpObjectStore final : public ObjectStore {
  private:
   struct Call;  // one logical request (see http_object_store.cpp)
   StoreResult<http::Response> execute(Call& call);
+  void abort_lost_creates(const std::string& key, const std::string& keep, std::time_t since);
   void sign(http::Request& req, const Call& call, std::time_t now) const;
   std::string meta_prefix() const;
 
