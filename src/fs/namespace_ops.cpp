@@ -230,11 +230,16 @@ int Filesystem::setattr(Ino ino, const SetAttr& changes, struct stat* out, doubl
 // --- rename ------------------------------------------------------------------
 
 int Filesystem::rename_file(const std::string& from, const std::string& to) {
-  const std::string src = keys_.file_key(from);
-  const std::string dst = keys_.file_key(to);
-  auto c = store_.copy(src, dst, std::nullopt);  // metadata travels with the copy
-  if (!c) return store::to_errno(c.error());
-  auto r = store_.remove(src);
+  return move_object(keys_.file_key(from), keys_.file_key(to), false);
+}
+
+int Filesystem::move_object(const std::string& from_key, const std::string& to_key, bool missing_ok) {
+  auto c = store_.copy(from_key, to_key, std::nullopt);  // metadata travels with the copy
+  if (!c) {
+    int err = store::to_errno(c.error());
+    return err == ENOENT && missing_ok ? 0 : err;
+  }
+  auto r = store_.remove(from_key);
   return r ? 0 : store::to_errno(r.error());
 }
 

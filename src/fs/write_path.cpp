@@ -198,6 +198,13 @@ void Filesystem::on_upload_done(const upload::UploadOutcome& o) {
   {
     std::lock_guard lk(pending_mu_);
     auto it = pending_.find(path);
+    if (it == pending_.end() || it->second->staging_path != o.staging_path) {
+      // Renamed while this upload finished under its old key: the file still
+      // lives in this staging file, and rename_pending (which holds the file
+      // until it is done) moves the object and settles the entry.
+      for (const auto& [other, q] : pending_)
+        if (q->staging_path == o.staging_path) drop_staging = false;
+    }
     if (it != pending_.end() && it->second->staging_path == o.staging_path) {
       auto& p = it->second;
       if (p->generation == o.generation) p->submitted = false;
@@ -535,36 +542,66 @@ int Filesystem::rename_pending(const std::string& from, const std::string& to) {
     }
     std::lock_guard plk(p->mu);
     std::string old_path, new_path;
-    bool submitted;
+    bool still_pending;
     {
       std::lock_guard lk(pending_mu_);
+      if (p->unlinked) continue;
       old_path = p->path;
       new_path = to + old_path.substr(from.size());
       auto it = pending_.find(old_path);
-      if (it == pending_.end() || it->second != p) continue;
-      if (auto dst = pending_.find(new_path); dst != pending_.end()) {
-        // Replacing another pending file: it is gone, like an unlinked one.
-        dst->second->unlinked = true;
-        pending_.erase(dst);
+      still_pending = it != pending_.end() && it->second == p;
+      if (still_pending) {
+        if (auto dst = pending_.find(new_path); dst != pending_.end()) {
+          // Replacing another pending file: it is gone, like an unlinked one.
+          dst->second->unlinked = true;
+          pending_.erase(dst);
+        }
+        pending_.erase(old_path);
+        p->path = new_path;
+        pending_[new_path] = p;
       }
-      pending_.erase(old_path);
-      p->path = new_path;
-      pending_[new_path] = p;
-      submitted = p->submitted;
     }
     const std::string old_key = keys_.file_key(old_path), new_key = keys_.file_key(new_path);
+    if (!still_pending) {
+      // Its upload completed since the rename began: it is an object now.
+      if (int rc = move_object(old_key, new_key, true)) return rc;
+      continue;
+    }
     write_.uploader->cancel(new_key, true);  // an upload of the replaced file
     // A queued upload (the closed version, even while a newer one is being
     // written) moves to the new key, sidecar and all; a generation still being
     // written gets its key when it is closed.
-    (void)submitted;
-    if (auto r = write_.uploader->retarget(old_key, new_key); !r) {
-      LOG_ERROR("rename of pending " << old_path << ": " << r.error().message);
+    auto moved = write_.uploader->retarget(old_key, new_key);
+    if (!moved) {
+      LOG_ERROR("rename of pending " << old_path << ": " << moved.error().message);
       return EIO;
     }
-    // An older version of the file may already be in the bucket under the old name.
-    auto r = store_.remove(old_key);
-    if (!r) return store::to_errno(r.error());
+    if (*moved) {
+      // An older version of the file may already be in the bucket under the old name.
+      auto r = store_.remove(old_key);
+      if (!r) return store::to_errno(r.error());
+      continue;
+    }
+    // No upload in flight: the last closed version, if any, is in the bucket
+    // under the old name (perhaps only just: it may have landed while this
+    // rename took its upload over, see on_upload_done). It moves there.
+    if (int rc = move_object(old_key, new_key, true)) return rc;
+    std::string drop;
+    {
+      std::lock_guard lk(pending_mu_);
+      auto it = pending_.find(new_path);
+      if (p->submitted && it != pending_.end() && it->second == p) {
+        p->submitted = false;  // what was submitted is in the bucket
+        if (!p->dirty && p->writers == 0) {
+          Attr a = p->attr;
+          a.has_meta = true;
+          pending_.erase(it);
+          drop = p->staging_path;
+          cache_.note_entry(new_path, a);
+        }
+      }
+    }
+    if (!drop.empty()) write_.staging->remove(drop);
   }
   return 0;
 }

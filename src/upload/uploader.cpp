@@ -329,18 +329,40 @@ void Uploader::cancel(const std::string& key, bool drop_record) {
   work_cv_.notify_all();
 }
 
-checkpoint::CpResult<void> Uploader::retarget(const std::string& old_key, const std::string& new_key) {
+checkpoint::CpResult<bool> Uploader::retarget(const std::string& old_key, const std::string& new_key) {
   std::shared_ptr<Job> job;
   {
     std::lock_guard lock(mu_);
     job = find(old_key);
   }
-  if (!job) return Ok{};
+  if (!job) {
+    // Nothing in flight. A record may still name old_key (an upload cancelled
+    // by a metadata change, waiting for the next commit): it moves too, or the
+    // next mount would upload the file under its old name.
+    auto got = cp_.get(old_key);
+    if (!got) return got.error();
+    if (!*got) return false;
+    UploadRecord rec = std::move(**got);
+    rec.key = new_key;
+    if (int err = staging_.mark_closed(rec.staging_path, rec.key, rec.generation); err != 0 && err != ENOENT)
+      return checkpoint::StoreError{checkpoint::StoreError::Io, "cannot rename the staged file " +
+                                                                    rec.staging_path + ": " + std::strerror(err)};
+    if (auto r = cp_.put(rec); !r) return r.error();
+    if (auto r = cp_.remove(old_key); !r) return r.error();
+    return false;
+  }
   cancel(old_key, false);
+  {
+    // The upload may have completed under old_key while cancel waited for its
+    // last request: then the object is there, and there is nothing to move.
+    std::lock_guard lock(mu_);
+    if (job->phase == Job::Phase::Done) return false;
+  }
   UploadRecord rec = job->rec;
   rec.key = new_key;
   if (auto r = submit(rec); !r) return r.error();  // rewrites the sidecar with the new key
-  return cp_.remove(old_key);
+  if (auto r = cp_.remove(old_key); !r) return r.error();
+  return true;
 }
 
 int Uploader::wait(const std::string& key, uint64_t generation) {

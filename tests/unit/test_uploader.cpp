@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <csetjmp>
 #include <cstdarg>
 #include <cstddef>
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <thread>
 extern "C" {
@@ -320,7 +322,8 @@ void test_retarget_pending(void** state) {
   std::string data;
   auto r = w->stage_file("old/name", 3 * kPart, 13, &data);
   assert_true(u.submit(r).ok());
-  assert_true(u.retarget("old/name", "new/name").ok());
+  auto moved = u.retarget("old/name", "new/name");
+  assert_true(moved.ok() && *moved);
   std::string sidecar_key;
   assert_true(stage::StagingArea::read_key(r.staging_path, &sidecar_key));
   assert_string_equal(sidecar_key.c_str(), "new/name");
@@ -328,6 +331,82 @@ void test_retarget_pending(void** state) {
   assert_true(wait_idle(u));
   assert_false(w->mem.object_data("old/name").has_value());
   assert_true(*w->mem.object_data("new/name") == data);
+}
+
+// Nothing in flight: retarget says so, and the completed object stays where it
+// is (the Filesystem moves it in the bucket).
+void test_retarget_after_completion(void** state) {
+  auto* w = static_cast<World*>(*state);
+  Uploader u(w->mem, *w->cp, *w->staging, cfg(1));
+  std::string data;
+  auto r = w->stage_file("landed", 2 * kPart, 15, &data);
+  assert_true(u.submit(r).ok());
+  u.start();
+  assert_true(wait_idle(u));
+  auto moved = u.retarget("landed", "elsewhere");
+  assert_true(moved.ok());
+  assert_false(*moved);
+  assert_true(wait_idle(u));
+  assert_true(*w->mem.object_data("landed") == data);
+  assert_false(w->mem.object_data("elsewhere").has_value());
+  auto rec = w->cp->get("elsewhere");
+  assert_true(rec.ok() && !rec->has_value());
+}
+
+// A record waiting for the next commit (its upload cancelled by a metadata
+// change) moves to the new key, sidecar too: a crash now resumes it there.
+void test_retarget_moves_waiting_record(void** state) {
+  auto* w = static_cast<World*>(*state);
+  Uploader u(w->mem, *w->cp, *w->staging, cfg(1));
+  std::string data;
+  auto r = w->stage_file("waiting", 2 * kPart, 16, &data);
+  assert_true(u.submit(r).ok());
+  u.cancel("waiting", false);  // the record stays
+  auto moved = u.retarget("waiting", "renamed");
+  assert_true(moved.ok());
+  assert_false(*moved);
+  auto old_rec = w->cp->get("waiting");
+  assert_true(old_rec.ok() && !old_rec->has_value());
+  auto new_rec = w->cp->get("renamed");
+  assert_true(new_rec.ok() && new_rec->has_value());
+  assert_string_equal((*new_rec)->staging_path.c_str(), r.staging_path.c_str());
+  std::string sidecar_key;
+  assert_true(stage::StagingArea::read_key(r.staging_path, &sidecar_key));
+  assert_string_equal(sidecar_key.c_str(), "renamed");
+}
+
+// The upload completes under the old key while retarget waits for its last
+// request: retarget reports that nothing moved, and uploads nothing again.
+void test_retarget_while_completing(void** state) {
+  auto* w = static_cast<World*>(*state);
+  std::mutex mu;  // before u: the done handler uses them until u is gone
+  std::condition_variable cv;
+  bool in_done = false;
+  Uploader u(w->mem, *w->cp, *w->staging, cfg(1));
+  u.set_done_handler([&](const UploadOutcome&) {
+    {
+      std::lock_guard l(mu);
+      in_done = true;
+    }
+    cv.notify_all();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // retarget arrives meanwhile
+  });
+  std::string data;
+  auto r = w->stage_file("racing", 3 * kPart, 17, &data);
+  assert_true(u.submit(r).ok());
+  u.start();
+  {
+    std::unique_lock l(mu);
+    assert_true(cv.wait_for(l, std::chrono::seconds(10), [&] { return in_done; }));
+  }
+  auto moved = u.retarget("racing", "moved");
+  assert_true(moved.ok());
+  assert_false(*moved);
+  assert_true(wait_idle(u));
+  assert_true(*w->mem.object_data("racing") == data);
+  assert_false(w->mem.object_data("moved").has_value());
+  auto rec = w->cp->get("moved");
+  assert_true(rec.ok() && !rec->has_value());
 }
 
 void test_aborted_upload_restarts(void** state) {
@@ -405,6 +484,9 @@ int main() {
       cmocka_unit_test_setup_teardown(test_reopen_cancels_and_new_generation_wins, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unlink_pending_drops_record, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retarget_pending, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_retarget_after_completion, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_retarget_moves_waiting_record, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_retarget_while_completing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_aborted_upload_restarts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_resume_staging_leftovers, setup, teardown),
   };

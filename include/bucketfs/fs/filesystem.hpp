@@ -206,6 +206,9 @@ class Filesystem {
   int head_meta(const std::string& key, store::ObjectInfo* out, bool* found);
   int put_marker(const std::string& path, const Attr& a);
   int rename_file(const std::string& from, const std::string& to);
+  // Server-side rename of one object (copy, then delete); missing_ok: nothing
+  // under from_key is success.
+  int move_object(const std::string& from_key, const std::string& to_key, bool missing_ok);
   int rename_dir(const std::string& from, const std::string& to);
   void note_collision(const std::string& key);
   Attr new_object_attr(mode_t mode, const Context& ctx, uint64_t size) const;

@@ -114,8 +114,11 @@ class Uploader {
   void cancel(const std::string& key, bool drop_record);
 
   // Renames a pending upload: the record moves to new_key and the upload
-  // restarts there (a multipart upload is bound to its key).
-  checkpoint::CpResult<void> retarget(const std::string& old_key, const std::string& new_key);
+  // restarts there (a multipart upload is bound to its key); true. False when
+  // no upload of old_key is in flight, or it completed under old_key while
+  // being taken over: what the bucket has of the file is then under old_key
+  // (a record waiting for the next commit still moves to new_key).
+  checkpoint::CpResult<bool> retarget(const std::string& old_key, const std::string& new_key);
 
   // Blocks until the upload of key at `generation` (or a newer one) is in the
   // bucket (0), or a pass failed (EIO). 0 when nothing of key is pending.
