@@ -311,8 +311,11 @@ void Filesystem::fill_missing_metadata(const std::string& dir, DirListing* listi
       else
         rest.push_back(todo[j]);
     }
-    if (head_entries(dir, listing, sample) == 0) {
-      listing->meta_skipped = true;
+    HeadTally t = head_entries(dir, listing, sample);
+    if (t.with_meta == 0) {
+      // No metadata in the sample. If some HEADs failed it cannot tell: the
+      // rest waits, and lookups of the entries ask the server themselves.
+      if (t.failed == 0) listing->meta_skipped = true;
       return;
     }
     todo = std::move(rest);
@@ -320,9 +323,10 @@ void Filesystem::fill_missing_metadata(const std::string& dir, DirListing* listi
   head_entries(dir, listing, todo);
 }
 
-size_t Filesystem::head_entries(const std::string& dir, DirListing* listing, const std::vector<size_t>& todo) {
-  if (todo.empty()) return 0;
-  std::atomic<size_t> next{0}, with_meta{0};
+Filesystem::HeadTally Filesystem::head_entries(const std::string& dir, DirListing* listing,
+                                               const std::vector<size_t>& todo) {
+  if (todo.empty()) return {};
+  std::atomic<size_t> next{0}, with_meta{0}, failed{0};
   auto worker = [&]() {
     for (size_t j = next++; j < todo.size(); j = next++) {
       auto& [name, attr] = listing->entries[todo[j]];
@@ -331,7 +335,10 @@ size_t Filesystem::head_entries(const std::string& dir, DirListing* listing, con
         store::ObjectInfo info;
         bool found = false;
         std::string key = attr.is_dir() ? keys_.dir_key(path) : keys_.file_key(path);
-        if (head_meta(key, &info, &found) != 0) continue;  // keep the listing's attributes
+        if (head_meta(key, &info, &found) != 0) {
+          ++failed;
+          continue;  // keep the listing's attributes
+        }
         if (found && carries_posix_metadata(info)) ++with_meta;
         if (attr.is_dir()) {
           attr = dir_attr(found ? &info : nullptr, opts_, mount_time_);
@@ -351,7 +358,7 @@ size_t Filesystem::head_entries(const std::string& dir, DirListing* listing, con
   for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
   worker();
   for (auto& t : threads) t.join();
-  return with_meta.load();
+  return {with_meta.load(), failed.load()};
 }
 
 int Filesystem::opendir(Ino ino, uint64_t* fh) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bucketfs/fs/filesystem.hpp"
+#include "bucketfs/store/faulty_object_store.hpp"
 #include "bucketfs/store/memory_object_store.hpp"
 
 // Last: cmocka defines a fail() macro that breaks <ios> if included before it.
@@ -477,6 +478,24 @@ void test_readdir_meta_auto(void** state) {
   assert_int_equal(list_names(s, "s3fs"), 0);
   assert_int_equal(s->store.calls("head"), 0);
   assert_int_equal(s->attrs[0].st_mode, S_IFREG | 0644);
+
+  // auto, and the sample's HEADs fail: nothing is concluded, so a lookup asks
+  // the server and finds the s3fs mode the listing could not show.
+  for (int i = 0; i < 40; ++i)
+    s->store.put_object("s3fs2/f" + std::to_string(100 + i), "x", {{"mode", "33184"}, {"mtime", "1700000000"}});
+  s->opts.readdir_meta = fs::Options::ReaddirMeta::Auto;
+  store::FaultyObjectStore faulty(s->store);
+  s->fs = std::make_unique<fs::Filesystem>(faulty, s->opts);
+  assert_int_equal(stat_of(s, "s3fs2", &a), 0);
+  faulty.fail_next("head", 4, store::Error{store::ErrorCode::Transient, 503, "SlowDown", "", ""});
+  s->store.reset_counters();
+  assert_int_equal(list_names(s, "s3fs2"), 0);
+  assert_int_equal(s->names.size(), 40);
+  assert_int_equal(s->store.calls("head"), 0);  // the sample failed, the rest was not tried
+  assert_int_equal(stat_of(s, "s3fs2/f133", &a), 0);
+  assert_int_equal(s->store.calls("head"), 1);
+  assert_int_equal(a.st_mode, 33184);
+  s->fs.reset();  // before faulty goes
 }
 
 void test_symlink_round_trip(void** state) {

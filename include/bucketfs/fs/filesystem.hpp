@@ -201,7 +201,11 @@ class Filesystem {
   int list_dir(const std::string& path, std::shared_ptr<const DirListing>* out);
   void fill_missing_metadata(const std::string& dir, DirListing* listing);
   // HEADs listing->entries[i] for each i in todo; returns how many carry metadata.
-  size_t head_entries(const std::string& dir, DirListing* listing, const std::vector<size_t>& todo);
+  struct HeadTally {
+    size_t with_meta = 0;  // entries found carrying POSIX metadata
+    size_t failed = 0;     // HEADs that got no answer (the listing's attributes stand)
+  };
+  HeadTally head_entries(const std::string& dir, DirListing* listing, const std::vector<size_t>& todo);
   int is_dir_empty(const std::string& path, bool* empty);
   int head_meta(const std::string& key, store::ObjectInfo* out, bool* found);
   int put_marker(const std::string& path, const Attr& a);
