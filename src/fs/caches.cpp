@@ -71,10 +71,35 @@ void MetaCache::put_dir(const std::string& path, std::shared_ptr<const DirListin
   if (++puts_since_prune_ >= kPruneEvery) prune_locked();
 }
 
+void MetaCache::put_first_page(const std::string& path, std::shared_ptr<const store::ListPage> page) {
+  if (dir_ttl_ == Clock::duration::zero()) return;
+  constexpr size_t kMaxFirstPages = 16;
+  std::lock_guard<std::mutex> lk(mu_);
+  const auto now = Clock::now();
+  std::erase_if(first_pages_, [&](const auto& kv) { return kv.second.expires <= now; });
+  if (first_pages_.size() >= kMaxFirstPages && !first_pages_.count(path)) {
+    auto oldest = std::min_element(first_pages_.begin(), first_pages_.end(), [](const auto& a, const auto& b) {
+      return a.second.expires < b.second.expires;
+    });
+    first_pages_.erase(oldest);
+  }
+  first_pages_[path] = PageEntry{std::move(page), now + dir_ttl_};
+}
+
+std::shared_ptr<const store::ListPage> MetaCache::take_first_page(const std::string& path) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = first_pages_.find(path);
+  if (it == first_pages_.end()) return nullptr;
+  auto page = it->second.expires > Clock::now() ? std::move(it->second.page) : nullptr;
+  first_pages_.erase(it);
+  return page;
+}
+
 void MetaCache::note_entry(const std::string& path, const Attr& a) {
   put_attr(path, a);
   if (path.empty()) return;
   std::lock_guard<std::mutex> lk(mu_);
+  first_pages_.erase(KeyMapper::parent_of(path));  // a page cannot take an entry in its place
   auto it = dirs_.find(KeyMapper::parent_of(path));
   if (it == dirs_.end()) return;
   // Copy on write: handles that snapshotted the old listing keep it.
@@ -94,20 +119,29 @@ void MetaCache::invalidate(const std::string& path) {
   std::lock_guard<std::mutex> lk(mu_);
   attrs_.erase(path);
   dirs_.erase(path);
-  if (!path.empty()) dirs_.erase(KeyMapper::parent_of(path));
+  first_pages_.erase(path);
+  if (!path.empty()) {
+    dirs_.erase(KeyMapper::parent_of(path));
+    first_pages_.erase(KeyMapper::parent_of(path));
+  }
 }
 
 void MetaCache::invalidate_tree(const std::string& path) {
   std::lock_guard<std::mutex> lk(mu_);
   erase_tree(attrs_, path);
   erase_tree(dirs_, path);
-  if (!path.empty()) dirs_.erase(KeyMapper::parent_of(path));
+  erase_tree(first_pages_, path);
+  if (!path.empty()) {
+    dirs_.erase(KeyMapper::parent_of(path));
+    first_pages_.erase(KeyMapper::parent_of(path));
+  }
 }
 
 void MetaCache::clear() {
   std::lock_guard<std::mutex> lk(mu_);
   attrs_.clear();
   dirs_.clear();
+  first_pages_.clear();
 }
 
 // Expired entries are dropped in batches so the maps stay bounded by what

@@ -126,17 +126,21 @@ int Filesystem::stat_path_uncached(const std::string& path, Attr* out) {
 
   // Directory first: a marker or anything under "path/" makes it one, even if
   // "path" is also an object.
+  // A whole page, not one key: it costs about the same, and when the
+  // directory is listed next (ls stats it first) the listing starts from it.
   store::ListRequest req;
   req.prefix = dkey;
   req.delimiter = "/";
-  req.max_keys = 1;
+  req.max_keys = opts_.list_page_size;
   auto page = store_.list(req);
   if (!page) return store::to_errno(page.error());
   bool is_dir = !page->objects.empty() || !page->common_prefixes.empty();
   if (is_dir) {
     store::ObjectInfo marker;
     bool has_marker = false;
-    if (!page->objects.empty() && page->objects.front().key == dkey) {
+    const bool marker_listed = !page->objects.empty() && page->objects.front().key == dkey;
+    cache_.put_first_page(path, std::make_shared<const store::ListPage>(std::move(*page)));
+    if (marker_listed) {
       if (int rc = head_meta(dkey, &marker, &has_marker)) return rc;
     }
     *out = dir_attr(has_marker ? &marker : nullptr, opts_, mount_time_);
@@ -253,8 +257,11 @@ int Filesystem::list_dir(const std::string& path, std::shared_ptr<const DirListi
   req.prefix = dkey;
   req.delimiter = "/";
   req.max_keys = opts_.list_page_size;
+  auto first = cache_.take_first_page(path);  // from the stat that found the directory
   for (;;) {
-    auto page = store_.list(req);
+    store::StoreResult<store::ListPage> page =
+        first ? store::StoreResult<store::ListPage>(*first) : store_.list(req);
+    first.reset();
     if (!page) return store::to_errno(page.error());
     for (const auto& obj : page->objects) {
       std::string name = obj.key.substr(dkey.size());

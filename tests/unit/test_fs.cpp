@@ -236,7 +236,8 @@ void test_listing_pages(void** state) {
   assert_int_equal(s->names.size(), 27);
   assert_string_equal(s->names[0].c_str(), "f100");
   assert_string_equal(s->names[24].c_str(), "f124");
-  assert_int_equal(s->store.calls("list"), 7);  // 27 entries, 4 per page
+  // 27 entries, 4 per page: 7 pages, the first fetched by the stat above.
+  assert_int_equal(s->store.calls("list"), 6);
   // The listing is cached: a second readdir and lookups cost nothing.
   s->store.reset_counters();
   assert_int_equal(list_names(s, "many"), 0);
@@ -498,6 +499,33 @@ void test_readdir_meta_auto(void** state) {
   s->fs.reset();  // before faulty goes
 }
 
+// ls stats a directory, then lists it: the stat's page starts the listing.
+void test_stat_page_starts_listing(void** state) {
+  State* s = st(state);
+  s->opts.list_page_size = 2;
+  remount(s);
+  for (int i = 0; i < 5; ++i) s->store.put_object("d/f" + std::to_string(i), "x");
+  struct stat a;
+  s->store.reset_counters();
+  assert_int_equal(stat_of(s, "d", &a), 0);
+  assert_int_equal(s->store.calls("list"), 1);
+  assert_int_equal(list_names(s, "d"), 0);
+  assert_int_equal(s->names.size(), 5);
+  assert_int_equal(s->store.calls("list"), 3);  // pages 2 and 3 only
+
+  // A change in the directory drops the page: the next listing sees it.
+  s->opts.list_page_size = 1000;
+  remount(s);
+  s->store.reset_counters();
+  assert_int_equal(stat_of(s, "d", &a), 0);
+  Ino d;
+  assert_int_equal(resolve(s, "d", &d), 0);
+  assert_int_equal(s->fs->unlink(d, "f3"), 0);
+  assert_int_equal(list_names(s, "d"), 0);
+  assert_int_equal(s->names.size(), 4);
+  assert_true(index_of(s, "f3") < 0);
+}
+
 void test_symlink_round_trip(void** state) {
   State* s = st(state);
   fs::Entry e;
@@ -706,6 +734,7 @@ int main() {
       cmocka_unit_test_setup_teardown(test_listing_pages, setup, teardown),
       cmocka_unit_test_setup_teardown(test_attr_cache_and_negative_entries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_invalidation_after_own_changes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stat_page_starts_listing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rename_file_keeps_metadata, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rename_directory_with_children, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rmdir, setup, teardown),

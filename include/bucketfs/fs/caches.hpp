@@ -1,5 +1,6 @@
-// caches.hpp - the attribute cache (positive and negative entries, stat_ttl)
-// and the directory-listing cache (dir_ttl), keyed by mount-relative path.
+// caches.hpp - the attribute cache (positive and negative entries, stat_ttl),
+// the directory-listing cache (dir_ttl) and the first listing pages that
+// directory stats fetched (dir_ttl), keyed by mount-relative path.
 //
 // Entries expire by a steady clock; a TTL of 0 disables that cache. The
 // Filesystem invalidates what its own changes touch (the path, its parent's
@@ -18,6 +19,8 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "bucketfs/store/object_store.hpp"
 
 namespace bucketfs::fs {
 
@@ -55,6 +58,11 @@ class MetaCache {
   void put_attr(const std::string& path, const Attr& a);
   std::shared_ptr<const DirListing> get_dir(const std::string& path) const;
   void put_dir(const std::string& path, std::shared_ptr<const DirListing> listing);
+  // The first listing page of a directory, fetched by the stat that found it
+  // (ls stats a directory, then lists it): taken once by the listing, so it
+  // is not requested twice. A handful are kept; changes drop them like listings.
+  void put_first_page(const std::string& path, std::shared_ptr<const store::ListPage> page);
+  std::shared_ptr<const store::ListPage> take_first_page(const std::string& path);
 
   // The path now exists with these attributes (this mount made it): its
   // attributes, and its entry in the parent's cached listing, if any.
@@ -82,6 +90,11 @@ class MetaCache {
   mutable std::mutex mu_;  // leaf lock
   std::map<std::string, AttrEntry> attrs_;
   std::map<std::string, DirEntry> dirs_;
+  struct PageEntry {
+    std::shared_ptr<const store::ListPage> page;
+    Clock::time_point expires;
+  };
+  std::map<std::string, PageEntry> first_pages_;
   size_t puts_since_prune_ = 0;
 };
 
