@@ -257,6 +257,17 @@ int Filesystem::list_dir(const std::string& path, std::shared_ptr<const DirListi
   req.prefix = dkey;
   req.delimiter = "/";
   req.max_keys = opts_.list_page_size;
+  // readdir_meta=auto on a listing of several pages: the sample is HEADed
+  // from the first page while the others are fetched.
+  DirListing sample;
+  std::optional<HeadTally> sampled;
+  std::thread sampler;
+  struct Join {
+    std::thread& t;
+    ~Join() {
+      if (t.joinable()) t.join();
+    }
+  } join{sampler};
   auto first = cache_.take_first_page(path);  // from the stat that found the directory
   for (;;) {
     store::StoreResult<store::ListPage> page =
@@ -283,21 +294,56 @@ int Filesystem::list_dir(const std::string& path, std::shared_ptr<const DirListi
       }
     }
     if (!next_page(*page, &req)) break;
+    if (opts_.readdir_meta == Options::ReaddirMeta::Auto && !sampled && !sampler.joinable()) {
+      sample.entries = pick_sample(path, merged);
+      if (!sample.entries.empty())
+        sampler = std::thread([this, &path, &sample, &sampled] {
+          std::vector<size_t> all(sample.entries.size());
+          for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+          sampled = head_entries(path, &sample, all);
+        });
+    }
   }
+  if (sampler.joinable()) sampler.join();
+  for (auto& [name, attr] : sample.entries) merged[name] = attr;  // what the HEADs found
   auto listing = std::make_shared<DirListing>();
   listing->entries.reserve(merged.size());
   for (auto& kv : merged) listing->entries.emplace_back(kv.first, std::move(kv.second));
-  if (opts_.readdir_meta != Options::ReaddirMeta::Off) fill_missing_metadata(path, listing.get());
+  if (opts_.readdir_meta != Options::ReaddirMeta::Off) fill_missing_metadata(path, listing.get(), sampled);
   cache_.put_dir(path, listing);
   *out = std::move(listing);
   return 0;
 }
 
+namespace {
+// Whether the j-th of n candidates is in an evenly spread sample of k: every
+// (n / k)-th one (all of them when n <= k).
+bool in_sample(size_t j, size_t n, size_t k) { return n <= k || j * k / n != (j + 1) * k / n; }
+}  // namespace
+
+// Up to readdir_head_parallel entries spread evenly over `entries` whose
+// attributes are not cached.
+std::vector<std::pair<std::string, Attr>> Filesystem::pick_sample(const std::string& dir,
+                                                                  const std::map<std::string, Attr>& entries) {
+  std::vector<const std::pair<const std::string, Attr>*> todo;
+  for (const auto& e : entries) {
+    Attr cached;
+    if (!cache_.get_attr(KeyMapper::join(dir, e.first), &cached)) todo.push_back(&e);
+  }
+  const size_t parallel = static_cast<size_t>(std::max(opts_.readdir_head_parallel, 1));
+  std::vector<std::pair<std::string, Attr>> out;
+  for (size_t j = 0; j < todo.size() && out.size() < parallel; ++j)
+    if (in_sample(j, todo.size(), parallel)) out.emplace_back(todo[j]->first, todo[j]->second);
+  return out;
+}
+
 // HEADs, a bounded number at a time, the entries whose metadata is not in the
 // attribute cache, so a listing shows the modes and mtimes s3fs stored. With
-// readdir_meta=auto a sample spread over the listing goes first, and the rest
-// only if the sample found metadata.
-void Filesystem::fill_missing_metadata(const std::string& dir, DirListing* listing) {
+// readdir_meta=auto a sample spread over the listing (or, for a listing of
+// several pages, over its first page: `sampled`) goes first, and the rest only
+// if the sample found metadata.
+void Filesystem::fill_missing_metadata(const std::string& dir, DirListing* listing,
+                                       const std::optional<HeadTally>& sampled) {
   std::vector<size_t> todo;
   for (size_t i = 0; i < listing->entries.size(); ++i) {
     auto& [name, attr] = listing->entries[i];
@@ -309,16 +355,23 @@ void Filesystem::fill_missing_metadata(const std::string& dir, DirListing* listi
       todo.push_back(i);
   }
   size_t parallel = static_cast<size_t>(std::max(opts_.readdir_head_parallel, 1));
-  if (opts_.readdir_meta == Options::ReaddirMeta::Auto && todo.size() > parallel) {
-    std::vector<size_t> sample, rest;
-    for (size_t j = 0; j < todo.size(); ++j) {
-      // Every (size / parallel)-th entry: the whole listing, not its first names.
-      if (j * parallel / todo.size() != (j + 1) * parallel / todo.size() && sample.size() < parallel)
-        sample.push_back(todo[j]);
-      else
-        rest.push_back(todo[j]);
+  if (opts_.readdir_meta == Options::ReaddirMeta::Auto && (sampled || todo.size() > parallel)) {
+    HeadTally t;
+    std::vector<size_t> rest;
+    if (sampled) {
+      t = *sampled;
+      rest = std::move(todo);
+    } else {
+      std::vector<size_t> sample;
+      for (size_t j = 0; j < todo.size(); ++j) {
+        // The whole listing, not its first names.
+        if (in_sample(j, todo.size(), parallel) && sample.size() < parallel)
+          sample.push_back(todo[j]);
+        else
+          rest.push_back(todo[j]);
+      }
+      t = head_entries(dir, listing, sample);
     }
-    HeadTally t = head_entries(dir, listing, sample);
     if (t.with_meta == 0) {
       // No metadata in the sample. If some HEADs failed it cannot tell: the
       // rest waits, and lookups of the entries ask the server themselves.

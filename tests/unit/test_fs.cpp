@@ -497,6 +497,23 @@ void test_readdir_meta_auto(void** state) {
   assert_int_equal(s->store.calls("head"), 1);
   assert_int_equal(a.st_mode, 33184);
   s->fs.reset();  // before faulty goes
+
+  // A listing of several pages: the sample comes from the first page, HEADed
+  // while the other pages are fetched; the outcome is the same.
+  s->opts.list_page_size = 10;
+  remount(s);
+  assert_int_equal(stat_of(s, "plain", &a), 0);
+  assert_int_equal(stat_of(s, "s3fs", &a), 0);
+  s->store.reset_counters();
+  assert_int_equal(list_names(s, "plain"), 0);
+  assert_int_equal(s->names.size(), 40);
+  assert_int_equal(s->store.calls("head"), 4);
+  assert_int_equal(stat_of(s, "plain/f133", &a), 0);
+  assert_int_equal(s->store.calls("head"), 4);  // the listing answered
+  s->store.reset_counters();
+  assert_int_equal(list_names(s, "s3fs"), 0);
+  assert_int_equal(s->store.calls("head"), 40);  // 4 sampled, then the other 36
+  for (const auto& at : s->attrs) assert_int_equal(at.st_mode, 33184);
 }
 
 // ls stats a directory, then lists it: the stat's page starts the listing.

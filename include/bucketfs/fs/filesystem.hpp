@@ -31,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -199,12 +200,14 @@ class Filesystem {
   int fill_entry(const std::string& path, const Attr& a, Entry* out);
   // Full listing of a directory (every page), merged and cached.
   int list_dir(const std::string& path, std::shared_ptr<const DirListing>* out);
-  void fill_missing_metadata(const std::string& dir, DirListing* listing);
-  // HEADs listing->entries[i] for each i in todo; returns how many carry metadata.
   struct HeadTally {
     size_t with_meta = 0;  // entries found carrying POSIX metadata
     size_t failed = 0;     // HEADs that got no answer (the listing's attributes stand)
   };
+  void fill_missing_metadata(const std::string& dir, DirListing* listing, const std::optional<HeadTally>& sampled);
+  std::vector<std::pair<std::string, Attr>> pick_sample(const std::string& dir,
+                                                        const std::map<std::string, Attr>& entries);
+  // HEADs listing->entries[i] for each i in todo; returns how many carry metadata.
   HeadTally head_entries(const std::string& dir, DirListing* listing, const std::vector<size_t>& todo);
   int is_dir_empty(const std::string& path, bool* empty);
   int head_meta(const std::string& key, store::ObjectInfo* out, bool* found);
