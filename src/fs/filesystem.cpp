@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <system_error>
 #include <thread>
 
 #include "bucketfs/fs/metadata.hpp"
@@ -296,16 +297,24 @@ int Filesystem::list_dir(const std::string& path, std::shared_ptr<const DirListi
     if (!next_page(*page, &req)) break;
     if (opts_.readdir_meta == Options::ReaddirMeta::Auto && !sampled && !sampler.joinable()) {
       sample.entries = pick_sample(path, merged);
-      if (!sample.entries.empty())
-        sampler = std::thread([this, &path, &sample, &sampled] {
-          std::vector<size_t> all(sample.entries.size());
-          for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-          sampled = head_entries(path, &sample, all);
-        });
+      try {
+        if (!sample.entries.empty())
+          sampler = std::thread([this, &path, &sample, &sampled] {
+            std::vector<size_t> all(sample.entries.size());
+            for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+            sampled = head_entries(path, &sample, all);
+          });
+      } catch (const std::system_error&) {
+        sample.entries.clear();  // no thread: sampled after the listing, as for one page
+      }
     }
   }
   if (sampler.joinable()) sampler.join();
-  for (auto& [name, attr] : sample.entries) merged[name] = attr;  // what the HEADs found
+  for (auto& [name, attr] : sample.entries) {
+    // What the HEADs found (unless a later page made the name a directory).
+    auto it = merged.find(name);
+    if (it != merged.end() && it->second.is_dir() == attr.is_dir()) it->second = attr;
+  }
   auto listing = std::make_shared<DirListing>();
   listing->entries.reserve(merged.size());
   for (auto& kv : merged) listing->entries.emplace_back(kv.first, std::move(kv.second));
