@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
+#include <set>
 #include <system_error>
 #include <thread>
 
@@ -23,10 +25,51 @@ namespace bucketfs::fs {
 
 constexpr const char* kDirContentType = "application/x-directory";
 
+// A listing handed to readdir while it is fetched: a thread lists the
+// directory and publishes entries page by page (once readdir_meta will not
+// change their attributes), so the kernel takes in one page while the next is
+// on its way. Entries are only appended: readdir offsets stay valid.
+struct Filesystem::DirStream {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::pair<std::string, Attr>> entries;  // in the order handed out
+  std::set<std::string> names;                        // of entries: each name once
+  bool done = false;
+  int error = 0;
+  std::atomic<bool> cancelled{false};  // the handle is gone: stop listing
+  std::thread worker;
+
+  void publish(std::vector<std::pair<std::string, Attr>>&& batch) {
+    {
+      std::lock_guard l(mu);
+      for (auto& e : batch)
+        if (names.insert(e.first).second) entries.push_back(std::move(e));
+    }
+    cv.notify_all();
+  }
+  // The listing is complete (what was not published yet follows), or failed.
+  void finish(int err, const DirListing* all) {
+    {
+      std::lock_guard l(mu);
+      if (all)
+        for (const auto& e : all->entries)
+          if (names.insert(e.first).second) entries.push_back(e);
+      error = err;
+      done = true;
+    }
+    cv.notify_all();
+  }
+  ~DirStream() {
+    cancelled = true;
+    if (worker.joinable()) worker.join();
+  }
+};
+
 struct Filesystem::DirHandle {
   Ino ino = 0;
   std::string path;
-  std::shared_ptr<const DirListing> listing;
+  std::shared_ptr<const DirListing> listing;  // complete, or
+  std::shared_ptr<DirStream> stream;          // still arriving
 };
 
 Filesystem::Filesystem(store::ObjectStore& store, Options opts, WritePath write)
@@ -71,7 +114,14 @@ void Filesystem::attach_write_path(WritePath write) {
   write_.uploader->set_done_handler([this](const upload::UploadOutcome& o) { on_upload_done(o); });
 }
 
-Filesystem::~Filesystem() = default;
+Filesystem::~Filesystem() {
+  // Directory handles first: their listing threads use the members.
+  std::map<uint64_t, std::shared_ptr<DirHandle>> dirs;
+  {
+    std::lock_guard lk(handles_mu_);
+    dirs.swap(dirs_);
+  }
+}
 
 int Filesystem::path_of(Ino ino, std::string* path) const { return table_.path_of(ino, path) ? 0 : ENOENT; }
 
@@ -247,7 +297,7 @@ int Filesystem::statfs(Ino, struct statvfs* out) {
 
 // --- directories -------------------------------------------------------------
 
-int Filesystem::list_dir(const std::string& path, std::shared_ptr<const DirListing>* out) {
+int Filesystem::list_dir(const std::string& path, std::shared_ptr<const DirListing>* out, DirStream* stream) {
   if (auto cached = cache_.get_dir(path)) {
     *out = std::move(cached);
     return 0;
@@ -262,7 +312,11 @@ int Filesystem::list_dir(const std::string& path, std::shared_ptr<const DirListi
   // from the first page while the others are fetched.
   DirListing sample;
   std::optional<HeadTally> sampled;
+  std::atomic<bool> sample_done{false};
   std::thread sampler;
+  // With a stream: entries wait here until readdir_meta cannot change them.
+  std::vector<std::pair<std::string, Attr>> unpublished;
+  bool may_publish = opts_.readdir_meta == Options::ReaddirMeta::Off;
   struct Join {
     std::thread& t;
     ~Join() {
@@ -281,6 +335,7 @@ int Filesystem::list_dir(const std::string& path, std::shared_ptr<const DirListi
       if (KeyMapper::check_name(name) != 0) continue;
       auto [it, inserted] = merged.emplace(name, file_attr_from_listing(obj, opts_));
       if (!inserted) note_collision(obj.key);  // the prefix came first: keep the directory
+      if (inserted && stream) unpublished.emplace_back(*it);
     }
     for (const auto& cp : page->common_prefixes) {
       if (cp.size() <= dkey.size() + 1) continue;  // "dir//": an empty name cannot be shown
@@ -293,16 +348,30 @@ int Filesystem::list_dir(const std::string& path, std::shared_ptr<const DirListi
         note_collision(dkey + name);
         it->second = d;
       }
+      if (inserted && stream) unpublished.emplace_back(*it);
     }
     if (!next_page(*page, &req)) break;
+    if (stream) {
+      if (stream->cancelled) return ECANCELED;
+      if (sampler.joinable() && sample_done) {
+        sampler.join();
+        // No metadata in the sample: the listing's attributes are final.
+        may_publish = sampled && sampled->with_meta == 0;
+      }
+      if (may_publish) {
+        stream->publish(std::move(unpublished));
+        unpublished.clear();
+      }
+    }
     if (opts_.readdir_meta == Options::ReaddirMeta::Auto && !sampled && !sampler.joinable()) {
       sample.entries = pick_sample(path, merged);
       try {
         if (!sample.entries.empty())
-          sampler = std::thread([this, &path, &sample, &sampled] {
+          sampler = std::thread([this, &path, &sample, &sampled, &sample_done] {
             std::vector<size_t> all(sample.entries.size());
             for (size_t i = 0; i < all.size(); ++i) all[i] = i;
             sampled = head_entries(path, &sample, all);
+            sample_done = true;
           });
       } catch (const std::system_error&) {
         sample.entries.clear();  // no thread: sampled after the listing, as for one page
@@ -439,8 +508,34 @@ int Filesystem::opendir(Ino ino, uint64_t* fh) {
   auto h = std::make_shared<DirHandle>();
   h->ino = ino;
   h->path = path;
-  if (int rc = list_dir(path, &h->listing)) return rc;
-  add_pending_entries(path, &h->listing);
+  // A listing to fetch is streamed, unless every entry must be HEADed first.
+  if (!cache_.get_dir(path) && opts_.readdir_meta != Options::ReaddirMeta::On) {
+    auto stream = std::make_shared<DirStream>();
+    // Files being written here come first, as they are; the listing's entry
+    // of the same name is older.
+    std::shared_ptr<const DirListing> staged = std::make_shared<DirListing>();
+    add_pending_entries(path, &staged);
+    stream->publish(std::vector<std::pair<std::string, Attr>>(staged->entries));
+    try {
+      stream->worker = std::thread([this, path, s = stream.get()] {
+        std::shared_ptr<const DirListing> listing;
+        int rc;
+        try {
+          rc = list_dir(path, &listing, s);
+        } catch (...) {
+          rc = EIO;  // out of memory: the readdir fails, the mount goes on
+        }
+        s->finish(rc, rc == 0 ? listing.get() : nullptr);
+      });
+      h->stream = std::move(stream);
+    } catch (const std::system_error&) {
+      // No thread: list here, as for a listing that is not streamed.
+    }
+  }
+  if (!h->stream) {
+    if (int rc = list_dir(path, &h->listing)) return rc;
+    add_pending_entries(path, &h->listing);
+  }
   std::lock_guard<std::mutex> lk(handles_mu_);
   *fh = next_fh_++;
   dirs_[*fh] = std::move(h);
@@ -466,9 +561,8 @@ int Filesystem::readdir(uint64_t fh, uint64_t offset, bool plus, const DirSink& 
     // The kernel takes no lookup reference for dot entries, even with plus.
     if (!sink(e, 0, 0)) return 0;
   }
-  const auto& entries = h->listing->entries;
-  for (uint64_t i = offset < 2 ? 0 : offset - 2; i < entries.size(); ++i) {
-    const auto& [name, attr] = entries[i];
+  // Hands entry i to the sink; false when the reply is full.
+  auto emit = [&](uint64_t i, const std::string& name, const Attr& attr) {
     std::string path = KeyMapper::join(h->path, name);
     DirEntry e;
     e.name = name;
@@ -481,17 +575,43 @@ int Filesystem::readdir(uint64_t fh, uint64_t offset, bool plus, const DirSink& 
       if (!ino) ino = 0xffffffff;  // FUSE_UNKNOWN_INO: the kernel looks it up when needed
     }
     e.attr = to_stat(ino, attr);
-    if (!sink(e, ttl, ttl)) {
-      if (plus) table_.forget(ino, 1);
-      return 0;
-    }
+    if (sink(e, ttl, ttl)) return true;
+    if (plus) table_.forget(ino, 1);
+    return false;
+  };
+  uint64_t i = offset < 2 ? 0 : offset - 2;
+  if (!h->stream) {
+    const auto& entries = h->listing->entries;
+    for (; i < entries.size(); ++i)
+      if (!emit(i, entries[i].first, entries[i].second)) return 0;
+    return 0;
   }
-  return 0;
+  DirStream& s = *h->stream;
+  for (bool handed = false;; ++i) {
+    std::pair<std::string, Attr> e;
+    {
+      std::unique_lock l(s.mu);
+      // Wait only while nothing is handed out: the kernel takes in what has
+      // arrived and asks again.
+      if (!handed) s.cv.wait(l, [&] { return i < s.entries.size() || s.done; });
+      if (i >= s.entries.size()) return handed ? 0 : s.error;
+      e = s.entries[i];
+    }
+    handed = true;
+    if (!emit(i, e.first, e.second)) return 0;
+  }
 }
 
 int Filesystem::releasedir(uint64_t fh) {
-  std::lock_guard<std::mutex> lk(handles_mu_);
-  return dirs_.erase(fh) ? 0 : EBADF;
+  std::shared_ptr<DirHandle> h;
+  {
+    std::lock_guard<std::mutex> lk(handles_mu_);
+    auto it = dirs_.find(fh);
+    if (it == dirs_.end()) return EBADF;
+    h = std::move(it->second);
+    dirs_.erase(it);
+  }
+  return 0;  // a listing still arriving stops here, outside the lock
 }
 
 // --- open files --------------------------------------------------------------

@@ -14,9 +14,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <random>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bucketfs/fs/filesystem.hpp"
@@ -543,6 +548,114 @@ void test_stat_page_starts_listing(void** state) {
   assert_true(index_of(s, "f3") < 0);
 }
 
+// A store whose listing pages after the first wait for a go-ahead.
+class GatedListStore : public store::FaultyObjectStore {
+ public:
+  using FaultyObjectStore::FaultyObjectStore;
+  store::StoreResult<store::ListPage> list(const store::ListRequest& req) override {
+    if (!req.continuation_token.empty()) {
+      std::unique_lock l(mu_);
+      cv_.wait(l, [&] { return open_; });
+    }
+    return FaultyObjectStore::list(req);
+  }
+  void open() {
+    {
+      std::lock_guard l(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// readdir hands out the pages that have arrived while later ones are still
+// being fetched; offsets stay valid and each name comes once.
+void test_listing_streams(void** state) {
+  State* s = st(state);
+  for (int i = 0; i < 30; ++i) s->store.put_object("big/f" + std::to_string(100 + i), "x");
+  s->store.put_object("big/sub/x", "x");
+  s->opts.list_page_size = 10;
+  s->opts.readdir_meta = fs::Options::ReaddirMeta::Off;
+  GatedListStore gated(s->store);
+  s->fs = std::make_unique<fs::Filesystem>(gated, s->opts);
+  Ino big;
+  assert_int_equal(resolve(s, "big", &big), 0);  // its first page comes with the stat
+  uint64_t fh = 0;
+  assert_int_equal(s->fs->opendir(big, &fh), 0);  // does not wait for the listing
+  std::vector<std::string> got;
+  uint64_t off = 0;
+  auto read_batch = [&](size_t max) {
+    size_t n = 0;
+    int rc = s->fs->readdir(fh, off, false, [&](const fs::DirEntry& e, double, double) {
+      if (n == max) return false;
+      ++n;
+      off = e.next_offset;
+      if (e.name != "." && e.name != "..") got.push_back(e.name);
+      return true;
+    });
+    assert_int_equal(rc, 0);
+    return n;
+  };
+  // The first page (10 names) is there while page 2 waits.
+  while (got.size() < 10) assert_true(read_batch(4) > 0);
+  assert_int_equal(got.size(), 10);
+  assert_string_equal(got[0].c_str(), "f100");
+  std::thread opener([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    gated.open();
+  });
+  while (read_batch(7) > 0) {
+  }
+  opener.join();
+  assert_int_equal(got.size(), 31);
+  std::set<std::string> unique(got.begin(), got.end());
+  assert_int_equal(unique.size(), 31);
+  assert_true(unique.count("sub") == 1);
+  // Reading again from an old offset gives the same entries.
+  std::vector<std::string> first = got;
+  got.clear();
+  off = 5;
+  while (read_batch(9) > 0) {
+  }
+  assert_int_equal(got.size(), 31 - 3);
+  assert_string_equal(got[0].c_str(), first[3].c_str());
+  assert_int_equal(s->fs->releasedir(fh), 0);
+  // The complete listing was cached: a second listing costs no request.
+  gated.fail_next("list", 100, store::Error{store::ErrorCode::Transient, 503, "SlowDown", "", ""});
+  assert_int_equal(list_names(s, "big"), 0);
+  assert_int_equal(s->names.size(), 31);
+  s->fs.reset();  // before gated goes
+}
+
+// A handle closed while its listing is still arriving stops it.
+void test_listing_stream_closed_early(void** state) {
+  State* s = st(state);
+  for (int i = 0; i < 30; ++i) s->store.put_object("big/f" + std::to_string(100 + i), "x");
+  s->opts.list_page_size = 10;
+  GatedListStore gated(s->store);
+  s->fs = std::make_unique<fs::Filesystem>(gated, s->opts);
+  Ino big;
+  assert_int_equal(resolve(s, "big", &big), 0);
+  uint64_t fh = 0;
+  assert_int_equal(s->fs->opendir(big, &fh), 0);
+  std::thread opener([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    gated.open();
+  });
+  assert_int_equal(s->fs->releasedir(fh), 0);  // waits for page 2, then stops
+  opener.join();
+  s->store.reset_counters();
+  assert_int_equal(list_names(s, "big"), 0);  // nothing partial was cached
+  assert_int_equal(s->names.size(), 30);
+  assert_true(s->store.calls("list") >= 3);
+  s->fs.reset();
+}
+
 void test_symlink_round_trip(void** state) {
   State* s = st(state);
   fs::Entry e;
@@ -752,6 +865,8 @@ int main() {
       cmocka_unit_test_setup_teardown(test_attr_cache_and_negative_entries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_invalidation_after_own_changes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stat_page_starts_listing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_listing_streams, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_listing_stream_closed_early, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rename_file_keeps_metadata, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rename_directory_with_children, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rmdir, setup, teardown),

@@ -198,8 +198,10 @@ class Filesystem {
   int stat_path(const std::string& path, Attr* out);
   int stat_path_uncached(const std::string& path, Attr* out);
   int fill_entry(const std::string& path, const Attr& a, Entry* out);
-  // Full listing of a directory (every page), merged and cached.
-  int list_dir(const std::string& path, std::shared_ptr<const DirListing>* out);
+  // Full listing of a directory (every page), merged and cached; with a
+  // stream, entries are also published to it as pages arrive.
+  struct DirStream;
+  int list_dir(const std::string& path, std::shared_ptr<const DirListing>* out, DirStream* stream = nullptr);
   struct HeadTally {
     size_t with_meta = 0;  // entries found carrying POSIX metadata
     size_t failed = 0;     // HEADs that got no answer (the listing's attributes stand)
