@@ -56,6 +56,7 @@ struct Filesystem::DirStream {
           if (names.insert(e.first).second) entries.push_back(e);
       error = err;
       done = true;
+      names.clear();  // nothing more to tell apart; a huge directory's names go
     }
     cv.notify_all();
   }
