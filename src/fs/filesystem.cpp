@@ -315,8 +315,9 @@ int Filesystem::list_dir(const std::string& path, std::shared_ptr<const DirListi
   std::optional<HeadTally> sampled;
   std::atomic<bool> sample_done{false};
   std::thread sampler;
-  // With a stream: entries wait here until readdir_meta cannot change them.
-  std::vector<std::pair<std::string, Attr>> unpublished;
+  // With a stream: names wait here until readdir_meta cannot change them,
+  // and a file until no later page can bring a prefix of its name.
+  std::vector<std::string> unpublished;
   bool may_publish = opts_.readdir_meta == Options::ReaddirMeta::Off;
   struct Join {
     std::thread& t;
@@ -336,7 +337,7 @@ int Filesystem::list_dir(const std::string& path, std::shared_ptr<const DirListi
       if (KeyMapper::check_name(name) != 0) continue;
       auto [it, inserted] = merged.emplace(name, file_attr_from_listing(obj, opts_));
       if (!inserted) note_collision(obj.key);  // the prefix came first: keep the directory
-      if (inserted && stream) unpublished.emplace_back(*it);
+      if (inserted && stream) unpublished.push_back(name);
     }
     for (const auto& cp : page->common_prefixes) {
       if (cp.size() <= dkey.size() + 1) continue;  // "dir//": an empty name cannot be shown
@@ -349,8 +350,12 @@ int Filesystem::list_dir(const std::string& path, std::shared_ptr<const DirListi
         note_collision(dkey + name);
         it->second = d;
       }
-      if (inserted && stream) unpublished.emplace_back(*it);
+      if (inserted && stream) unpublished.push_back(name);
     }
+    // Keys come in order: a prefix "name/" of a file on this page would have
+    // come by now if it is not past the page's last key.
+    std::string last_key = page->objects.empty() ? "" : page->objects.back().key;
+    if (!page->common_prefixes.empty()) last_key = std::max(last_key, page->common_prefixes.back());
     if (!next_page(*page, &req)) break;
     if (stream) {
       if (stream->cancelled) return ECANCELED;
@@ -360,8 +365,17 @@ int Filesystem::list_dir(const std::string& path, std::shared_ptr<const DirListi
         may_publish = sampled && sampled->with_meta == 0;
       }
       if (may_publish) {
-        stream->publish(std::move(unpublished));
-        unpublished.clear();
+        std::vector<std::pair<std::string, Attr>> batch;
+        std::vector<std::string> later;
+        for (auto& name : unpublished) {
+          const auto& entry = *merged.find(name);
+          if (!entry.second.is_dir() && dkey + name + "/" > last_key)
+            later.push_back(std::move(name));
+          else
+            batch.emplace_back(entry);
+        }
+        stream->publish(std::move(batch));
+        unpublished = std::move(later);
       }
     }
     if (opts_.readdir_meta == Options::ReaddirMeta::Auto && !sampled && !sampler.joinable()) {
