@@ -109,10 +109,10 @@ check-tsan: ## unit tests under ThreadSanitizer
 	@tests/run-unit.sh $(UNIT_SRCS:%.cpp=build-thread/%)
 
 format: ## reformat the tree with clang-format
-	@clang-format -i $(SRCS) $(wildcard include/bucketfs/*/*.hpp tests/*/*.cpp tests/*/*.hpp)
+	@clang-format -i $(SRCS) $(wildcard src/*/*.hpp include/bucketfs/*/*.hpp tests/*/*.cpp tests/*/*.hpp)
 
 format-check: ## fail if any file is not clang-formatted
-	@clang-format --dry-run -Werror $(SRCS) $(wildcard include/bucketfs/*/*.hpp tests/*/*.cpp tests/*/*.hpp)
+	@clang-format --dry-run -Werror $(SRCS) $(wildcard src/*/*.hpp include/bucketfs/*/*.hpp tests/*/*.cpp tests/*/*.hpp)
 
 # The helper learns where bucketfs lives (BINDIR, without DESTDIR: the path at run time).
 install: $(BUILD)/bucketfs ## install bucketfs, /sbin/mount.bucketfs and the man page (PREFIX, DESTDIR, BINDIR, SBINDIR, MANDIR)

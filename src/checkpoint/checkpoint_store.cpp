@@ -5,8 +5,13 @@
 //   call, on one thread, while holding resize_mu shared; mdb_env_set_mapsize
 //   runs only under resize_mu exclusive, i.e. with no transaction in flight in
 //   this process, as lmdb.h requires.
-// - Write transactions are committed before the call returns, with LMDB's
-//   default (synchronous) flags: a returned put() is durable.
+// - Write transactions are committed before the call returns, under
+//   MDB_NOMETASYNC: the data pages are synced, the meta page is not, so a
+//   system crash may undo the last commit (never corrupt the store). A record
+//   is upload progress, not the truth of what must be uploaded (that is the
+//   staging file's closed mark, see staging_area.hpp), so losing the last
+//   commit costs at most re-sent work; where a later state depends on a
+//   commit (an upload id before its first part), the caller calls sync().
 // - A second writer is kept off by flock(DIR/lock), taken before the
 //   environment is opened, so two processes never write the same store. A new
 //   fd is used each time, so a second open in the same process is refused too.
@@ -30,6 +35,8 @@
 #include <shared_mutex>
 #include <utility>
 
+#include "bucketfs/util/fd.hpp"
+
 namespace bucketfs::checkpoint {
 
 namespace {
@@ -38,31 +45,6 @@ namespace {
 constexpr size_t kDirectKeyMax = 400;
 constexpr size_t kHashedPrefix = 384;
 constexpr size_t kMaxMapSize = size_t{1} << 40;
-
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-
- private:
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  int fd_ = -1;
-};
 
 // Move-only transaction (lmdbxx style): the destructor aborts; commit() clears
 // the handle first because LMDB frees it whether the commit succeeds or not.
@@ -233,9 +215,11 @@ struct CheckpointStore::Impl {
   Fd lock_fd;              // writer lock; released after the env closes
   MDB_env* env = nullptr;  // null: read-only open of a dir with no store
   bool have_dbs = false;   // false: read-only and the tables do not exist yet
+  bool no_aborts = false;  // read-only open of a store without the aborts table
   MDB_dbi uploads = 0;
   MDB_dbi failed = 0;
   MDB_dbi damaged = 0;
+  MDB_dbi aborts = 0;  // upload id -> key: multipart uploads still to abort
   // Shared by every transaction in flight, exclusive for mdb_env_set_mapsize.
   // Acquired before LMDB's own writer mutex (inside mdb_txn_begin).
   mutable std::shared_mutex resize_mu;
@@ -359,14 +343,14 @@ CpResult<void> CheckpointStore::Impl::open_env(size_t initial_map_size) {
     env = nullptr;
     return error(rc, "mdb_env_create");
   }
-  rc = mdb_env_set_maxdbs(env, 4);
+  rc = mdb_env_set_maxdbs(env, 5);
   if (rc == 0) rc = mdb_env_set_mapsize(env, initial_map_size);
   if (rc != 0) return error(rc, "mdb_env_set_mapsize");
   // MDB_NOTLS: reader slots belong to transactions, not threads (FUSE threads
-  // come and go). No MDB_NOSYNC: commits must be durable.
+  // come and go). No MDB_NOSYNC: it could corrupt the store on a power cut.
   // MDB_NOMETASYNC: one sync per commit instead of two. A power cut may undo
-  // the last commit (never corrupt the store); the staging file's own durable
-  // closed mark lets the next mount queue that file again (Uploader::resume).
+  // the last commit, which the recovery tolerates (see the file header);
+  // sync() makes everything committed so far durable.
   const unsigned flags = MDB_NOTLS | MDB_NOMETASYNC | (read_only ? MDB_RDONLY : 0);
   rc = mdb_env_open(env, dir.c_str(), flags, 0600);
   if (rc != 0) return error(rc, "mdb_env_open");
@@ -384,6 +368,7 @@ CpResult<void> CheckpointStore::Impl::open_dbs() {
       int r = mdb_dbi_open(txn, "uploads", MDB_CREATE, &uploads);
       if (r == 0) r = mdb_dbi_open(txn, "failed", MDB_CREATE, &failed);
       if (r == 0) r = mdb_dbi_open(txn, "damaged", MDB_CREATE, &damaged);
+      if (r == 0) r = mdb_dbi_open(txn, "aborts", MDB_CREATE, &aborts);
       return r;
     });
     if (rc != 0) return error(rc, "opening tables");
@@ -397,6 +382,15 @@ CpResult<void> CheckpointStore::Impl::open_dbs() {
   if (rc == 0) rc = mdb_dbi_open(txn.get(), "uploads", 0, &uploads);
   if (rc == 0) rc = mdb_dbi_open(txn.get(), "failed", 0, &failed);
   if (rc == 0) rc = mdb_dbi_open(txn.get(), "damaged", 0, &damaged);
+  if (rc == 0) {
+    // Added in schema 2; a store written before it has none (no aborts queued).
+    rc = mdb_dbi_open(txn.get(), "aborts", 0, &aborts);
+    if (rc == MDB_NOTFOUND) {
+      aborts = damaged;
+      rc = 0;
+      no_aborts = true;
+    }
+  }
   if (rc == MDB_NOTFOUND) return {};  // a writer has not created them yet: empty
   if (rc == 0) rc = txn.commit();
   if (rc != 0) return error(rc, "opening tables");
@@ -477,15 +471,53 @@ CpResult<std::string> CheckpointStore::quarantine(const std::string& dir) {
   return target;
 }
 
-CpResult<void> CheckpointStore::put(const UploadRecord& r) {
+// Adds the queued aborts to the transaction.
+static int queue_aborts(MDB_txn* txn, MDB_dbi dbi, const std::vector<PendingAbort>& aborts) {
+  for (const auto& a : aborts) {
+    if (a.upload_id.empty()) continue;
+    MDB_val kv = val_of(a.upload_id), vv = val_of(a.key);
+    if (int r = mdb_put(txn, dbi, &kv, &vv, 0)) return r;
+  }
+  return 0;
+}
+
+CpResult<void> CheckpointStore::put(const UploadRecord& r, const std::vector<PendingAbort>& aborts) {
   if (impl_->read_only) return impl_->read_only_error();
   const std::string k = db_key(r.key);
   const std::string v = encode(r);
   int rc = impl_->run_write([&](MDB_txn* txn) {
     MDB_val kv = val_of(k), vv = val_of(v);
-    return mdb_put(txn, impl_->uploads, &kv, &vv, 0);
+    int e = mdb_put(txn, impl_->uploads, &kv, &vv, 0);
+    return e != 0 ? e : queue_aborts(txn, impl_->aborts, aborts);
   });
   if (rc != 0) return impl_->error(rc, "put");
+  return {};
+}
+
+CpResult<void> CheckpointStore::sync() {
+  if (impl_->read_only || !impl_->env) return {};
+  std::shared_lock lk(impl_->resize_mu);
+  if (int rc = mdb_env_sync(impl_->env, 1); rc != 0) return impl_->error(rc, "mdb_env_sync");
+  return {};
+}
+
+CpResult<std::vector<PendingAbort>> CheckpointStore::load_aborts() {
+  std::vector<PendingAbort> out;
+  if (!impl_->env || !impl_->have_dbs || impl_->no_aborts) return out;
+  std::vector<std::pair<std::string, std::string>> rows;
+  if (int rc = impl_->scan(impl_->aborts, &rows); rc != 0) return impl_->error(rc, "load_aborts");
+  for (auto& [id, key] : rows) out.push_back({std::move(key), std::move(id)});
+  return out;
+}
+
+CpResult<void> CheckpointStore::abort_done(const std::string& upload_id) {
+  if (impl_->read_only) return impl_->read_only_error();
+  int rc = impl_->run_write([&](MDB_txn* txn) {
+    MDB_val kv = val_of(upload_id);
+    int r = mdb_del(txn, impl_->aborts, &kv, nullptr);
+    return r == MDB_NOTFOUND ? 0 : r;
+  });
+  if (rc != 0) return impl_->error(rc, "abort_done");
   return {};
 }
 
@@ -518,13 +550,14 @@ CpResult<std::optional<UploadRecord>> CheckpointStore::get(const std::string& ke
                                              " cannot be trusted (" + why + "); load_all lists it as damaged"};
 }
 
-CpResult<void> CheckpointStore::remove(const std::string& key) {
+CpResult<void> CheckpointStore::remove(const std::string& key, const std::vector<PendingAbort>& aborts) {
   if (impl_->read_only) return impl_->read_only_error();
   const std::string k = db_key(key);
   int rc = impl_->run_write([&](MDB_txn* txn) {
     MDB_val kv = val_of(k);
     int r = mdb_del(txn, impl_->uploads, &kv, nullptr);
-    return r == MDB_NOTFOUND ? 0 : r;
+    if (r != 0 && r != MDB_NOTFOUND) return r;
+    return queue_aborts(txn, impl_->aborts, aborts);
   });
   if (rc != 0) return impl_->error(rc, "remove");
   return {};

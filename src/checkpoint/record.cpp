@@ -12,8 +12,10 @@
 // single damaged byte is always caught.
 #include "bucketfs/checkpoint/record.hpp"
 
-#include <array>
 #include <cstring>
+
+#include "bucketfs/util/codec.hpp"
+#include "bucketfs/util/crc32c.hpp"
 
 namespace bucketfs::checkpoint {
 
@@ -23,90 +25,6 @@ constexpr char kMagic[4] = {'B', 'F', 'C', 'R'};
 constexpr size_t kHeaderSize = 4 + 4 + 4;
 constexpr size_t kCrcSize = 4;
 
-constexpr std::array<uint32_t, 256> make_crc_table() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-constexpr std::array<uint32_t, 256> kCrcTable = make_crc_table();
-
-class Writer {
- public:
-  void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void u32(uint32_t v) {
-    for (int i = 0; i < 4; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  }
-  void u64(uint64_t v) {
-    for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  }
-  void str(const std::string& s) {
-    u32(static_cast<uint32_t>(s.size()));
-    out_.append(s);
-  }
-  void raw(const char* p, size_t n) { out_.append(p, n); }
-  std::string& bytes() { return out_; }
-
- private:
-  std::string out_;
-};
-
-// Bounds-checked reader: once a read fails, every later read fails too, so a
-// decoder can read all fields and test ok() once at the end of each group.
-class Reader {
- public:
-  Reader(const std::string& s, size_t begin, size_t end) : s_(s), pos_(begin), end_(end) {}
-  bool ok() const { return ok_; }
-  size_t remaining() const { return ok_ ? end_ - pos_ : 0; }
-  bool at_end() const { return ok_ && pos_ == end_; }
-
-  uint8_t u8() {
-    if (!need(1)) return 0;
-    return static_cast<uint8_t>(s_[pos_++]);
-  }
-  uint32_t u32() {
-    if (!need(4)) return 0;
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(s_[pos_ + i])) << (8 * i);
-    pos_ += 4;
-    return v;
-  }
-  uint64_t u64() {
-    if (!need(8)) return 0;
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(s_[pos_ + i])) << (8 * i);
-    pos_ += 8;
-    return v;
-  }
-  std::string str() {
-    uint32_t n = u32();
-    if (!need(n)) return {};
-    std::string v = s_.substr(pos_, n);
-    pos_ += n;
-    return v;
-  }
-
- private:
-  bool need(size_t n) {
-    if (ok_ && end_ - pos_ >= n) return true;
-    ok_ = false;
-    return false;
-  }
-  const std::string& s_;
-  size_t pos_;
-  size_t end_;
-  bool ok_ = true;
-};
-
-uint32_t load_u32(const std::string& s, size_t at) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(s[at + i])) << (8 * i);
-  return v;
-}
-
 bool fail(std::string* why, const char* reason) {
   if (why) *why = reason;
   return false;
@@ -114,19 +32,13 @@ bool fail(std::string* why, const char* reason) {
 
 }  // namespace
 
-uint32_t crc32c(const void* data, size_t n, uint32_t crc) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  crc = ~crc;
-  for (size_t i = 0; i < n; ++i) crc = kCrcTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-  return ~crc;
-}
-
 const char* state_name(UploadState s) {
   switch (s) {
     case UploadState::Pending: return "pending";
     case UploadState::Uploading: return "uploading";
     case UploadState::Completing: return "completing";
     case UploadState::Failed: return "failed";
+    case UploadState::Creating: return "creating";
   }
   return "unknown";
 }
@@ -143,7 +55,7 @@ uint32_t UploadRecord::parts_total() const {
 }
 
 std::string encode(const UploadRecord& r) {
-  Writer w;
+  ByteWriter w;
   w.raw(kMagic, sizeof kMagic);
   w.u32(UploadRecord::kSchemaVersion);
   w.u32(0);  // total length, patched below
@@ -176,8 +88,8 @@ std::string encode(const UploadRecord& r) {
 
   std::string& out = w.bytes();
   const uint32_t total = static_cast<uint32_t>(out.size() + kCrcSize);
-  for (int i = 0; i < 4; ++i) out[8 + i] = static_cast<char>((total >> (8 * i)) & 0xff);
-  w.u32(crc32c(out.data(), out.size()));
+  w.patch_u32(8, total);
+  w.u32(bucketfs::crc32c(out.data(), out.size()));
   return std::move(out);
 }
 
@@ -186,15 +98,16 @@ bool decode(const std::string& bytes, UploadRecord* out) { return decode(bytes, 
 bool decode(const std::string& bytes, UploadRecord* out, std::string* why) {
   if (bytes.size() < kHeaderSize + kCrcSize) return fail(why, "truncated (shorter than a header)");
   if (std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) return fail(why, "bad magic");
-  const uint32_t total = load_u32(bytes, 8);
+  const uint32_t total = ByteReader::load_u32(bytes, 8);
   if (total > bytes.size()) return fail(why, "truncated");
   if (total < bytes.size()) return fail(why, "trailing bytes after the record");
   const size_t body_end = bytes.size() - kCrcSize;
-  if (crc32c(bytes.data(), body_end) != load_u32(bytes, body_end)) return fail(why, "checksum mismatch");
+  if (bucketfs::crc32c(bytes.data(), body_end) != ByteReader::load_u32(bytes, body_end))
+    return fail(why, "checksum mismatch");
   // Checked after the CRC so that a damaged version field reads as damage.
-  if (load_u32(bytes, 4) != UploadRecord::kSchemaVersion) return fail(why, "unknown schema version");
+  if (ByteReader::load_u32(bytes, 4) != UploadRecord::kSchemaVersion) return fail(why, "unknown schema version");
 
-  Reader rd(bytes, kHeaderSize, body_end);
+  ByteReader rd(bytes, kHeaderSize, body_end);
   UploadRecord r;
   r.key = rd.str();
   r.bucket = rd.str();
@@ -229,7 +142,7 @@ bool decode(const std::string& bytes, UploadRecord* out, std::string* why) {
   }
   r.content_type = rd.str();
   const uint8_t state = rd.u8();
-  if (state > static_cast<uint8_t>(UploadState::Failed)) return fail(why, "unknown state");
+  if (state > static_cast<uint8_t>(UploadState::Creating)) return fail(why, "unknown state");
   r.state = static_cast<UploadState>(state);
   r.attempts = rd.u32();
   r.last_error = rd.str();

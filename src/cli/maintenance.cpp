@@ -17,7 +17,7 @@
 #include "bucketfs/stage/staging_area.hpp"
 #include "bucketfs/store/credentials.hpp"
 #include "bucketfs/store/http_object_store.hpp"
-#include "bucketfs/upload/uploader.hpp"
+#include "bucketfs/upload/recovery.hpp"
 
 namespace bucketfs::cli {
 namespace {
@@ -46,44 +46,23 @@ int recover_state_dir(const std::string& state_dir) {
     std::cerr << "bucketfs recover: cannot read the checkpoint store in " << cp_dir << "\n";
     return 1;
   }
-  std::set<std::string> queued;
-  for (const auto& r : loaded->good) queued.insert(r.staging_path);
-
   auto staging = stage::StagingArea::open(state_dir + "/staging", 0);
   if (!staging) {
     std::cerr << "bucketfs recover: " << staging.error() << "\n";
     return 1;
   }
-  // Only closed files carry a sidecar (key and generation); of several
-  // closed versions of one key, the newest wins.
-  std::map<std::string, stage::StagedEntry> newest;
-  size_t requeued = 0, unclosed = 0;
-  for (auto& s : (*staging)->scan()) {
-    if (queued.count(s.path)) continue;
-    if (s.key.empty()) {
-      ++unclosed;  // never closed: nothing was promised; the next mount removes it
-      continue;
-    }
-    auto [it, inserted] = newest.emplace(s.key, s);
-    if (!inserted && s.generation > it->second.generation) it->second = s;
-  }
-  for (const auto& [key, s] : newest) {
-    auto found = upload::record_for_staged(s, "");
-    if (!found) continue;
-    checkpoint::UploadRecord& rec = *found;
-    for (const auto& f : *failed)
-      if (f.key == s.key) rec.meta = f.meta;  // the attributes it was closed with
-    if (auto r = cp.put(rec); !r) {
-      std::cerr << "bucketfs recover: " << r.error().message << "\n";
-      return 1;
-    }
-    (void)cp.remove_failed(s.key);
-    std::cout << "re-queued " << s.key << " (" << rec.size << " bytes)\n";
-    ++requeued;
-  }
-  std::cout << requeued << " staged file(s) re-queued in " << state_dir
-            << (requeued ? "; they upload at the next mount" : "") << "\n";
-  if (unclosed) std::cout << unclosed << " staged file(s) were never closed and are not uploaded\n";
+  // The staged files' closed marks are the truth: the next mount applies
+  // exactly this plan (upload/recovery.hpp), so say what it will do.
+  auto plan = upload::plan_recovery((*staging)->scan(), loaded->good, *failed, "", "");
+  for (const auto& u : plan.uploads)
+    std::cout << "will upload " << u.file.mark.key << " (" << u.file.mark.size << " bytes"
+              << (u.progress && !u.progress->upload_id.empty() ? ", resuming its parts" : "") << ")\n";
+  for (const auto& f : plan.failed) std::cout << "cannot upload " << f.record.key << ": " << f.reason << "\n";
+  std::cout << plan.uploads.size() << " staged file(s) in " << state_dir
+            << (plan.uploads.empty() ? "" : " upload at the next mount") << "\n";
+  if (!plan.remove.empty())
+    std::cout << plan.remove.size()
+              << " staged file(s) were never closed or are superseded; the next mount removes them\n";
   return 0;
 }
 
@@ -105,8 +84,9 @@ int recover_main(const std::vector<std::string>& args) {
     } else if (a == "-h" || a == "--help") {
       std::cout
           << "usage: bucketfs recover [MOUNTPOINT | --cache-dir DIR | --state-dir DIR | --checkpoint-dir DIR]\n"
-             "Re-queues every staged file that no checkpoint record covers (a damaged store is\n"
-             "moved aside first). Run it while the bucket is not mounted.\n";
+             "Moves a damaged checkpoint store aside and tells what the next mount uploads: every\n"
+             "staged file closed and not yet confirmed (its closed mark is kept beside it).\n"
+             "Run it while the bucket is not mounted.\n";
       return 0;
     } else if (!a.empty() && a[0] != '-' && mountpoint.empty())
       mountpoint = a;

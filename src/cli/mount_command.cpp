@@ -19,6 +19,7 @@
 #include "bucketfs/cli/mount_layout.hpp"
 #include "bucketfs/cli/sd_notify.hpp"
 #include "bucketfs/fs/filesystem.hpp"
+#include "bucketfs/fs/key_mapper.hpp"
 #include "bucketfs/fs/options.hpp"
 #include "bucketfs/stage/staging_area.hpp"
 #include "bucketfs/store/credentials.hpp"
@@ -121,6 +122,7 @@ int run_mount(const MountConfig& given) {
       cp = std::move(opened.value());
       upload::UploaderConfig ucfg;
       ucfg.bucket = cfg.bucket;
+      ucfg.prefix = fs::KeyMapper(cfg.prefix).prefix();
       ucfg.part_size = uint64_t{cfg.part_size_mib} << 20;
       ucfg.concurrency = cfg.upload_concurrency;
       uploader = std::make_unique<upload::Uploader>(store, *cp, **staging, ucfg);
@@ -128,8 +130,9 @@ int run_mount(const MountConfig& given) {
       auto resumed = uploader->resume();
       if (!resumed) throw std::runtime_error(resumed.error().message);
       if (resumed->resumed + resumed->failed + resumed->damaged > 0)
-        LOG_INFO("resuming " << resumed->resumed << " pending upload(s); " << resumed->failed
-                             << " moved to the failed table; " << resumed->damaged << " damaged record(s)");
+        LOG_INFO("resuming " << resumed->resumed << " pending upload(s) (" << resumed->with_progress
+                             << " with parts already sent); " << resumed->failed << " moved to the failed table; "
+                             << resumed->damaged << " damaged record(s)");
       filesystem.attach_write_path({staging->get(), uploader.get(), cfg.sync_upload});
       uploader->start();
     }

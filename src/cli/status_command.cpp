@@ -17,6 +17,8 @@
 
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
 #include "bucketfs/cli/mount_layout.hpp"
+#include "bucketfs/stage/staging_area.hpp"
+#include "bucketfs/upload/recovery.hpp"
 
 namespace bucketfs::cli {
 namespace {
@@ -93,9 +95,26 @@ bool load(const std::string& state_dir, StatusSnapshot* out, std::string* err) {
     *err = failed.error().message;
     return false;
   }
-  out->pending = std::move(all->good);
+  // Pending is what the staged files' closed marks say (the truth, see
+  // upload/recovery.hpp), with the progress the records add.
   out->damaged = all->damaged.size();
   out->failed = std::move(*failed);
+  const std::string staging_dir = state_dir + "/staging";
+  struct stat st;
+  if (::stat(staging_dir.c_str(), &st) != 0) return true;  // nothing was ever staged
+  auto staging = stage::StagingArea::open(staging_dir, 0);
+  if (!staging) {
+    *err = staging.error();
+    return false;
+  }
+  auto plan = upload::plan_recovery((*staging)->scan(false), all->good, out->failed, "", "");
+  for (auto& u : plan.uploads)
+    out->pending.push_back(u.progress ? std::move(*u.progress) : upload::fresh_record(u.file, ""));
+  for (auto& f : plan.failed) {
+    f.record.state = checkpoint::UploadState::Failed;
+    f.record.last_error = f.reason;
+    out->failed.push_back(std::move(f.record));
+  }
   return true;
 }
 

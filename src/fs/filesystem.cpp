@@ -20,6 +20,7 @@
 #include "bucketfs/fs/metadata.hpp"
 #include "bucketfs/util/log.hpp"
 #include "pending.hpp"
+#include "pending_registry.hpp"
 
 namespace bucketfs::fs {
 
@@ -80,48 +81,40 @@ Filesystem::Filesystem(store::ObjectStore& store, Options opts, WritePath write)
       cache_(opts_.stat_ttl, opts_.dir_ttl),
       budget_(opts_.prefetch_memory_budget),
       mount_time_(std::time(nullptr)),
-      write_() {
-  // Generations order the versions of a key across mounts too (a leftover
-  // staging file of an older one is recognised as superseded): start from the clock.
-  struct timespec now {};
-  clock_gettime(CLOCK_REALTIME, &now);
-  next_generation_ = static_cast<uint64_t>(now.tv_sec) * 1000000 + static_cast<uint64_t>(now.tv_nsec) / 1000;
+      write_(),
+      pending_(std::make_unique<PendingRegistry>()) {
   if (write.uploader) attach_write_path(write);
 }
 
 void Filesystem::attach_write_path(WritePath write) {
-  std::lock_guard lk(pending_mu_);
   write_ = write;
   if (!write_.uploader) return;
-  // Uploads resumed from the checkpoint store are pending files like any other.
-  for (const auto& f : write_.uploader->pending()) {
-    if (f.key.compare(0, keys_.prefix().size(), keys_.prefix()) != 0) continue;
+  // Uploads resumed from the staging area are pending files like any other.
+  for (auto& f : write_.uploader->pending()) {
+    if (f.mark.key.compare(0, keys_.prefix().size(), keys_.prefix()) != 0) continue;
+    auto fd = write_.staging->open_file(f.staging_path, O_RDWR);
+    if (!fd) continue;  // the uploader reports it
     auto p = std::make_shared<Pending>();
-    p->fd = ::open(f.staging_path.c_str(), O_RDWR | O_CLOEXEC);
-    if (p->fd < 0) continue;  // the uploader reports it
     store::ObjectInfo info;
-    info.key = f.key;
-    info.size = f.size;
-    info.meta = f.meta;
+    info.key = f.mark.key;
+    info.size = f.mark.size;
+    info.meta = f.mark.meta;
     info.last_modified = mount_time_;
     p->attr = file_attr_from_head(info, opts_);
-    p->path = path_of_key(f.key);
+    p->path = path_of_key(f.mark.key);
     p->staging_path = f.staging_path;
-    p->generation = f.generation;
-    p->submitted = true;
-    next_generation_ = std::max(next_generation_, f.generation + 1);
-    pending_[p->path] = std::move(p);
+    p->set_file(std::move(*fd));
+    p->generation = f.mark.generation;
+    p->queued = Pending::Queued{f.staging_path, f.mark};
+    pending_->saw_generation(f.mark.generation);
+    pending_->insert(p);
   }
   write_.uploader->set_done_handler([this](const upload::UploadOutcome& o) { on_upload_done(o); });
 }
 
 Filesystem::~Filesystem() {
   // Directory handles first: their listing threads use the members.
-  std::map<uint64_t, std::shared_ptr<DirHandle>> dirs;
-  {
-    std::lock_guard lk(handles_mu_);
-    dirs.swap(dirs_);
-  }
+  dirs_.clear();
 }
 
 int Filesystem::path_of(Ino ino, std::string* path) const { return table_.path_of(ino, path) ? 0 : ENOENT; }
@@ -223,15 +216,9 @@ int Filesystem::stat_path(const std::string& path, Attr* out) {
   {
     // A staged file is newer than anything in the bucket; a directory that
     // holds one exists even before its first upload lands.
-    std::lock_guard lk(pending_mu_);
-    auto it = pending_.lower_bound(path);
-    if (it != pending_.end() && it->first == path) {
-      *out = it->second->attr;
-      return 0;
-    }
-    it = pending_.lower_bound(path + "/");
-    if (it != pending_.end() && KeyMapper::is_under(it->first, path)) {
-      if (!cache_.get_attr(path, out) || !out->exists || !out->is_dir())
+    bool is_dir = false;
+    if (pending_->stat(path, out, &is_dir)) {
+      if (is_dir && (!cache_.get_attr(path, out) || !out->exists || !out->is_dir()))
         *out = dir_attr(nullptr, opts_, mount_time_);
       return 0;
     }
@@ -551,20 +538,13 @@ int Filesystem::opendir(Ino ino, uint64_t* fh) {
     if (int rc = list_dir(path, &h->listing)) return rc;
     add_pending_entries(path, &h->listing);
   }
-  std::lock_guard<std::mutex> lk(handles_mu_);
-  *fh = next_fh_++;
-  dirs_[*fh] = std::move(h);
+  *fh = dirs_.add(std::move(h));
   return 0;
 }
 
 int Filesystem::readdir(uint64_t fh, uint64_t offset, bool plus, const DirSink& sink) {
-  std::shared_ptr<DirHandle> h;
-  {
-    std::lock_guard<std::mutex> lk(handles_mu_);
-    auto it = dirs_.find(fh);
-    if (it == dirs_.end()) return EBADF;
-    h = it->second;
-  }
+  auto h = dirs_.get(fh);
+  if (!h) return EBADF;
   const double ttl = opts_.stat_ttl;
   // Offsets: 0 ".", 1 "..", 2 + i the listing's entry i.
   for (uint64_t off = offset; off < 2; ++off) {
@@ -618,15 +598,8 @@ int Filesystem::readdir(uint64_t fh, uint64_t offset, bool plus, const DirSink& 
 }
 
 int Filesystem::releasedir(uint64_t fh) {
-  std::shared_ptr<DirHandle> h;
-  {
-    std::lock_guard<std::mutex> lk(handles_mu_);
-    auto it = dirs_.find(fh);
-    if (it == dirs_.end()) return EBADF;
-    h = std::move(it->second);
-    dirs_.erase(it);
-  }
-  return 0;  // a listing still arriving stops here, outside the lock
+  auto h = dirs_.take(fh);
+  return h ? 0 : EBADF;  // a listing still arriving stops here, outside the lock
 }
 
 // --- open files --------------------------------------------------------------
@@ -652,9 +625,7 @@ int Filesystem::open(Ino ino, int flags, uint64_t* fh) {
     h->reader = std::make_unique<Prefetcher>(store_, keys_.file_key(path), a.size, opts_.prefetch_min_window,
                                              opts_.prefetch_max_window, budget_);
   }
-  std::lock_guard<std::mutex> lk(handles_mu_);
-  *fh = next_fh_++;
-  files_[*fh] = std::move(h);
+  *fh = files_.add(std::move(h));
   return 0;
 }
 
@@ -664,17 +635,12 @@ int Filesystem::read(uint64_t fh, uint64_t offset, size_t size, std::string* out
 }
 
 int Filesystem::read(uint64_t fh, uint64_t offset, size_t size, const ReadSink& deliver) {
-  std::shared_ptr<FileHandle> h;
-  {
-    std::lock_guard<std::mutex> lk(handles_mu_);
-    auto it = files_.find(fh);
-    if (it == files_.end()) return EBADF;
-    h = it->second;
-  }
+  auto h = files_.get(fh);
+  if (!h) return EBADF;
   if (h->pending) {
     uint64_t size_now;
     {
-      std::lock_guard lk(pending_mu_);
+      auto lk = pending_->lock();
       size_now = h->pending->attr.size;
     }
     if (offset >= size_now) {
@@ -684,13 +650,7 @@ int Filesystem::read(uint64_t fh, uint64_t offset, size_t size, const ReadSink& 
     size_t len = static_cast<size_t>(std::min<uint64_t>(size, size_now - offset));
     auto buf = std::make_unique_for_overwrite<char[]>(len);
     size_t got = 0;
-    while (got < len) {
-      ssize_t n = ::pread(h->pending->fd, buf.get() + got, len - got, static_cast<off_t>(offset + got));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return errno;
-      if (n == 0) break;
-      got += static_cast<size_t>(n);
-    }
+    if (int err = pread_full(h->pending->fd, buf.get(), len, offset, &got)) return err;
     deliver(buf.get(), got);
     return 0;
   }

@@ -9,11 +9,13 @@
 #include <linux/fs.h>  // RENAME_NOREPLACE, RENAME_EXCHANGE
 
 #include <cerrno>
+#include <set>
 
 #include "bucketfs/fs/filesystem.hpp"
 #include "bucketfs/fs/metadata.hpp"
 #include "bucketfs/util/log.hpp"
 #include "pending.hpp"
+#include "pending_registry.hpp"
 
 namespace bucketfs::fs {
 namespace {
@@ -91,11 +93,7 @@ int Filesystem::rmdir(Ino parent, const std::string& name) {
   Attr a;
   if (int rc = stat_path(path, &a)) return rc;
   if (!a.is_dir()) return ENOTDIR;
-  {
-    std::lock_guard plk(pending_mu_);
-    auto it = pending_.lower_bound(path + "/");
-    if (it != pending_.end() && KeyMapper::is_under(it->first, path)) return ENOTEMPTY;
-  }
+  if (pending_->has_children(path)) return ENOTEMPTY;
   bool empty = false;
   if (int rc = is_dir_empty(path, &empty)) return rc;
   if (!empty) return ENOTEMPTY;
@@ -114,9 +112,14 @@ int Filesystem::unlink(Ino parent, const std::string& name) {
   Attr a;
   if (int rc = stat_path(path, &a)) return rc;
   if (a.is_dir()) return EISDIR;
-  // A staged file: cancel its upload and abort its multipart upload; an
-  // older version may still be in the bucket, so delete the key as well.
-  if (write_.uploader && find_pending(path)) unlink_pending(path);
+  // A staged file: its upload stops, the bucket's object and its staging
+  // files go (pending_ops.cpp). Otherwise the object alone.
+  if (write_.uploader && find_pending(path)) {
+    int rc = unlink_pending(path);
+    cache_.invalidate(path);
+    if (rc == 0) table_.detach(path);
+    if (rc != ENOENT) return rc;  // ENOENT: it stopped being pending meanwhile
+  }
   auto r = store_.remove(keys_.file_key(path));
   cache_.invalidate(path);
   if (!r) return store::to_errno(r.error());
@@ -183,7 +186,7 @@ int Filesystem::setattr(Ino ino, const SetAttr& changes, struct stat* out, doubl
     // truncate(2) of an object: stage it (only the bytes that stay), then change it there.
     if (!write_.uploader) return ENOTSUP;
     if (int rc = open_for_write(path, a, changes.size == 0 ? O_TRUNC : 0, &staged)) return rc;
-    std::lock_guard plk(pending_mu_);
+    auto lk = pending_->lock();
     --staged->writers;  // open_for_write pinned it; setattr_pending pins it again
   }
   if (staged) {
@@ -243,7 +246,7 @@ int Filesystem::move_object(const std::string& from_key, const std::string& to_k
   return r ? 0 : store::to_errno(r.error());
 }
 
-int Filesystem::rename_dir(const std::string& from, const std::string& to) {
+int Filesystem::rename_dir(const std::string& from, const std::string& to, const std::set<std::string>& skip) {
   const std::string src = keys_.dir_key(from);
   const std::string dst = keys_.dir_key(to);
   store::ListRequest req;
@@ -253,7 +256,8 @@ int Filesystem::rename_dir(const std::string& from, const std::string& to) {
   for (;;) {
     auto page = store_.list(req);
     if (!page) return store::to_errno(page.error());
-    for (const auto& o : page->objects) keys.push_back(o.key);
+    for (const auto& o : page->objects)
+      if (!skip.count(o.key)) keys.push_back(o.key);
     if (!next_page(*page, &req)) break;
   }
   // Check every new key before moving anything.
@@ -293,8 +297,8 @@ int Filesystem::rename(Ino parent, const std::string& name, Ino new_parent, cons
   const bool src_pending = !src.is_dir() && write_.uploader && find_pending(from);
   if (src_pending) {
     if (dst_exists && dst.is_dir()) return EISDIR;
-    // The staged file's upload is retargeted; the bucket's old keys are removed.
-    rc = rename_pending(from, to);
+    // The staged file's upload moves to the new name (pending_ops.cpp).
+    rc = settle_renamed(pin_pending(from), from, to);
   } else if (src.is_dir()) {
     if (KeyMapper::is_under(to, from)) return EINVAL;
     if (dst_exists) {
@@ -305,13 +309,37 @@ int Filesystem::rename(Ino parent, const std::string& name, Ino new_parent, cons
       auto r = store_.remove(keys_.dir_key(to));
       if (!r) return store::to_errno(r.error());
     }
-    rc = rename_dir(from, to);
-    if (rc == 0 && write_.uploader) rc = rename_pending(from, to);
+    // Pending files under it stop uploading first, so none lands under the
+    // old name while the objects are copied; they move last, from staging.
+    std::vector<std::shared_ptr<Pending>> pinned;
+    std::set<std::string> skip;
+    if (write_.uploader) {
+      pinned = pin_pending(from);
+      for (const auto& p : pinned) skip.insert(keys_.file_key(p->path));
+    }
+    rc = rename_dir(from, to, skip);
+    int prc = pinned.empty() ? 0 : settle_renamed(pinned, from, to);
+    if (rc == 0) rc = prc;
   } else {
     if (dst_exists && dst.is_dir()) return EISDIR;
-    // A staged file at the destination is replaced: its upload must not land later.
-    if (write_.uploader && find_pending(to)) unlink_pending(to);
-    rc = rename_file(from, to);
+    // A staged file at the destination is replaced: its upload stops before
+    // the copy and its files go after it, so a crash in between leaves either
+    // name as it was or as it is after the rename.
+    std::vector<std::shared_ptr<Pending>> replaced;
+    if (write_.uploader && find_pending(to)) replaced = pin_pending(to);
+    auto c = store_.copy(keys_.file_key(from), keys_.file_key(to), std::nullopt);
+    rc = c ? 0 : store::to_errno(c.error());
+    for (const auto& p : replaced) {
+      if (rc == 0)
+        rc = drop_replaced(p);
+      else
+        resume_pinned(p);
+      unpin(p);
+    }
+    if (rc == 0) {
+      auto r = store_.remove(keys_.file_key(from));
+      if (!r) rc = store::to_errno(r.error());
+    }
   }
   cache_.invalidate_tree(from);
   cache_.invalidate_tree(to);

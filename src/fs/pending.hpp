@@ -1,57 +1,78 @@
-// pending.hpp - (internal to src/fs) open-file handles, and a file written through the mount and not
-// yet confirmed in the bucket. Shared by the open handles that use it; its
-// staging fd closes when the last of them lets go.
+// pending.hpp - (internal to src/fs) a file written through the mount and not
+// yet confirmed in the bucket, and an open-file handle.
+//
+// A Pending is shared by the open handles that use it and by the registry
+// (pending_registry.hpp), which guards its namespace and state fields. Its
+// staging files follow stage/staging_area.hpp's rule: a file that carries a
+// closed mark is never changed; a change forks a new staging file.
 #pragma once
-
-#include <unistd.h>
 
 #include <atomic>
 #include <memory>
-#include <vector>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "bucketfs/fs/caches.hpp"
 #include "bucketfs/fs/filesystem.hpp"
 #include "bucketfs/fs/prefetcher.hpp"
+#include "bucketfs/stage/closed_mark.hpp"
+#include "bucketfs/util/fd.hpp"
 
 namespace bucketfs::fs {
 
 struct Filesystem::Pending {
-  std::mutex mu;  // serialises data changes and commits of this file (see the lock order)
+  // The file's lock: data changes, commits and namespace changes of this file.
+  // Lock order: after Filesystem::mutate_mu_, before PendingRegistry::mu_ and
+  // FileHandle::mu; held across staging I/O, downloads and Uploader::cancel.
+  std::mutex mu;
 
-  // Guarded by Filesystem::pending_mu_.
+  // A closed generation whose staging file carries its mark and whose upload
+  // is queued or running.
+  struct Queued {
+    std::string path;  // its staging file
+    stage::ClosedMark mark;
+  };
+
+  // Guarded by PendingRegistry::mu_.
   std::string path;          // mount-relative
-  std::string staging_path;  // the .data file in the staging area
+  std::string staging_path;  // the current .data file in the staging area
   Attr attr;                 // what stat shows: size, mode, uid, gid, mtime
   uint64_t generation = 0;   // of the last commit
-  int writers = 0;           // open writer handles, plus changes in progress (pins)
+  int writers = 0;           // open writer handles, plus operations in progress (pins)
   bool dirty = false;        // changed since the last commit
-  bool submitted = false;    // the last commit is queued/uploading
   bool unlinked = false;     // removed from the namespace: never commit again
+  // The newest closed generation not yet confirmed: the current file, or the
+  // file a change forked off (its upload goes on while the fork is written).
+  std::optional<Queued> queued;
+  std::vector<std::string> superseded;  // older files, removed once a newer generation is queued
 
-  // O_RDWR on the current staging file. Read without pending_mu_ by reads;
-  // a new generation forked off a closed one swaps it (the old descriptor
-  // stays open in retired_fds until the Pending goes, so a read in progress
-  // never sees it closed).
+  // Whether the current file carries a closed mark (so a change must fork).
+  bool current_marked() const { return queued && queued->path == staging_path; }
+
+  // The current file, open O_RDWR. `fd` can be read without any lock (reads);
+  // a fork swaps it under mu, and the older descriptor stays open in `retired`
+  // until the Pending goes, so a read in progress never sees it closed.
   std::atomic<int> fd{-1};
-  std::vector<int> retired_fds;                 // guarded by mu
-  std::vector<std::string> superseded_staging;  // closed generations' files, removed after the next commit (mu)
+  Fd current;               // owns fd (mu)
+  std::vector<Fd> retired;  // (mu)
 
-  ~Pending() {
-    if (fd >= 0) ::close(fd);
-    for (int f : retired_fds) ::close(f);
+  void set_file(Fd f) {
+    fd = f.get();
+    if (current) retired.push_back(std::move(current));
+    current = std::move(f);
   }
 };
 
 struct Filesystem::FileHandle {
-  std::mutex mu;  // after mutate_mu_ and Pending::mu, before every leaf lock
+  std::mutex mu;  // one open file's read state; after Pending::mu, before every leaf lock
   Ino ino = 0;
   std::string path;
   int flags = 0;
   std::unique_ptr<Prefetcher> reader;  // reads of an object in the bucket
-  std::shared_ptr<Pending> pending;     // reads/writes of a staged file
-  bool writer = false;                  // opened for writing (counted in pending->writers)
+  std::shared_ptr<Pending> pending;    // reads/writes of a staged file
+  bool writer = false;                 // opened for writing (counted in pending->writers)
 };
 
 }  // namespace bucketfs::fs

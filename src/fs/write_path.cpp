@@ -3,11 +3,14 @@
 //
 // A Pending file is created by create/mknod, or by opening an existing object
 // for writing (its bytes are first downloaded into staging unless O_TRUNC).
-// The last writer's flush fsyncs the staging file and commits a checkpoint
-// record (Uploader::submit) before close(2) returns; any later change first
-// cancels the queued upload (a new generation), so two generations never mix.
-// A Pending entry goes away when the upload of its last generation is
+// The last writer's flush closes the version (commit): the staging file's data
+// and its closed mark are made durable (StagingArea::mark_closed) before
+// close(2) returns, then the upload is queued. A staging file that carries a
+// mark is never changed: the next change forks a new staging file, so two
+// generations never mix and a crash always finds the last closed version
+// intact. A Pending goes away when the upload of its last generation is
 // confirmed and nobody writes it, or when it is unlinked.
+// The namespace changes of pending files are in pending_ops.cpp.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,8 +22,10 @@
 
 #include "bucketfs/fs/filesystem.hpp"
 #include "bucketfs/fs/metadata.hpp"
+#include "bucketfs/util/crashpoint.hpp"
 #include "bucketfs/util/log.hpp"
 #include "pending.hpp"
+#include "pending_registry.hpp"
 
 namespace bucketfs::fs {
 namespace {
@@ -33,18 +38,9 @@ struct timespec now_ts() {
   return ts;
 }
 
-int pwrite_all(int fd, const char* data, size_t n, uint64_t off) {
-  while (n > 0) {
-    ssize_t w = ::pwrite(fd, data, n, static_cast<off_t>(off));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    data += w;
-    n -= static_cast<size_t>(w);
-    off += static_cast<uint64_t>(w);
-  }
-  return 0;
+// The largest object the store takes: 5 TiB on S3, 48.8 TiB on OSS.
+uint64_t max_object_size(store::Dialect d) {
+  return d == store::Dialect::OSS ? 48800ull * (1ull << 30) : 5ull << 40;
 }
 
 }  // namespace
@@ -55,13 +51,11 @@ std::string Filesystem::path_of_key(const std::string& key) const {
 }
 
 std::shared_ptr<Filesystem::Pending> Filesystem::find_pending(const std::string& path) const {
-  std::lock_guard lk(pending_mu_);
-  auto it = pending_.find(path);
-  return it == pending_.end() ? nullptr : it->second;
+  return pending_->find(path);
 }
 
 // A new staging file for path, holding the object's current bytes unless
-// truncate. The caller inserts it into pending_.
+// truncate. The caller inserts it into the registry.
 int Filesystem::stage_for_write(const std::string& path, const Attr& a, bool truncate,
                                 std::shared_ptr<Pending>* out) {
   if (!write_.staging || !write_.uploader) return ENOTSUP;
@@ -69,175 +63,170 @@ int Filesystem::stage_for_write(const std::string& path, const Attr& a, bool tru
   auto staged = write_.staging->create();
   if (!staged) return staged.error();
   auto p = std::make_shared<Pending>();
-  p->fd = staged->fd;
   p->path = path;
   p->staging_path = staged->path;
+  p->set_file(std::move(staged->fd));
   p->attr = a;
   p->attr.exists = true;
-  if (truncate || !a.exists) {
-    p->attr.size = 0;
-  } else if (a.size > 0) {
-    if (int rc = write_.staging->reserve(a.size)) {
-      write_.staging->remove(p->staging_path);
-      return rc;
-    }
+  p->attr.size = 0;
+  if (!truncate && a.exists) {
+    // Whatever the bucket holds now, whatever size a cached stat said: a size
+    // of 0 may be stale (another client wrote the object since).
     uint64_t off = 0;
-    int werr = 0;
-    auto got = store_.get(key, 0, 0, [&](const char* d, size_t n) {
-      werr = pwrite_all(p->fd, d, n, off);
-      off += n;
-      return werr == 0;
-    });
-    if (!got || werr != 0 || off != a.size) {
-      write_.staging->remove(p->staging_path);
-      if (werr != 0) return werr;
-      return got ? EIO : store::to_errno(got.error());
+    int werr = a.size > 0 ? write_.staging->reserve(a.size) : 0;
+    store::StoreResult<uint64_t> got = uint64_t{0};
+    if (werr == 0) {
+      got = store_.get(key, 0, 0, [&](const char* d, size_t n) {
+        if (off + n > a.size) werr = write_.staging->reserve(n);
+        if (werr == 0) werr = pwrite_full(p->fd, d, n, off);
+        off += n;
+        return werr == 0;
+      });
     }
+    if (werr != 0 || (!got && got.error().code != store::ErrorCode::NoSuchKey)) {
+      write_.staging->remove(p->staging_path);
+      return werr != 0 ? werr : store::to_errno(got.error());
+    }
+    p->attr.size = got ? off : 0;  // gone meanwhile: written anew
   }
   *out = std::move(p);
   return 0;
 }
 
-int Filesystem::begin_change(const std::shared_ptr<Pending>& p, bool data, uint64_t keep_bytes) {
-  bool submitted;
-  std::string path;
+int Filesystem::begin_change(const std::shared_ptr<Pending>& p, uint64_t keep_bytes) {
   uint64_t size;
   {
-    std::lock_guard lk(pending_mu_);
-    submitted = p->submitted;
-    path = p->path;
+    auto lk = pending_->lock();
+    if (!p->current_marked()) return 0;  // nothing closed lives in this file: change it in place
     size = p->attr.size;
-  }
-  if (!submitted) return 0;  // nothing closed depends on these bytes
-  if (!data) {
-    // Same bytes, new metadata: cancel the queued upload; the next commit
-    // re-queues the file as a new generation.
-    {
-      std::lock_guard lk(pending_mu_);
-      p->submitted = false;
-    }
-    write_.uploader->cancel(keys_.file_key(path), false);
-    return 0;
   }
   // The closed version stays intact (its upload goes on, and a crash before
   // the next close still delivers it): the change goes to a copy.
   auto staged = write_.staging->create();
   if (!staged) return staged.error();
-  uint64_t want = std::min(keep_bytes, size);
-  if (want > 0) {
-    if (int rc = write_.staging->reserve(want)) {
-      ::close(staged->fd);
-      write_.staging->remove(staged->path);
-      return rc;
-    }
-    loff_t in = 0, out = 0;
-    while (static_cast<uint64_t>(in) < want) {
-      ssize_t n = ::copy_file_range(p->fd, &in, staged->fd, &out, static_cast<size_t>(want - in), 0);
-      if (n <= 0) {
-        int err = n < 0 ? errno : EIO;
-        ::close(staged->fd);
-        write_.staging->remove(staged->path);
-        return err;
-      }
-    }
+  const uint64_t want = std::min(keep_bytes, size);
+  int err = want > 0 ? write_.staging->reserve(want) : 0;
+  loff_t in = 0, out = 0;
+  while (err == 0 && static_cast<uint64_t>(in) < want) {
+    ssize_t n = ::copy_file_range(p->fd, &in, staged->fd.get(), &out, static_cast<size_t>(want - in), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) err = n < 0 ? errno : EIO;
   }
-  std::lock_guard lk(pending_mu_);
-  p->superseded_staging.push_back(p->staging_path);
-  p->retired_fds.push_back(p->fd.exchange(staged->fd));
-  p->staging_path = staged->path;
-  p->attr.size = want;
-  p->submitted = false;
-  p->dirty = true;
+  if (err != 0) {
+    write_.staging->remove(staged->path);
+    return err;
+  }
+  {
+    auto lk = pending_->lock();
+    p->staging_path = staged->path;
+    p->attr.size = want;
+    p->dirty = true;
+  }
+  p->set_file(std::move(staged->fd));
   return 0;
 }
 
-// Makes the staging file durable and commits its record; the upload starts in
-// the background. Before this returns, a crash cannot lose the file.
 int Filesystem::commit(const std::shared_ptr<Pending>& p, bool still_open) {
-  checkpoint::UploadRecord rec;
+  const uint64_t generation = pending_->next_generation();
+  stage::ClosedMark mark;
+  std::string staging;
   {
-    std::lock_guard lk(pending_mu_);
+    auto lk = pending_->lock();
     if (p->unlinked) return 0;
-    rec.generation = next_generation_++;
-    rec.key = keys_.file_key(p->path);
-    rec.meta = to_metadata(p->attr);
+    mark.key = keys_.file_key(p->path);
+    mark.generation = generation;
+    mark.meta = to_metadata(p->attr);
+    staging = p->staging_path;
   }
-  // (The uploader's submit fsyncs the staging file together with its closed mark.)
-  struct stat st;
-  if (::fstat(p->fd, &st) != 0) return errno;
-  rec.staging_path = p->staging_path;
-  rec.size = static_cast<uint64_t>(st.st_size);
-  rec.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  if (int err = write_.staging->mark_closed(staging, p->fd, &mark)) {
+    LOG_ERROR("cannot close " << p->path << " durably in the staging area: " << std::strerror(err));
+    return err == ENOSPC || err == EDQUOT ? ENOSPC : EIO;
+  }
+  // From here on a crash delivers this version: it is closed.
+  std::vector<std::string> superseded;
   {
-    std::lock_guard lk(pending_mu_);
-    p->generation = rec.generation;
+    auto lk = pending_->lock();
+    p->generation = generation;
     p->dirty = false;
-    p->submitted = true;
+    if (p->queued && p->queued->path != staging) p->superseded.push_back(p->queued->path);
+    p->queued = Pending::Queued{staging, mark};
+    superseded.swap(p->superseded);
   }
+  BFS_CRASHPOINT("close.before_queue");
   // A close of one of several descriptors (a shell's dup2 dance) is often
   // followed by more writes: let the upload settle until the handle goes.
-  auto r = write_.uploader->submit(std::move(rec), still_open ? kSettle : std::chrono::milliseconds(0));
+  auto r = write_.uploader->submit({staging, mark}, still_open ? kSettle : std::chrono::milliseconds(0));
+  // The older generations' uploads are cancelled (submit did it): their files
+  // go. Not durably here: the directory sync that comes before this version's
+  // mark is dropped makes these removals durable first.
+  for (const auto& old : superseded) write_.staging->remove(old);
   if (!r) {
-    std::lock_guard lk(pending_mu_);
-    p->dirty = true;
-    p->submitted = false;
-    LOG_ERROR("cannot record " << p->path << " for upload: " << r.error().message);
-    return r.error().kind == checkpoint::StoreError::NoSpace ? ENOSPC : EIO;
+    LOG_ERROR("cannot queue the upload of " << p->path << " (" << r.error().message
+                                            << "); it is kept and uploaded at the next mount");
+    return EIO;
   }
-  // The new record replaced the older generations' (their uploads are
-  // cancelled): their staging files are no longer needed.
-  for (const auto& old : p->superseded_staging) write_.staging->remove(old);
-  p->superseded_staging.clear();
   return 0;
+}
+
+int Filesystem::recommit_metadata(const std::shared_ptr<Pending>& p) {
+  const std::string key = keys_.file_key(p->path);
+  write_.uploader->cancel(key);
+  stage::ClosedMark mark;
+  std::string staging;
+  {
+    auto lk = pending_->lock();
+    if (p->unlinked) return 0;
+    if (!p->current_marked() || p->dirty) {
+      lk.unlock();
+      return commit(p, false);  // confirmed meanwhile, or changed: an ordinary close
+    }
+    mark = p->queued->mark;
+    staging = p->staging_path;
+  }
+  mark.generation = pending_->next_generation();
+  {
+    auto lk = pending_->lock();
+    mark.meta = to_metadata(p->attr);
+  }
+  if (int err = write_.staging->rewrite_mark(staging, mark)) {
+    LOG_ERROR("cannot record the new attributes of " << p->path << ": " << std::strerror(err));
+    (void)write_.uploader->submit({staging, p->queued->mark});  // the old version still goes
+    return EIO;
+  }
+  {
+    auto lk = pending_->lock();
+    p->generation = mark.generation;
+    p->queued->mark = mark;
+  }
+  auto r = write_.uploader->submit({staging, mark});
+  return r ? 0 : EIO;
 }
 
 void Filesystem::on_upload_done(const upload::UploadOutcome& o) {
   if (!o.ok) return;  // still pending; fsync waiters learn of it from the uploader
   const std::string path = path_of_key(o.key);
-  bool drop_staging = true;
-  {
-    std::lock_guard lk(pending_mu_);
-    auto it = pending_.find(path);
-    if (it == pending_.end() || it->second->staging_path != o.staging_path) {
-      // Renamed while this upload finished under its old key: the file still
-      // lives in this staging file, and rename_pending (which holds the file
-      // until it is done) moves the object and settles the entry.
-      for (const auto& [other, q] : pending_)
-        if (q->staging_path == o.staging_path) drop_staging = false;
-    }
-    if (it != pending_.end() && it->second->staging_path == o.staging_path) {
-      auto& p = it->second;
-      if (p->generation == o.generation) p->submitted = false;
-      if (p->generation == o.generation && !p->dirty && p->writers == 0) {
-        Attr a = p->attr;
-        a.has_meta = true;
-        pending_.erase(it);
-        cache_.note_entry(path, a);  // what the bucket now has, without asking it
-      } else {
-        drop_staging = false;  // a newer generation lives in this staging file
-      }
+  bool remove = true;
+  auto lk = pending_->lock();
+  auto p = pending_->find_locked(path);
+  if (p && p->queued && p->queued->path == o.staging_path && p->queued->mark.generation == o.generation)
+    p->queued.reset();  // in the bucket now; the mark is gone
+  if (p && p->staging_path == o.staging_path) {
+    if (!p->queued && !p->dirty && p->writers == 0) {
+      Attr a = p->attr;
+      a.has_meta = true;
+      pending_->erase_locked(p);
+      cache_.note_entry(path, a);  // what the bucket now has, without asking it
+    } else {
+      remove = false;  // an open handle still reads or writes this file
     }
   }
-  if (drop_staging) write_.staging->remove(o.staging_path);
+  lk.unlock();
+  // Its mark was dropped durably: a file nobody uses can go without a sync.
+  if (remove) write_.staging->remove(o.staging_path);
 }
 
 void Filesystem::add_pending_entries(const std::string& dir, std::shared_ptr<const DirListing>* listing) {
-  std::map<std::string, Attr> extra;
-  {
-    std::lock_guard lk(pending_mu_);
-    auto it = dir.empty() ? pending_.begin() : pending_.lower_bound(dir + "/");
-    for (; it != pending_.end(); ++it) {
-      const std::string& p = it->first;
-      if (!dir.empty() && !KeyMapper::is_under(p, dir)) break;
-      std::string rest = dir.empty() ? p : p.substr(dir.size() + 1);
-      auto slash = rest.find('/');
-      if (slash == std::string::npos) {
-        extra[rest] = it->second->attr;
-      } else if (!extra.count(rest.substr(0, slash))) {
-        extra[rest.substr(0, slash)] = dir_attr(nullptr, opts_, mount_time_);
-      }
-    }
-  }
+  std::map<std::string, Attr> extra = pending_->entries_in(dir, dir_attr(nullptr, opts_, mount_time_));
   if (extra.empty()) return;
   std::map<std::string, Attr> merged((*listing)->entries.begin(), (*listing)->entries.end());
   for (auto& [name, a] : extra) {
@@ -279,15 +268,10 @@ int Filesystem::create(Ino parent, const std::string& name, mode_t mode, int fla
   if (int src = stage_for_write(path, a, true, &p)) return src;
   p->dirty = true;  // a new file is uploaded even if nothing is written
   p->writers = 1;
-  {
-    std::lock_guard lk(pending_mu_);
-    auto old = pending_.find(path);
-    if (old != pending_.end()) {
-      // Raced with another create of the same name: open theirs instead.
-      write_.staging->remove(p->staging_path);
-      return EEXIST;
-    }
-    pending_[path] = p;
+  if (!pending_->insert(p)) {
+    // Raced with another create of the same name.
+    write_.staging->remove(p->staging_path);
+    return EEXIST;
   }
   // No cache change: a pending file shadows whatever the caches say of path.
   if (int frc = fill_entry(path, p->attr, out)) return frc;
@@ -297,9 +281,7 @@ int Filesystem::create(Ino parent, const std::string& name, mode_t mode, int fla
   h->flags = flags;
   h->pending = p;
   h->writer = true;
-  std::lock_guard lk(handles_mu_);
-  *fh = next_fh_++;
-  files_[*fh] = std::move(h);
+  *fh = files_.add(std::move(h));
   return 0;
 }
 
@@ -308,35 +290,33 @@ int Filesystem::mknod(Ino parent, const std::string& name, mode_t mode, const Co
   if ((mode & S_IFMT) != 0 && !S_ISREG(mode)) return ENOTSUP;  // no devices, fifos or sockets in a bucket
   uint64_t fh = 0;
   if (int rc = create(parent, name, mode & 07777, O_WRONLY | O_EXCL, ctx, out, &fh)) return rc;
-  flush(fh);
-  return release(fh);
+  int rc = flush(fh);
+  int rrc = release(fh);
+  return rc != 0 ? rc : rrc;
 }
 
-// Opens path for writing: joins its pending file (a new generation) or stages
-// the object. *out gets the pinned Pending (writers already counted).
+// Opens path for writing: joins its pending file or stages the object. *out
+// gets the pinned Pending (writers already counted).
 int Filesystem::open_for_write(const std::string& path, const Attr& a, int flags, std::shared_ptr<Pending>* out) {
   for (;;) {
     if (auto p = find_pending(path)) {
       std::lock_guard plk(p->mu);
       {
-        std::lock_guard lk(pending_mu_);
-        auto it = pending_.find(path);
-        if (it == pending_.end() || it->second != p) continue;  // uploaded meanwhile: stage again
-        ++p->writers;                                           // pinned: the done handler keeps it from now on
+        auto lk = pending_->lock();
+        if (pending_->find_locked(path) != p) continue;  // uploaded or moved meanwhile: look again
+        ++p->writers;                                    // pinned: the done handler keeps it from now on
       }
-      if (int rc = begin_change(p, true, (flags & O_TRUNC) ? 0 : UINT64_MAX)) {
-        std::lock_guard lk(pending_mu_);
+      int rc = 0;
+      if (flags & O_TRUNC) {
+        rc = begin_change(p, 0);
+        if (rc == 0 && ::ftruncate(p->fd, 0) != 0) rc = errno;
+      }
+      auto lk = pending_->lock();
+      if (rc != 0) {
         --p->writers;
         return rc;
       }
       if (flags & O_TRUNC) {
-        if (::ftruncate(p->fd, 0) != 0) {
-          int err = errno;
-          std::lock_guard lk(pending_mu_);
-          --p->writers;
-          return err;
-        }
-        std::lock_guard lk(pending_mu_);
         p->attr.size = 0;
         p->attr.mtime = now_ts();
         p->dirty = true;
@@ -349,13 +329,9 @@ int Filesystem::open_for_write(const std::string& path, const Attr& a, int flags
     p->writers = 1;
     p->dirty = (flags & O_TRUNC) != 0 && a.size > 0;
     if (p->dirty) p->attr.mtime = now_ts();
-    {
-      std::lock_guard lk(pending_mu_);
-      if (pending_.count(path)) {
-        write_.staging->remove(p->staging_path);  // someone staged it first: join theirs
-        continue;
-      }
-      pending_[path] = p;
+    if (!pending_->insert(p)) {
+      write_.staging->remove(p->staging_path);  // someone staged it first: join theirs
+      continue;
     }
     *out = std::move(p);
     return 0;
@@ -365,29 +341,25 @@ int Filesystem::open_for_write(const std::string& path, const Attr& a, int flags
 // --- data --------------------------------------------------------------------
 
 int Filesystem::write(uint64_t fh, uint64_t offset, const char* data, size_t size, size_t* written) {
-  std::shared_ptr<FileHandle> h;
-  {
-    std::lock_guard lk(handles_mu_);
-    auto it = files_.find(fh);
-    if (it == files_.end()) return EBADF;
-    h = it->second;
-  }
+  auto h = files_.get(fh);
+  if (!h) return EBADF;
   if (!h->writer || !h->pending) return opts_.read_only ? EROFS : EBADF;
   auto& p = h->pending;
   std::lock_guard plk(p->mu);
   uint64_t cur;
   {
-    std::lock_guard lk(pending_mu_);
+    auto lk = pending_->lock();
     cur = p->attr.size;
   }
   if (h->flags & O_APPEND) offset = cur;
+  if (offset + size > max_object_size(store_.dialect())) return EFBIG;
   if (offset + size > cur) {
     if (int rc = write_.staging->reserve(size)) return rc;
   }
-  if (int rc = begin_change(p, true)) return rc;
-  if (int rc = pwrite_all(p->fd, data, size, offset)) return rc;
+  if (int rc = begin_change(p)) return rc;
+  if (int rc = pwrite_full(p->fd, data, size, offset)) return rc;
   {
-    std::lock_guard lk(pending_mu_);
+    auto lk = pending_->lock();
     p->attr.size = std::max<uint64_t>(p->attr.size, offset + size);
     p->attr.mtime = now_ts();
     p->dirty = true;
@@ -397,46 +369,36 @@ int Filesystem::write(uint64_t fh, uint64_t offset, const char* data, size_t siz
 }
 
 int Filesystem::flush(uint64_t fh) {
-  std::shared_ptr<FileHandle> h;
-  {
-    std::lock_guard lk(handles_mu_);
-    auto it = files_.find(fh);
-    if (it == files_.end()) return EBADF;
-    h = it->second;
-  }
+  auto h = files_.get(fh);
+  if (!h) return EBADF;
   if (!h->writer || !h->pending) return 0;
   auto& p = h->pending;
   uint64_t generation = 0;
+  std::string key;
   {
     std::lock_guard plk(p->mu);
     bool commit_now;
     {
-      std::lock_guard lk(pending_mu_);
+      auto lk = pending_->lock();
       // The last writer's close makes the file durable; earlier closes do not,
       // so an upload never starts under a writer that is still going.
-      commit_now = p->dirty && p->writers == 1;
+      commit_now = p->dirty && p->writers == 1 && !p->unlinked;
       generation = p->generation;
     }
     if (commit_now) {
       if (int rc = commit(p, !write_.sync_upload)) return rc;
-      std::lock_guard lk(pending_mu_);
-      generation = p->generation;
     }
+    auto lk = pending_->lock();
+    generation = p->unlinked ? 0 : p->generation;
+    key = keys_.file_key(p->path);  // renamed meanwhile: its new name
   }
-  if (write_.sync_upload && generation != 0) {
-    return write_.uploader->wait(keys_.file_key(h->path), generation);
-  }
+  if (write_.sync_upload && generation != 0) return write_.uploader->wait(key, generation);
   return 0;
 }
 
 int Filesystem::fsync(uint64_t fh, bool) {
-  std::shared_ptr<FileHandle> h;
-  {
-    std::lock_guard lk(handles_mu_);
-    auto it = files_.find(fh);
-    if (it == files_.end()) return EBADF;
-    h = it->second;
-  }
+  auto h = files_.get(fh);
+  if (!h) return EBADF;
   auto p = h->pending ? h->pending : find_pending(h->path);
   if (!p) return 0;  // not staged: the object in the bucket is the file
   uint64_t generation;
@@ -445,204 +407,59 @@ int Filesystem::fsync(uint64_t fh, bool) {
     std::lock_guard plk(p->mu);
     bool dirty;
     {
-      std::lock_guard lk(pending_mu_);
-      dirty = p->dirty;
+      auto lk = pending_->lock();
+      dirty = p->dirty && !p->unlinked;
     }
     // fsync asks for durability now, even with other writers still open.
     if (dirty) {
       if (int rc = commit(p, false)) return rc;
     }
-    std::lock_guard lk(pending_mu_);
+    auto lk = pending_->lock();
+    if (p->unlinked) return 0;  // nothing of it is to reach the bucket
     generation = p->generation;
     path = p->path;
   }
   return write_.uploader->wait(keys_.file_key(path), generation);
 }
 
+int Filesystem::fsyncdir(Ino) {
+  if (!write_.uploader) return 0;
+  return write_.uploader->sync_state();
+}
+
 int Filesystem::release(uint64_t fh) {
-  std::shared_ptr<FileHandle> h;
-  {
-    std::lock_guard lk(handles_mu_);
-    auto it = files_.find(fh);
-    if (it == files_.end()) return EBADF;
-    h = std::move(it->second);
-    files_.erase(it);
-  }
+  auto h = files_.take(fh);
+  if (!h) return EBADF;
   if (!h->writer || !h->pending) return 0;
   auto& p = h->pending;
   std::lock_guard plk(p->mu);
   bool commit_now = false, drop = false, expedite = false;
+  std::string key;
   {
-    std::lock_guard lk(pending_mu_);
+    auto lk = pending_->lock();
     --p->writers;
+    key = keys_.file_key(p->path);
     if (p->writers == 0 && !p->unlinked) {
-      expedite = p->submitted && !p->dirty;
+      expedite = p->queued && !p->dirty;
       commit_now = p->dirty;  // flush failed or was skipped: do not lose the data
-      // Opened for writing but never changed: the bucket already has it.
-      drop = !p->dirty && !p->submitted;
+      // Opened for writing but never changed, or confirmed meanwhile: the
+      // bucket already has exactly this file.
+      drop = !p->dirty && !p->queued;
       if (drop) {
-        auto it = pending_.find(p->path);
-        if (it != pending_.end() && it->second == p) pending_.erase(it);
+        pending_->erase_locked(p);
         Attr a = p->attr;
         a.has_meta = true;
-        cache_.note_entry(p->path, a);  // the bucket's object is exactly this file
+        cache_.note_entry(p->path, a);
       }
     }
   }
   if (drop) write_.staging->remove(p->staging_path);
-  if (expedite) write_.uploader->expedite(keys_.file_key(h->path));
+  if (expedite) write_.uploader->expedite(key);
   if (commit_now) {
     if (int rc = commit(p, false))
       LOG_ERROR("upload of " << h->path << " could not be recorded at release: " << std::strerror(rc));
   }
   return 0;
-}
-
-// --- namespace changes of pending files ---------------------------------------
-
-int Filesystem::unlink_pending(const std::string& path) {
-  auto p = find_pending(path);
-  if (!p) return ENOENT;
-  std::lock_guard plk(p->mu);
-  {
-    std::lock_guard lk(pending_mu_);
-    auto it = pending_.find(path);
-    if (it == pending_.end() || it->second != p) return ENOENT;
-    pending_.erase(it);
-    p->unlinked = true;
-    p->submitted = false;
-    p->dirty = false;
-  }
-  write_.uploader->cancel(keys_.file_key(path), true);
-  write_.staging->remove(p->staging_path);  // open handles keep their fd
-  for (const auto& old : p->superseded_staging) write_.staging->remove(old);
-  p->superseded_staging.clear();
-  return 0;
-}
-
-int Filesystem::rename_pending(const std::string& from, const std::string& to) {
-  std::vector<std::shared_ptr<Pending>> moving;
-  {
-    std::lock_guard lk(pending_mu_);
-    for (auto& [path, p] : pending_)
-      if (path == from || KeyMapper::is_under(path, from)) moving.push_back(p);
-  }
-  for (auto& p : moving) {
-    {
-      // A pending file at the destination is replaced: unlink it properly
-      // (its upload cancelled, its record and its closed staging files
-      // removed), or the next mount would upload it again under that name.
-      std::string dst;
-      {
-        std::lock_guard lk(pending_mu_);
-        dst = to + p->path.substr(from.size());
-      }
-      auto there = find_pending(dst);
-      if (there && there != p) unlink_pending(dst);
-    }
-    std::lock_guard plk(p->mu);
-    std::string old_path, new_path;
-    bool still_pending;
-    {
-      std::lock_guard lk(pending_mu_);
-      if (p->unlinked) continue;
-      old_path = p->path;
-      new_path = to + old_path.substr(from.size());
-      auto it = pending_.find(old_path);
-      still_pending = it != pending_.end() && it->second == p;
-      if (still_pending) {
-        if (auto dst = pending_.find(new_path); dst != pending_.end()) {
-          // Replacing another pending file: it is gone, like an unlinked one.
-          dst->second->unlinked = true;
-          pending_.erase(dst);
-        }
-        pending_.erase(old_path);
-        p->path = new_path;
-        pending_[new_path] = p;
-      }
-    }
-    const std::string old_key = keys_.file_key(old_path), new_key = keys_.file_key(new_path);
-    if (!still_pending) {
-      // Its upload completed since the rename began: it is an object now.
-      if (int rc = move_object(old_key, new_key, true)) return rc;
-      continue;
-    }
-    write_.uploader->cancel(new_key, true);  // an upload of the replaced file
-    // A queued upload (the closed version, even while a newer one is being
-    // written) moves to the new key, sidecar and all; a generation still being
-    // written gets its key when it is closed.
-    auto moved = write_.uploader->retarget(old_key, new_key);
-    if (!moved) {
-      LOG_ERROR("rename of pending " << old_path << ": " << moved.error().message);
-      return EIO;
-    }
-    if (*moved) {
-      // An older version of the file may already be in the bucket under the old name.
-      auto r = store_.remove(old_key);
-      if (!r) return store::to_errno(r.error());
-      continue;
-    }
-    // No upload in flight: the last closed version, if any, is in the bucket
-    // under the old name (perhaps only just: it may have landed while this
-    // rename took its upload over, see on_upload_done). It moves there.
-    if (int rc = move_object(old_key, new_key, true)) return rc;
-    std::string drop;
-    {
-      std::lock_guard lk(pending_mu_);
-      auto it = pending_.find(new_path);
-      if (p->submitted && it != pending_.end() && it->second == p) {
-        p->submitted = false;  // what was submitted is in the bucket
-        if (!p->dirty && p->writers == 0) {
-          Attr a = p->attr;
-          a.has_meta = true;
-          pending_.erase(it);
-          drop = p->staging_path;
-          cache_.note_entry(new_path, a);
-        }
-      }
-    }
-    if (!drop.empty()) write_.staging->remove(drop);
-  }
-  return 0;
-}
-
-int Filesystem::setattr_pending(const std::shared_ptr<Pending>& p, const SetAttr& changes, Attr* out) {
-  std::lock_guard plk(p->mu);
-  bool idle;
-  {
-    std::lock_guard lk(pending_mu_);
-    if (p->unlinked) return ENOENT;
-    ++p->writers;  // pinned while we change it
-    idle = p->writers == 1;
-  }
-  const bool resize = changes.valid & SetAttr::kSize;
-  int rc = begin_change(p, resize, resize ? changes.size : UINT64_MAX);
-  if (resize && rc == 0) {
-    if (changes.size > p->attr.size) rc = write_.staging->reserve(changes.size - p->attr.size);
-    if (rc == 0 && ::ftruncate(p->fd, static_cast<off_t>(changes.size)) != 0) rc = errno;
-  }
-  {
-    std::lock_guard lk(pending_mu_);
-    if (rc == 0) {
-      if (resize) {
-        p->attr.size = changes.size;
-        p->attr.mtime = now_ts();
-      }
-      if (changes.valid & SetAttr::kMode) p->attr.mode = (p->attr.mode & S_IFMT) | (changes.mode & 07777);
-      if (changes.valid & SetAttr::kUid) p->attr.uid = changes.uid;
-      if (changes.valid & SetAttr::kGid) p->attr.gid = changes.gid;
-      if (changes.valid & SetAttr::kMtime) p->attr.mtime = changes.mtime;
-    }
-    // Metadata goes with the upload: any change means a new generation.
-    p->dirty = true;
-    *out = p->attr;
-    --p->writers;
-  }
-  // With no writer open, nobody else will close it: commit now.
-  if (idle) {
-    if (int crc = commit(p, false); crc != 0 && rc == 0) rc = crc;
-  }
-  return rc;
 }
 
 }  // namespace bucketfs::fs

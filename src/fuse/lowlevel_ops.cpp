@@ -354,7 +354,9 @@ void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   guarded(req, "releasedir", [&] { fuse_reply_err(req, filesystem(req).releasedir(fi->fh)); });
 }
 
-void op_fsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) { fuse_reply_err(req, 0); }
+void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
+  guarded(req, "fsyncdir", [&] { fuse_reply_err(req, filesystem(req).fsyncdir(ino)); });
+}
 
 void op_statfs(fuse_req_t req, fuse_ino_t ino) {
   guarded(req, "statfs", [&] {

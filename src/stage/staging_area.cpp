@@ -1,4 +1,4 @@
-// staging_area.cpp - see staging_area.hpp.
+// staging_area.cpp - see staging_area.hpp for the durability order.
 #include "bucketfs/stage/staging_area.hpp"
 
 #include <dirent.h>
@@ -8,6 +8,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -15,45 +16,61 @@
 #include <ctime>
 #include <random>
 
+#include "bucketfs/util/crashpoint.hpp"
+
 namespace bucketfs::stage {
 namespace {
 
-std::string sidecar(const std::string& data_path) {
-  return data_path.substr(0, data_path.size() - 5) + ".key";  // "<id>.data" -> "<id>.key"
+constexpr const char* kMarkXattr = "user.bucketfs.mark";
+constexpr const char* kLegacyXattr = "user.bucketfs.key";  // "KEY\nGENERATION\n", written by bucketfs < 0.3
+constexpr size_t kMaxMark = 64 * 1024;
+
+bool ends_with(const std::string& s, const char* suffix) {
+  size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-int write_all(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    off += static_cast<size_t>(n);
-  }
-  return 0;
+// "<id>.data" -> "<id>"
+std::string stem(const std::string& name) { return name.substr(0, name.size() - 5); }
+
+int64_t mtime_ns_of(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
-// Writes path durably via a temp file and rename, then syncs the directory.
-int write_file_durably(const std::string& dir, const std::string& path, const std::string& content) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return errno;
-  int err = write_all(fd, content);
-  if (err == 0 && ::fsync(fd) != 0) err = errno;
-  ::close(fd);
-  if (err == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
-  if (err != 0) {
-    ::unlink(tmp.c_str());
-    return err;
+// Reads a whole small file relative to dfd; false if it is absent or unreadable.
+bool read_small(int dfd, const std::string& name, std::string* out) {
+  Fd fd(::openat(dfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return false;
+  out->clear();
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    out->append(buf, static_cast<size_t>(n));
+    if (out->size() > kMaxMark) return false;
   }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return 0;
+}
+
+bool read_xattr(int fd, const char* name, std::string* out) {
+  out->assign(kMaxMark, '\0');
+  ssize_t got = ::fgetxattr(fd, name, out->data(), out->size());
+  if (got < 0) return false;
+  out->resize(static_cast<size_t>(got));
+  return true;
+}
+
+// The version-0 mark: "KEY\nGENERATION\n" (a key may hold newlines).
+bool parse_legacy(std::string v, ClosedMark* out) {
+  if (v.size() < 2 || v.back() != '\n') return false;
+  v.pop_back();
+  auto nl = v.rfind('\n');
+  if (nl == std::string::npos || nl == 0) return false;
+  out->key = v.substr(0, nl);
+  out->generation = std::strtoull(v.c_str() + nl + 1, nullptr, 10);
+  out->legacy = true;
+  return true;
 }
 
 }  // namespace
@@ -62,13 +79,37 @@ Result<std::unique_ptr<StagingArea>, std::string> StagingArea::open(const std::s
                                                                     uint64_t reserve_bytes) {
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return "cannot create the staging directory " + dir + ": " + std::strerror(errno);
+  Dir d;
+  if (int err = Dir::open(dir, &d))
+    return "cannot open the staging directory " + dir + ": " + std::strerror(err) +
+           (err == ELOOP || err == ENOTDIR ? " (it must be a real directory, not a symlink)" : "");
   struct stat st;
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    return "the staging path " + dir + " is not a directory";
+  if (::fstat(d.fd(), &st) != 0) return "cannot stat the staging directory " + dir + ": " + std::strerror(errno);
+  if (st.st_uid != ::geteuid())
+    return "the staging directory " + dir + " belongs to another user (uid " + std::to_string(st.st_uid) +
+           "); remove it or choose another cache_dir";
   // Staged data is the user's file content: private to the user.
-  if ((st.st_mode & 077) != 0 && ::chmod(dir.c_str(), 0700) != 0)
+  if ((st.st_mode & 077) != 0 && ::fchmod(d.fd(), 0700) != 0)
     return "cannot make the staging directory " + dir + " private (chmod 700): " + std::strerror(errno);
-  return std::unique_ptr<StagingArea>(new StagingArea(dir, reserve_bytes));
+  return std::unique_ptr<StagingArea>(new StagingArea(dir, std::move(d), reserve_bytes));
+}
+
+bool StagingArea::owns(const std::string& path) const {
+  if (path.size() <= dir_.size() + 1 || path.compare(0, dir_.size(), dir_) != 0 || path[dir_.size()] != '/')
+    return false;
+  std::string name = path.substr(dir_.size() + 1);
+  if (!ends_with(name, ".data") || name.size() == 5) return false;
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  return name[0] != '.';
+}
+
+Result<Fd, int> StagingArea::open_file(const std::string& path, int flags) const {
+  if (!owns(path)) return EINVAL;
+  const std::string name = path.substr(dir_.size() + 1);
+  Fd fd(::openat(dfd_.fd(), name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return errno;
+  return fd;
 }
 
 Result<StagedFile, int> StagingArea::create() {
@@ -85,97 +126,195 @@ Result<StagedFile, int> StagingArea::create() {
   }
   StagedFile f;
   f.path = dir_ + "/" + id + ".data";
-  f.fd = ::open(f.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (f.fd < 0) return errno;
+  f.fd.reset(
+      ::openat(dfd_.fd(), (id + ".data").c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!f.fd) return errno;
+  note_change();
   return f;
 }
 
-// The closed mark lives in an extended attribute of the data file where the
-// filesystem has them (ext4, xfs, tmpfs): one fsync of the data file then
-// makes bytes and mark durable together. Elsewhere it is a sidecar file.
-static constexpr const char* kKeyXattr = "user.bucketfs.key";
+int StagingArea::sync_dir() {
+  std::lock_guard lock(sync_mu_);
+  const uint64_t target = changes_.load();
+  if (synced_ >= target) return 0;  // a sync that began after these changes covered them
+  if (int err = dfd_.sync()) return err;
+  synced_ = target;
+  return 0;
+}
 
-static int fsync_path(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  int err = ::fsync(fd) == 0 ? 0 : errno;
-  ::close(fd);
+int StagingArea::write_mark(const std::string& name, int fd, const ClosedMark& m) {
+  const std::string value = encode_mark(m);
+  if (xattrs_.load()) {
+    if (::fsetxattr(fd, kMarkXattr, value.data(), value.size(), 0) == 0) return fsync_fd(fd);
+    if (errno == ENOTSUP || errno == EOPNOTSUPP)
+      xattrs_.store(false);
+    else if (errno != E2BIG && errno != ENOSPC && errno != ERANGE)
+      return errno;
+  }
+  // The sidecar: written whole under a temporary name, then renamed over.
+  const std::string side = stem(name) + ".mark", tmp = side + ".tmp";
+  Fd out(::openat(dfd_.fd(), tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!out) return errno;
+  note_change();
+  int err = write_full(out.get(), value.data(), value.size());
+  if (err == 0) err = fsync_fd(out.get());
+  out.reset();
+  if (err == 0 && ::renameat(dfd_.fd(), tmp.c_str(), dfd_.fd(), side.c_str()) != 0) err = errno;
+  if (err != 0) {
+    ::unlinkat(dfd_.fd(), tmp.c_str(), 0);
+    return err;
+  }
+  note_change();
+  return sync_dir();
+}
+
+int StagingArea::mark_closed(const std::string& path, int fd, ClosedMark* m) {
+  if (!owns(path)) return EINVAL;
+  if (int err = fsync_fd(fd)) return err;
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return errno;
+  m->size = static_cast<uint64_t>(st.st_size);
+  m->mtime_ns = mtime_ns_of(st);
+  BFS_CRASHPOINT("close.data_synced");
+  if (int err = sync_dir()) return err;  // the data file's own entry, if it is new
+  BFS_CRASHPOINT("close.entry_synced");
+  int err = write_mark(path.substr(dir_.size() + 1), fd, *m);
+  if (err == 0) BFS_CRASHPOINT("close.marked");
   return err;
 }
 
-int StagingArea::mark_closed(const std::string& data_path, const std::string& key, uint64_t generation) {
-  const std::string value = key + "\n" + std::to_string(generation) + "\n";
-  if (::setxattr(data_path.c_str(), kKeyXattr, value.data(), value.size(), 0) == 0) {
-    ::unlink(sidecar(data_path).c_str());  // an older mark, if the file had one
-    return fsync_path(data_path);
-  }
-  if (errno != ENOTSUP && errno != EOPNOTSUPP) return errno;
-  if (int err = fsync_path(data_path)) return err;
-  return write_file_durably(dir_, sidecar(data_path), value);
+int StagingArea::rewrite_mark(const std::string& path, const ClosedMark& m) {
+  auto fd = open_file(path, O_RDONLY);
+  if (!fd) return fd.error();
+  return write_mark(path.substr(dir_.size() + 1), fd->get(), m);
 }
 
-int StagingArea::drop_key(const std::string& data_path) {
-  if (::removexattr(data_path.c_str(), kKeyXattr) == 0) return fsync_path(data_path);
-  if (::unlink(sidecar(data_path).c_str()) != 0 && errno != ENOENT) return errno;
-  int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
+int StagingArea::drop_mark(const std::string& path) {
+  auto fd = open_file(path, O_RDONLY);
+  if (!fd) return fd.error();
+  bool removed = false;
+  for (const char* name : {kMarkXattr, kLegacyXattr}) {
+    if (::fremovexattr(fd->get(), name) == 0)
+      removed = true;
+    else if (errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP)
+      return errno;
   }
-  return 0;
+  if (removed) {
+    if (int err = fsync_fd(fd->get())) return err;
+  }
+  const std::string s = stem(path.substr(dir_.size() + 1));
+  for (const std::string& side : {s + ".mark", s + ".key"}) {
+    if (::unlinkat(dfd_.fd(), side.c_str(), 0) == 0)
+      note_change();
+    else if (errno != ENOENT)
+      return errno;
+  }
+  return sync_dir();  // the sidecars' unlinks, and any earlier one (older generations)
+}
+
+void StagingArea::remove(const std::string& path) {
+  if (!owns(path)) return;
+  const std::string name = path.substr(dir_.size() + 1), s = stem(name);
+  for (const std::string& n : {name, s + ".mark", s + ".key"})
+    if (::unlinkat(dfd_.fd(), n.c_str(), 0) == 0) note_change();
+}
+
+int StagingArea::remove_durably(const std::vector<std::string>& paths) {
+  for (const auto& p : paths) remove(p);
+  return sync_dir();
 }
 
 int StagingArea::reserve(uint64_t bytes) {
   struct statvfs sv;
-  if (::statvfs(dir_.c_str(), &sv) != 0) return errno;
+  if (::fstatvfs(dfd_.fd(), &sv) != 0) return errno;
   uint64_t avail = static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
   if (avail < bytes || avail - bytes < reserve_) return ENOSPC;
   return 0;
 }
 
-void StagingArea::remove(const std::string& data_path) {
-  ::unlink(data_path.c_str());
-  ::unlink(sidecar(data_path).c_str());
-}
-
-bool StagingArea::read_key(const std::string& data_path, std::string* key, uint64_t* generation) {
-  std::string out(2048, '\0');
-  ssize_t got = ::getxattr(data_path.c_str(), kKeyXattr, out.data(), out.size());
-  if (got >= 0) {
-    out.resize(static_cast<size_t>(got));
-  } else {
-    int fd = ::open(sidecar(data_path).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    out.clear();
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-    ::close(fd);
+StagedEntry StagingArea::read_entry(const std::string& path) const {
+  StagedEntry e;
+  e.path = path;
+  auto fd = open_file(path, O_RDONLY);
+  struct stat st;
+  if (!fd || ::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) return e;  // gone: nothing to upload
+  const std::string s = stem(path.substr(dir_.size() + 1));
+  // Candidates, newest format first; the valid one with the highest generation wins.
+  bool found_valid = false, found_damaged = false;
+  std::string why;
+  auto consider = [&](const ClosedMark& m) {
+    if (!found_valid || m.generation > e.mark.generation) e.mark = m;
+    found_valid = true;
+  };
+  std::string raw;
+  ClosedMark m;
+  if (read_xattr(fd->get(), kMarkXattr, &raw)) {
+    if (decode_mark(raw, &m, &why))
+      consider(m);
+    else
+      found_damaged = true;
   }
-  // "KEY\nGENERATION\n": the generation follows the last newline but one, so
-  // a key that holds newlines reads back whole.
-  if (out.size() < 2 || out.back() != '\n') return false;
-  out.pop_back();
-  auto nl = out.rfind('\n');
-  if (nl == std::string::npos) return false;
-  *key = out.substr(0, nl);
-  if (generation) *generation = std::strtoull(out.c_str() + nl + 1, nullptr, 10);
-  return true;
+  if (read_small(dfd_.fd(), s + ".mark", &raw)) {
+    if (decode_mark(raw, &m, &why))
+      consider(m);
+    else
+      found_damaged = true;
+  }
+  for (bool side : {false, true}) {
+    bool got = side ? read_small(dfd_.fd(), s + ".key", &raw) : read_xattr(fd->get(), kLegacyXattr, &raw);
+    ClosedMark legacy;
+    if (got && parse_legacy(raw, &legacy)) {
+      // Written before size and mtime were recorded: the file as it is now.
+      legacy.size = static_cast<uint64_t>(st.st_size);
+      legacy.mtime_ns = mtime_ns_of(st);
+      consider(legacy);
+    }
+  }
+  if (found_valid) {
+    e.state = MarkState::Valid;
+    if (e.mark.size != static_cast<uint64_t>(st.st_size) || e.mark.mtime_ns != mtime_ns_of(st)) {
+      e.state = MarkState::Changed;
+      e.problem = "the staging file " + path + " changed after it was closed (" + std::to_string(st.st_size) +
+                  " bytes, closed with " + std::to_string(e.mark.size) + ")";
+    }
+  } else if (found_damaged) {
+    e.state = MarkState::Damaged;
+    e.problem = "the closed mark of " + path + " is damaged (" + why + ")";
+  }
+  return e;
 }
 
-std::vector<StagedEntry> StagingArea::scan() const {
+std::vector<StagedEntry> StagingArea::scan(bool tidy) {
   std::vector<StagedEntry> out;
-  DIR* d = ::opendir(dir_.c_str());
-  if (d == nullptr) return out;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name.size() <= 5 || name.compare(name.size() - 5, 5, ".data") != 0) continue;
-    StagedEntry se;
-    se.path = dir_ + "/" + name;
-    read_key(se.path, &se.key, &se.generation);
-    out.push_back(std::move(se));
+  int dup = ::openat(dfd_.fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dup < 0) return out;
+  DIR* d = ::fdopendir(dup);
+  if (d == nullptr) {
+    ::close(dup);
+    return out;
   }
+  std::vector<std::string> names;
+  while (struct dirent* de = ::readdir(d)) names.emplace_back(de->d_name);
   ::closedir(d);
+  for (const auto& name : names) {
+    const std::string path = dir_ + "/" + name;
+    if (ends_with(name, ".data")) {
+      struct stat st;
+      if (!owns(path) || ::fstatat(dfd_.fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+        continue;  // not ours: never opened, uploaded or removed
+      out.push_back(read_entry(path));
+    } else if (!tidy) {
+      continue;
+    } else if (ends_with(name, ".mark.tmp")) {
+      if (::unlinkat(dfd_.fd(), name.c_str(), 0) == 0) note_change();  // a mark that was never renamed in
+    } else if (ends_with(name, ".mark") || ends_with(name, ".key")) {
+      std::string data = name.substr(0, name.rfind('.')) + ".data";
+      struct stat st;
+      if (::fstatat(dfd_.fd(), data.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT &&
+          ::unlinkat(dfd_.fd(), name.c_str(), 0) == 0)
+        note_change();  // the mark of a file already removed
+    }
+  }
   return out;
 }
 

@@ -9,8 +9,9 @@
 #      files are pending: status and the next mount fail with one clear line
 #      naming data.mdb and `bucketfs recover`, no mount is left; the command
 #      the message prints works as printed; `bucketfs recover --cache-dir DIR`
-#      keeps the damaged store, re-queues every staged file, and the next mount
-#      uploads them all byte-identical (s3curl + cmp).
+#      keeps the damaged store aside and names every staged file the next mount
+#      uploads (their closed marks carry them), and the next mount uploads them
+#      all byte-identical (s3curl + cmp).
 #   2. staging files rewritten (same size, new mtime) or truncated between
 #      mounts are never uploaded as the closed version: they move to the failed
 #      table, status shows them, the object in the bucket keeps its old content,
@@ -119,7 +120,7 @@ damaged_round() {
     sed 's/^/  recover: /' "$T_TMP/rec.out"
     t_check "round $r: bucketfs recover --cache-dir DIR exits 0" "$rc" 0
   fi
-  t_check "round $r: recover re-queued 6 files" "$(grep -c '^re-queued ' "$T_TMP/rec.out")" 6
+  t_check "round $r: recover names the 6 files the next mount uploads" "$(grep -c '^will upload ' "$T_TMP/rec.out")" 6
   if ls "$sd/checkpoint"/data.mdb.damaged-* >/dev/null 2>&1; then t_ok "round $r: the damaged store is kept aside"; else
     t_fail "round $r: damaged store kept" "$(ls "$sd/checkpoint")"
   fi
@@ -130,7 +131,7 @@ damaged_round() {
   for i in 1 2 3 4 5 6; do
     if bucket_same "r$r/f$i.bin" "$T_TMP/r$r-f$i"; then ok=$((ok + 1)); else echo "  r$r/f$i.bin missing or different"; fi
   done
-  t_check "round $r: all 6 re-queued files byte-identical in the bucket" "$ok" 6
+  t_check "round $r: all 6 files byte-identical in the bucket" "$ok" 6
   t_check "round $r: nothing pending or failed" "$(st --json | grep -o '"pending":\[\],"failed":\[\]')" \
     '"pending":[],"failed":[]'
   t_check "round $r: staging emptied" "$(find "$sd/staging" -type f | wc -l)" 0

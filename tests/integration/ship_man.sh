@@ -34,7 +34,7 @@ fi
 groff -man -Tascii -P-cbou -rLL=200n "$PAGE" >"$T_TMP/page.txt" 2>/dev/null
 section() { awk -v s="$1" '/^[A-Z]/ { on = ($0 == s) } on' "$T_TMP/page.txt"; }
 
-for s in NAME SYNOPSIS DESCRIPTION OPTIONS SUBCOMMANDS "CHECKPOINT AND RESUME" FILES ENVIRONMENT \
+for s in NAME SYNOPSIS DESCRIPTION OPTIONS SUBCOMMANDS GUARANTEES "CHECKPOINT AND RESUME" FILES ENVIRONMENT \
   "EXIT STATUS" EXAMPLES "SEE ALSO"; do
   if grep -qx -- "$s" "$T_TMP/page.txt"; then t_ok "section $s"; else t_fail "section $s" "missing"; fi
 done
@@ -126,7 +126,7 @@ for p in 's3fs(1)' 'fusermount3(1)' 'mount(8)' 'fstab(5)'; do
 done
 t_check "SEE ALSO" "$missing" ""
 missing=''
-for f in checkpoint data.mdb lock.mdb staging ID.data ID.key mounts; do
+for f in checkpoint data.mdb lock.mdb staging ID.data ID.mark user.bucketfs.mark mounts; do
   section FILES | grep -qF -- "$f" || missing+=" $f"
 done
 t_check "FILES: cache layout" "$missing" ""

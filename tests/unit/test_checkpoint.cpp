@@ -26,6 +26,7 @@
 
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
 #include "bucketfs/checkpoint/record.hpp"
+#include "bucketfs/util/crc32c.hpp"
 
 // cmocka last: its fail() macro breaks <ios>. Debian's cmocka 1.1.5 header has
 // no extern "C" guard of its own.
@@ -34,6 +35,7 @@ extern "C" {
 }
 
 using namespace bucketfs::checkpoint;
+using bucketfs::crc32c;
 
 namespace {
 

@@ -55,26 +55,25 @@ struct World {
     cp.reset();
     cp = std::move(checkpoint::CheckpointStore::open(dir + "/cp", false).value());
   }
-  // Stages `size` random bytes for key; returns the record a close would submit.
-  checkpoint::UploadRecord stage_file(const std::string& key, uint64_t size, unsigned seed, std::string* data) {
+  // Stages `size` random bytes for key and closes them (durable data and
+  // mark), as a close does; returns what it would submit.
+  ClosedFile stage_file(const std::string& key, uint64_t size, unsigned seed, std::string* data,
+                        uint64_t generation = 1) {
     auto f = staging->create().value();
     std::mt19937 rng(seed);
     data->resize(size);
     for (auto& c : *data) c = static_cast<char>(rng());
-    if (size > 0 && ::write(f.fd, data->data(), size) != static_cast<ssize_t>(size)) abort();
-    ::fsync(f.fd);
-    struct stat st;
-    ::fstat(f.fd, &st);
-    ::close(f.fd);
-    checkpoint::UploadRecord r;
-    r.key = key;
-    r.staging_path = f.path;
-    r.size = size;
-    r.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-    r.generation = 1;
-    r.meta["mode"] = "33188";
-    return r;
+    if (size > 0 && ::write(f.fd.get(), data->data(), size) != static_cast<ssize_t>(size)) abort();
+    ClosedFile cf;
+    cf.staging_path = f.path;
+    cf.mark.key = key;
+    cf.mark.generation = generation;
+    cf.mark.meta["mode"] = "33188";
+    if (staging->mark_closed(f.path, f.fd.get(), &cf.mark) != 0) abort();
+    return cf;
   }
+  // The record a previous run would have written for f once it had progress.
+  checkpoint::UploadRecord record_of(const ClosedFile& f) { return fresh_record(f, "b"); }
 };
 
 UploaderConfig cfg(unsigned concurrency = 1) {
@@ -155,6 +154,8 @@ void test_single_put_and_multipart(void** state) {
   assert_int_equal(all->good.size(), 0);
   assert_false(fsys::exists(r1.staging_path));
   assert_false(fsys::exists(r2.staging_path));
+  // Small files never needed a record: the mark carried them.
+  assert_true(w->staging->scan().empty());
 }
 
 void test_transient_failures_retry(void** state) {
@@ -226,6 +227,7 @@ int crash_and_resume(World* w, int k, bool after_inner, bool list_parts, int* se
   auto left = w->cp->get(key);
   if (!left.ok() || left->has_value()) return -5;  // record must be gone
   if (fsys::exists(rec.staging_path)) return -6;
+  if (w->mem.open_upload_count() != 0) return -7;  // no upload of ours left open, not even a lost create's
   return w->mem.calls("upload_part");
 }
 
@@ -259,8 +261,7 @@ void test_crash_at_every_step_without_list_parts(void** state) {
 void test_changed_staging_file_is_not_uploaded(void** state) {
   auto* w = static_cast<World*>(*state);
   std::string data;
-  auto rec = w->stage_file("changed", 3 * kPart, 9, &data);
-  assert_true(w->cp->put(rec).ok());  // as if closed, then the process died
+  auto rec = w->stage_file("changed", 3 * kPart, 9, &data);  // closed, then the process died
   // Someone edits the staged file behind bucketfs's back.
   int fd = ::open(rec.staging_path.c_str(), O_WRONLY | O_APPEND);
   assert_true(::write(fd, "x", 1) == 1);
@@ -278,37 +279,33 @@ void test_changed_staging_file_is_not_uploaded(void** state) {
   assert_true(fsys::exists(rec.staging_path));  // nothing deleted
 }
 
-void test_reopen_cancels_and_new_generation_wins(void** state) {
+// A new generation of a key, closed in a new staging file while the older one
+// uploads: the older upload is cancelled and aborted, the newer one lands.
+void test_new_generation_wins(void** state) {
   auto* w = static_cast<World*>(*state);
-  store::FaultyObjectStore slow(w->mem);
-  Uploader u(slow, *w->cp, *w->staging, cfg(2));
+  Uploader u(w->mem, *w->cp, *w->staging, cfg(2));
   u.start();
-  std::string v1;
-  auto r1 = w->stage_file("gen", 8 * kPart, 11, &v1);
+  std::string v1, v2;
+  auto r1 = w->stage_file("gen", 8 * kPart, 11, &v1, 1);
   assert_true(u.submit(r1).ok());
-  u.cancel("gen", false);  // reopened for writing
-  // New bytes into the same staging file, closed again as generation 2.
-  std::string v2(9 * kPart, 'z');
-  int fd = ::open(r1.staging_path.c_str(), O_WRONLY | O_TRUNC);
-  assert_true(::write(fd, v2.data(), v2.size()) == static_cast<ssize_t>(v2.size()));
-  ::close(fd);
-  auto r2 = r1;
-  r2.generation = 2;
-  r2.size = v2.size();
+  auto r2 = w->stage_file("gen", 9 * kPart, 12, &v2, 2);
   assert_true(u.submit(r2).ok());
+  assert_true(u.submit(r1).ok());  // an older generation never replaces a newer one
   assert_int_equal(u.wait("gen", 2), 0);
   assert_true(wait_idle(u));
   assert_true(*w->mem.object_data("gen") == v2);
   assert_int_equal(w->mem.open_upload_count(), 0);  // the cancelled upload was aborted
+  assert_int_equal(u.pending().size(), 0);
 }
 
-void test_unlink_pending_drops_record(void** state) {
+void test_cancel_drops_record(void** state) {
   auto* w = static_cast<World*>(*state);
   Uploader u(w->mem, *w->cp, *w->staging, cfg(1));
   std::string data;
   auto r = w->stage_file("gone", 6 * kPart, 12, &data);
   assert_true(u.submit(r).ok());  // not started: stays queued
-  u.cancel("gone", true);
+  assert_int_equal(static_cast<int>(u.cancel("gone")), static_cast<int>(CancelResult::Cancelled));
+  assert_int_equal(static_cast<int>(u.cancel("gone")), static_cast<int>(CancelResult::None));
   u.start();
   assert_true(wait_idle(u));
   assert_false(w->mem.object_data("gone").has_value());
@@ -316,68 +313,45 @@ void test_unlink_pending_drops_record(void** state) {
   assert_true(rec.ok() && !rec->has_value());
 }
 
-void test_retarget_pending(void** state) {
+// A multipart upload cancelled mid-way is aborted, and the abort is queued in
+// the store: a crash before it is sent still aborts it at the next mount.
+void test_cancel_queues_durable_abort(void** state) {
   auto* w = static_cast<World*>(*state);
-  Uploader u(w->mem, *w->cp, *w->staging, cfg(1));
   std::string data;
-  auto r = w->stage_file("old/name", 3 * kPart, 13, &data);
-  assert_true(u.submit(r).ok());
-  auto moved = u.retarget("old/name", "new/name");
-  assert_true(moved.ok() && *moved);
-  std::string sidecar_key;
-  assert_true(stage::StagingArea::read_key(r.staging_path, &sidecar_key));
-  assert_string_equal(sidecar_key.c_str(), "new/name");
-  u.start();
-  assert_true(wait_idle(u));
-  assert_false(w->mem.object_data("old/name").has_value());
-  assert_true(*w->mem.object_data("new/name") == data);
+  auto r = w->stage_file("half", 6 * kPart, 31, &data);
+  {
+    store::FaultyObjectStore faulty(w->mem);
+    faulty.fail_next("upload_part", 1000, store::Error{store::ErrorCode::Transient, 503, "SlowDown", "", ""});
+    auto c = cfg(1);
+    c.retry_base = std::chrono::hours(1);
+    Uploader u(faulty, *w->cp, *w->staging, c);
+    u.start();
+    assert_true(u.submit(r).ok());
+    for (int i = 0; i < 2000 && w->mem.open_upload_count() == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    assert_int_equal(w->mem.open_upload_count(), 1);
+    u.stop(std::chrono::milliseconds(0));  // no worker may send the abort
+    assert_int_equal(static_cast<int>(u.cancel("half")), static_cast<int>(CancelResult::Cancelled));
+  }
+  assert_int_equal(w->mem.open_upload_count(), 1);
+  auto queued = w->cp->load_aborts();
+  assert_true(queued.ok());
+  assert_int_equal(queued->size(), 1);
+  w->reopen_cp();
+  w->staging->remove(r.staging_path);  // the file was unlinked meanwhile
+  Uploader u2(w->mem, *w->cp, *w->staging, cfg(1));
+  auto rep = u2.resume();
+  assert_true(rep.ok());
+  assert_int_equal(rep->aborts, 1);
+  u2.start();
+  assert_true(wait_idle(u2));
+  assert_int_equal(w->mem.open_upload_count(), 0);
+  assert_int_equal(w->cp->load_aborts()->size(), 0);
 }
 
-// Nothing in flight: retarget says so, and the completed object stays where it
-// is (the Filesystem moves it in the bucket).
-void test_retarget_after_completion(void** state) {
-  auto* w = static_cast<World*>(*state);
-  Uploader u(w->mem, *w->cp, *w->staging, cfg(1));
-  std::string data;
-  auto r = w->stage_file("landed", 2 * kPart, 15, &data);
-  assert_true(u.submit(r).ok());
-  u.start();
-  assert_true(wait_idle(u));
-  auto moved = u.retarget("landed", "elsewhere");
-  assert_true(moved.ok());
-  assert_false(*moved);
-  assert_true(wait_idle(u));
-  assert_true(*w->mem.object_data("landed") == data);
-  assert_false(w->mem.object_data("elsewhere").has_value());
-  auto rec = w->cp->get("elsewhere");
-  assert_true(rec.ok() && !rec->has_value());
-}
-
-// A record waiting for the next commit (its upload cancelled by a metadata
-// change) moves to the new key, sidecar too: a crash now resumes it there.
-void test_retarget_moves_waiting_record(void** state) {
-  auto* w = static_cast<World*>(*state);
-  Uploader u(w->mem, *w->cp, *w->staging, cfg(1));
-  std::string data;
-  auto r = w->stage_file("waiting", 2 * kPart, 16, &data);
-  assert_true(u.submit(r).ok());
-  u.cancel("waiting", false);  // the record stays
-  auto moved = u.retarget("waiting", "renamed");
-  assert_true(moved.ok());
-  assert_false(*moved);
-  auto old_rec = w->cp->get("waiting");
-  assert_true(old_rec.ok() && !old_rec->has_value());
-  auto new_rec = w->cp->get("renamed");
-  assert_true(new_rec.ok() && new_rec->has_value());
-  assert_string_equal((*new_rec)->staging_path.c_str(), r.staging_path.c_str());
-  std::string sidecar_key;
-  assert_true(stage::StagingArea::read_key(r.staging_path, &sidecar_key));
-  assert_string_equal(sidecar_key.c_str(), "renamed");
-}
-
-// The upload completes under the old key while retarget waits for its last
-// request: retarget reports that nothing moved, and uploads nothing again.
-void test_retarget_while_completing(void** state) {
+// The upload completes while cancel waits for its last request: cancel says
+// so, and the object stays (the caller decides what becomes of it).
+void test_cancel_while_completing(void** state) {
   auto* w = static_cast<World*>(*state);
   std::mutex mu;  // before u: the done handler uses them until u is gone
   std::condition_variable cv;
@@ -389,7 +363,7 @@ void test_retarget_while_completing(void** state) {
       in_done = true;
     }
     cv.notify_all();
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // retarget arrives meanwhile
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // cancel arrives meanwhile
   });
   std::string data;
   auto r = w->stage_file("racing", 3 * kPart, 17, &data);
@@ -399,23 +373,21 @@ void test_retarget_while_completing(void** state) {
     std::unique_lock l(mu);
     assert_true(cv.wait_for(l, std::chrono::seconds(10), [&] { return in_done; }));
   }
-  auto moved = u.retarget("racing", "moved");
-  assert_true(moved.ok());
-  assert_false(*moved);
+  assert_int_equal(static_cast<int>(u.cancel("racing")), static_cast<int>(CancelResult::Completed));
   assert_true(wait_idle(u));
   assert_true(*w->mem.object_data("racing") == data);
-  assert_false(w->mem.object_data("moved").has_value());
-  auto rec = w->cp->get("moved");
+  auto rec = w->cp->get("racing");
   assert_true(rec.ok() && !rec->has_value());
 }
 
 void test_aborted_upload_restarts(void** state) {
   auto* w = static_cast<World*>(*state);
   std::string data;
-  auto rec = w->stage_file("aborted", 5 * kPart, 14, &data);
+  auto f = w->stage_file("aborted", 5 * kPart, 14, &data);
+  auto rec = w->record_of(f);
   // A previous run created the upload and sent 2 parts, then someone aborted it.
   auto id = w->mem.create_multipart("aborted", {}).value();
-  int fd = ::open(rec.staging_path.c_str(), O_RDONLY);
+  int fd = ::open(f.staging_path.c_str(), O_RDONLY);
   for (int n = 1; n <= 2; ++n) {
     auto p = w->mem.upload_part("aborted", id, n, {fd, (n - 1) * kPart, kPart}).value();
     rec.parts.push_back({n, kPart, p.etag, p.md5});
@@ -438,36 +410,149 @@ void test_aborted_upload_restarts(void** state) {
 
 void test_resume_staging_leftovers(void** state) {
   auto* w = static_cast<World*>(*state);
-  std::string closed, never, old;
-  // A closed file whose record was lost: re-queued from its sidecar.
-  auto a = w->stage_file("lost-record", 2 * kPart, 21, &closed);
-  assert_int_equal(w->staging->mark_closed(a.staging_path, a.key, 5), 0);
-  // A file that was never closed (no sidecar): removed, never uploaded.
-  auto b = w->stage_file("never-closed", 100, 22, &never);
-  // An older closed generation of a key whose newer record exists: removed.
-  auto c = w->stage_file("versioned", 100, 23, &old);
-  assert_int_equal(w->staging->mark_closed(c.staging_path, c.key, 7), 0);
-  std::string newer;
-  auto d = w->stage_file("versioned", 200, 24, &newer);
-  d.generation = 8;
-  assert_int_equal(w->staging->mark_closed(d.staging_path, d.key, 8), 0);
-  assert_true(w->cp->put(d).ok());
+  std::string closed, never, old, newer;
+  // A closed file whose record was never written: uploaded from its mark.
+  auto a = w->stage_file("lost-record", 2 * kPart, 21, &closed, 5);
+  // A file that was never closed (no mark): removed, never uploaded.
+  auto b = w->staging->create().value();
+  assert_true(::write(b.fd.get(), "never", 5) == 5);
+  // An older closed generation of a key whose newer one exists: removed.
+  auto c = w->stage_file("versioned", 100, 23, &old, 7);
+  auto d = w->stage_file("versioned", 200, 24, &newer, 8);
+  assert_true(w->cp->put(w->record_of(d)).ok());
 
   Uploader u(w->mem, *w->cp, *w->staging, cfg(2));
   auto rep = u.resume();
   assert_true(rep.ok());
-  assert_int_equal(rep->resumed, 1);
-  assert_int_equal(rep->unrecorded_requeued, 1);
+  assert_int_equal(rep->resumed, 2);
   assert_int_equal(rep->removed, 2);
-  assert_false(fsys::exists(b.staging_path));
+  assert_false(fsys::exists(b.path));
   assert_false(fsys::exists(c.staging_path));
   u.start();
   assert_true(wait_idle(u));
   assert_true(*w->mem.object_data("lost-record") == closed);
   assert_true(*w->mem.object_data("versioned") == newer);
-  assert_false(w->mem.object_data("never-closed").has_value());
-  // Uploaded files keep no sidecar, so a leftover is never mistaken for a closed file.
+  assert_int_equal(w->mem.calls("put") + w->mem.calls("create_multipart"), 2);  // one upload per key
+  // Uploaded files keep no mark, so a leftover is never mistaken for a closed file.
   assert_false(fsys::exists(a.staging_path));
+  assert_true(w->staging->scan().empty());
+}
+
+// Crash states built directly (issue 11): what the next mount must make of them.
+
+// A power cut undid the checkpoint commits after an older generation's
+// (MDB_NOMETASYNC): the store holds generation 1's record with its multipart
+// upload, the staging area generation 2's mark. Generation 2 is uploaded once;
+// generation 1's upload is aborted, never completed.
+void test_rolled_back_store_keeps_newest(void** state) {
+  auto* w = static_cast<World*>(*state);
+  std::string v1, v2;
+  auto g1 = w->stage_file("rb", 6 * kPart, 41, &v1, 1);
+  auto rec = w->record_of(g1);
+  rec.upload_id = w->mem.create_multipart("rb", {}).value();
+  rec.part_size = kPart;
+  rec.state = checkpoint::UploadState::Uploading;
+  assert_true(w->cp->put(rec).ok());
+  auto g2 = w->stage_file("rb", 3 * kPart, 42, &v2, 2);
+  w->staging->remove(g1.staging_path);                         // superseded: removed, but (say) not durably
+  auto g1_again = w->stage_file("rb", 6 * kPart, 41, &v1, 1);  // ...so it is back
+  w->mem.reset_counters();
+  Uploader u(w->mem, *w->cp, *w->staging, cfg(2));
+  auto rep = u.resume();
+  assert_true(rep.ok());
+  assert_int_equal(rep->resumed, 1);
+  assert_int_equal(rep->stale, 1);
+  u.start();
+  assert_true(wait_idle(u));
+  assert_true(*w->mem.object_data("rb") == v2);
+  assert_int_equal(w->mem.open_upload_count(), 0);
+  assert_int_equal(w->mem.calls("create_multipart"), 1);  // generation 2 only
+  assert_int_equal(w->mem.calls("complete_multipart"), 1);
+  assert_false(fsys::exists(g1_again.staging_path));
+  assert_true(w->staging->scan().empty());
+}
+
+// A staging file whose mark is durable but whose data is not what was closed
+// (short): never uploaded; the bucket keeps its last good version.
+void test_short_marked_file_is_not_uploaded(void** state) {
+  auto* w = static_cast<World*>(*state);
+  w->mem.put_object("short", "the last good version");
+  std::string data;
+  auto f = w->stage_file("short", 5 * kPart, 43, &data);
+  assert_int_equal(::truncate(f.staging_path.c_str(), 2 * kPart), 0);
+  Uploader u(w->mem, *w->cp, *w->staging, cfg(1));
+  auto rep = u.resume();
+  assert_true(rep.ok());
+  assert_int_equal(rep->failed, 1);
+  u.start();
+  assert_true(wait_idle(u));
+  assert_true(*w->mem.object_data("short") == "the last good version");
+  assert_true(fsys::exists(f.staging_path));  // kept for the user
+}
+
+// Two closed generations of one key and no record at all: one upload job,
+// of the newest; the older file goes.
+void test_two_marked_generations_one_job(void** state) {
+  auto* w = static_cast<World*>(*state);
+  std::string v1, v2;
+  auto g7 = w->stage_file("twice", 9 * kPart, 44, &v1, 7);
+  auto g9 = w->stage_file("twice", 7 * kPart, 45, &v2, 9);
+  Uploader u(w->mem, *w->cp, *w->staging, cfg(4));
+  auto rep = u.resume();
+  assert_true(rep.ok());
+  assert_int_equal(rep->resumed, 1);
+  assert_int_equal(u.pending().size(), 1);
+  u.start();
+  assert_true(wait_idle(u));
+  assert_true(*w->mem.object_data("twice") == v2);
+  assert_int_equal(w->mem.calls("create_multipart"), 1);
+  assert_int_equal(w->mem.calls("upload_part"), 7);
+  assert_false(fsys::exists(g7.staging_path));
+  assert_false(fsys::exists(g9.staging_path));
+}
+
+// A rename crashed between its two records (old: one transaction each): a
+// record under each key. The mark names the new key: the file goes there
+// only, and the old key's upload is aborted.
+void test_record_under_both_keys(void** state) {
+  auto* w = static_cast<World*>(*state);
+  std::string data;
+  auto f = w->stage_file("new/name", 6 * kPart, 46, &data, 3);
+  auto old_rec = w->record_of(f);
+  old_rec.key = "old/name";
+  old_rec.upload_id = w->mem.create_multipart("old/name", {}).value();
+  old_rec.part_size = kPart;
+  assert_true(w->cp->put(old_rec).ok());
+  assert_true(w->cp->put(w->record_of(f)).ok());
+  Uploader u(w->mem, *w->cp, *w->staging, cfg(2));
+  auto rep = u.resume();
+  assert_true(rep.ok());
+  assert_int_equal(rep->stale, 1);
+  u.start();
+  assert_true(wait_idle(u));
+  assert_true(*w->mem.object_data("new/name") == data);
+  assert_false(w->mem.object_data("old/name").has_value());
+  assert_int_equal(w->mem.open_upload_count(), 0);
+  assert_true(w->cp->load_all()->good.empty());
+}
+
+// A mark whose key lies outside the mount's prefix (a planted or foreign
+// file) is never uploaded.
+void test_key_outside_prefix_is_refused(void** state) {
+  auto* w = static_cast<World*>(*state);
+  std::string data;
+  auto f = w->stage_file("elsewhere/secret", 100, 47, &data);
+  auto c = cfg(1);
+  c.prefix = "mine/";
+  Uploader u(w->mem, *w->cp, *w->staging, c);
+  auto rep = u.resume();
+  assert_true(rep.ok());
+  assert_int_equal(rep->failed, 1);
+  assert_int_equal(rep->resumed, 0);
+  u.start();
+  assert_true(wait_idle(u));
+  assert_int_equal(w->mem.object_count(), 0);
+  assert_true(fsys::exists(f.staging_path));
 }
 
 }  // namespace
@@ -481,14 +566,17 @@ int main() {
       cmocka_unit_test_setup_teardown(test_crash_at_every_step_with_list_parts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_crash_at_every_step_without_list_parts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_changed_staging_file_is_not_uploaded, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_reopen_cancels_and_new_generation_wins, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_unlink_pending_drops_record, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_retarget_pending, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_retarget_after_completion, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_retarget_moves_waiting_record, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_retarget_while_completing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_new_generation_wins, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cancel_drops_record, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cancel_queues_durable_abort, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cancel_while_completing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_aborted_upload_restarts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_resume_staging_leftovers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rolled_back_store_keeps_newest, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_short_marked_file_is_not_uploaded, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_two_marked_generations_one_job, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_record_under_both_keys, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_key_outside_prefix_is_refused, setup, teardown),
   };
   return cmocka_run_group_tests_name("uploader", tests, nullptr, nullptr);
 }

@@ -3,13 +3,19 @@
 // One environment per mount under the cache dir, opened with MDB_NOTLS (FUSE
 // starts threads on demand), mdb_reader_check at open, the map grown on
 // MDB_MAP_FULL. A lock file (flock) keeps a second writer off the same store.
-// Databases: "uploads" (key -> encoded UploadRecord), "failed" (records that
-// cannot be uploaded as they are: staging file missing/changed, damaged record),
-// "damaged" (raw bytes of damaged records moved to "failed", for inspection).
+// Databases: "uploads" (key -> encoded UploadRecord: the progress of one
+// upload), "failed" (records that cannot be uploaded as they are: staging file
+// missing/changed, damaged record), "damaged" (raw bytes of damaged records
+// moved to "failed", for inspection), "aborts" (upload id -> key: multipart
+// uploads to abort, queued in the same transaction that forgets them).
 // Records are keyed by object key; keys too long for LMDB (over 400 bytes) are
 // stored under a prefix + 64-bit hash and checked against the record's key.
-// Every mutating call is one short write transaction, committed (durable)
-// before it returns. Thread-safe.
+// Every mutating call is one short write transaction, committed before it
+// returns. Durability: a process crash keeps every commit; a system crash may
+// undo the last one (MDB_NOMETASYNC), never corrupt the store. sync() makes all
+// commits so far durable; callers use it where a later state depends on one.
+// The truth of what must be uploaded is the staging files' closed marks
+// (stage/staging_area.hpp); a record only adds progress to one. Thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -30,6 +36,13 @@ struct StoreError {
 
 template <class T>
 using CpResult = Result<T, StoreError>;
+
+// A multipart upload that nothing will complete: aborted by the uploader, at
+// the latest at the next mount (the queue is in the store).
+struct PendingAbort {
+  std::string key;
+  std::string upload_id;
+};
 
 // A record that failed its checksum: its raw key is kept so it can be reported.
 struct DamagedEntry {
@@ -70,9 +83,17 @@ class CheckpointStore {
   CheckpointStore(const CheckpointStore&) = delete;
   CheckpointStore& operator=(const CheckpointStore&) = delete;
 
-  CpResult<void> put(const UploadRecord& r);  // insert or replace by key
+  // Inserts or replaces the record of r.key and queues `aborts`, in one
+  // transaction (a replaced upload id is never forgotten without its abort).
+  CpResult<void> put(const UploadRecord& r, const std::vector<PendingAbort>& aborts = {});
   CpResult<std::optional<UploadRecord>> get(const std::string& key);
-  CpResult<void> remove(const std::string& key);  // missing key: ok
+  // Removes the record of key (missing: ok) and queues `aborts`, in one transaction.
+  CpResult<void> remove(const std::string& key, const std::vector<PendingAbort>& aborts = {});
+  // Makes every commit so far durable (mdb_env_sync). Io on failure.
+  CpResult<void> sync();
+  // The queued aborts, and the removal of one that was carried out.
+  CpResult<std::vector<PendingAbort>> load_aborts();
+  CpResult<void> abort_done(const std::string& upload_id);
   // Moves a record (or a damaged raw entry) to the failed table with a reason.
   CpResult<void> mark_failed(const UploadRecord& r, const std::string& reason);
   CpResult<LoadedRecords> load_all();  // the uploads table

@@ -20,6 +20,8 @@ enum class UploadState : uint8_t {
   Uploading = 1,   // parts being sent (upload_id set for multipart)
   Completing = 2,  // all parts sent; CompleteMultipartUpload / final check in progress
   Failed = 3,      // gave up for now (last_error says why); retried later / next mount
+  Creating = 4,    // CreateMultipartUpload sent, its upload id not yet recorded: an upload
+                   // of the key begun since `updated` may be ours (aborted at recovery)
 };
 
 const char* state_name(UploadState s);
@@ -64,8 +66,5 @@ std::string encode(const UploadRecord& r);
 bool decode(const std::string& bytes, UploadRecord* out);
 // Same, and on failure sets `*why` (if non-null) to a short reason for reports.
 bool decode(const std::string& bytes, UploadRecord* out, std::string* why);
-
-// CRC32C (Castagnoli), software table; `crc` continues a previous value.
-uint32_t crc32c(const void* data, size_t n, uint32_t crc = 0);
 
 }  // namespace bucketfs::checkpoint

@@ -13,11 +13,20 @@
 // Thread-safety: all methods may be called concurrently from FUSE workers.
 // Lock order (acquire top to bottom, never upwards):
 //   mutate_mu_          serializes namespace changes (held across store calls)
-//   Pending::mu         one staged file's data changes and commits (held across
-//                       staging I/O, the download into staging, Uploader::cancel)
-//   FileHandle::mu_     one open file's read state (held across store gets)
-//   table_, cache_, handles_mu_, pending_mu_, budget   leaf locks, never held across a
-//                       store call, never two at once.
+//   Pending::mu         one staged file's data changes, commits and namespace
+//                       changes (held across staging I/O, the download into
+//                       staging, Uploader::cancel/submit); a rename holds the
+//                       moving file's and then the replaced file's, and only a
+//                       rename (under mutate_mu_) ever holds two
+//   FileHandle::mu      one open file's read state (held across store gets;
+//                       a read replies from inside it, see read())
+//   PendingRegistry::mu_  the pending files' map and state (leaf)
+//   MetaCache, InodeTable, HandleTable, PrefetchBudget locks   leaves
+// PendingRegistry::mu_ is held around MetaCache's lock where a settled file's
+// attributes go to the cache in the same step (on_upload_done); no other two
+// leaves are ever held at once. The Uploader's done handler (on_upload_done)
+// runs with the job's record lock held and takes only leaves, so any caller
+// may wait in Uploader::cancel.
 // Ownership: the Filesystem borrows the ObjectStore, which must outlive it.
 #pragma once
 
@@ -37,6 +46,7 @@
 #include <vector>
 
 #include "bucketfs/fs/caches.hpp"
+#include "bucketfs/fs/handle_table.hpp"
 #include "bucketfs/fs/inode_table.hpp"
 #include "bucketfs/fs/key_mapper.hpp"
 #include "bucketfs/fs/options.hpp"
@@ -46,6 +56,8 @@
 #include "bucketfs/upload/uploader.hpp"
 
 namespace bucketfs::fs {
+
+class PendingRegistry;
 
 // The staged write path: where written data is kept and what uploads it.
 // Without it (nullptr) the Filesystem is read-only for file contents
@@ -160,6 +172,9 @@ class Filesystem {
   int flush(uint64_t fh);
   int fsync(uint64_t fh, bool datasync);
   int release(uint64_t fh);
+  // fsync of a directory: every namespace change made so far (creations,
+  // unlinks, renames of pending files) and every checkpoint commit is durable.
+  int fsyncdir(Ino ino);
 
   // --- directories -----------------------------------------------------------
   // opendir snapshots the listing (from the directory cache when fresh).
@@ -169,25 +184,44 @@ class Filesystem {
   int readdir(uint64_t fh, uint64_t offset, bool plus, const DirSink& sink);
   int releasedir(uint64_t fh);
 
- private:
+  // Internal to src/fs (pending.hpp, filesystem.cpp); named here for the
+  // registry and the handle tables.
   struct FileHandle;
   struct DirHandle;
   struct Pending;
 
-  // --- write path (write_path.cpp) ---
+ private:
+  // --- write path (write_path.cpp, pending_ops.cpp) ---
   std::shared_ptr<Pending> find_pending(const std::string& path) const;
   int stage_for_write(const std::string& path, const Attr& a, bool truncate, std::shared_ptr<Pending>* out);
   int open_for_write(const std::string& path, const Attr& a, int flags, std::shared_ptr<Pending>* out);
-  // Before changing a pending file (pf->mu held). A closed generation's
-  // staging file is never changed: data changes fork a new staging file
-  // holding the first keep_bytes bytes; metadata-only changes cancel the queued
-  // upload (the same bytes get a new generation at the next commit).
-  int begin_change(const std::shared_ptr<Pending>& p, bool data, uint64_t keep_bytes = UINT64_MAX);
-  int commit(const std::shared_ptr<Pending>& p, bool still_open);  // pf->mu held
+  // Before changing a pending file's data (pf->mu held): a staging file that
+  // carries a closed mark is never changed, so the change goes to a fork
+  // holding its first keep_bytes bytes.
+  int begin_change(const std::shared_ptr<Pending>& p, uint64_t keep_bytes = UINT64_MAX);
+  // Closes the current version (pf->mu held): data and mark durable, then queued.
+  int commit(const std::shared_ptr<Pending>& p, bool still_open);
+  // Same bytes, new metadata (pf->mu held, the current file is queued): a new
+  // generation of the same file.
+  int recommit_metadata(const std::shared_ptr<Pending>& p);
   void on_upload_done(const upload::UploadOutcome& o);
   void add_pending_entries(const std::string& dir, std::shared_ptr<const DirListing>* listing);
   int unlink_pending(const std::string& path);
-  int rename_pending(const std::string& from, const std::string& to);
+  // Rename of pending files: pin_pending stops the uploads of every pending
+  // file at or under `from` (nothing lands under the old names while the
+  // bucket's objects move); settle_renamed then moves each to its new name.
+  std::vector<std::shared_ptr<Pending>> pin_pending(const std::string& from);
+  int settle_renamed(const std::vector<std::shared_ptr<Pending>>& pinned, const std::string& from,
+                     const std::string& to);
+  int move_pending(const std::shared_ptr<Pending>& p, const std::string& from, const std::string& to);
+  void unpin(const std::shared_ptr<Pending>& p);
+  // A pinned file's upload starts again (the operation that stopped it failed).
+  void resume_pinned(const std::shared_ptr<Pending>& p);
+  // A pinned file replaced by a rename: gone from the registry, its staging
+  // files removed durably.
+  int drop_replaced(const std::shared_ptr<Pending>& p);
+  // p->mu held: p leaves the registry for good; its staging files go durably.
+  int forget_pending(const std::shared_ptr<Pending>& p);
   int setattr_pending(const std::shared_ptr<Pending>& p, const SetAttr& changes, Attr* out);
   std::string path_of_key(const std::string& key) const;
 
@@ -218,7 +252,9 @@ class Filesystem {
   // Server-side rename of one object (copy, then delete); missing_ok: nothing
   // under from_key is success.
   int move_object(const std::string& from_key, const std::string& to_key, bool missing_ok);
-  int rename_dir(const std::string& from, const std::string& to);
+  // Moves the objects under from/ to to/, except the keys in `skip` (the
+  // pending files, which settle_renamed moves).
+  int rename_dir(const std::string& from, const std::string& to, const std::set<std::string>& skip);
   void note_collision(const std::string& key);
   Attr new_object_attr(mode_t mode, const Context& ctx, uint64_t size) const;
   struct stat to_stat(Ino ino, const Attr& a) const;
@@ -237,18 +273,10 @@ class Filesystem {
   std::set<std::string> collisions_logged_;  // keys both a file and a prefix, logged once
 
   WritePath write_;
-  // Files written and not yet confirmed in the bucket, by mount-relative path.
-  // Lock order: Pending::mu (per file, held across staging I/O and
-  // Uploader::cancel) before pending_mu_ (leaf; the uploader's done handler
-  // takes only pending_mu_, so cancel may wait for it).
-  mutable std::mutex pending_mu_;
-  std::map<std::string, std::shared_ptr<Pending>> pending_;
-  uint64_t next_generation_ = 1;  // guarded by pending_mu_
-
-  std::mutex handles_mu_;  // leaf: guards the two maps and next_fh_
-  std::map<uint64_t, std::shared_ptr<FileHandle>> files_;
-  std::map<uint64_t, std::shared_ptr<DirHandle>> dirs_;
-  uint64_t next_fh_ = 1;
+  // Files written and not yet confirmed in the bucket (pending_registry.hpp).
+  std::unique_ptr<PendingRegistry> pending_;
+  HandleTable<FileHandle> files_;
+  HandleTable<DirHandle> dirs_;
 };
 
 }  // namespace bucketfs::fs

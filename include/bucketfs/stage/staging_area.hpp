@@ -1,13 +1,27 @@
 // staging_area.hpp - the local files that hold written data until it is uploaded.
 //
-// Layout: DIR/<id>.data holds the bytes (mode 0600). Its closed mark (the
-// extended attribute user.bucketfs.key, or DIR/<id>.key where the filesystem
-// has no xattrs), written durably with the bytes when the file is closed
-// (mark_closed) and dropped once its upload is confirmed (drop_key), holds
-// the object key and the write generation, so
-// every closed-but-not-uploaded file can be re-queued by `bucketfs recover`
-// even if the checkpoint store is lost, and a file that was never closed
-// (no sidecar) is never mistaken for one. DIR is created 0700.
+// Layout: DIR/<id>.data holds the bytes (mode 0600; DIR is 0700). A data file
+// whose version was closed carries a ClosedMark (closed_mark.hpp): in the
+// extended attribute user.bucketfs.mark, or in DIR/<id>.mark where the
+// filesystem has no xattrs (or the mark is too large for one). The marks are
+// the durable truth of what must reach the bucket; see "Durability" below.
+//
+// Durability (the order every caller relies on; a power cut keeps only what
+// was fsynced):
+//  - mark_closed: the data (size, mtime) is fsynced, then the directory entry
+//    of a data file created since the last directory sync, then the mark is
+//    written and fsynced. So a durable mark always describes durable bytes.
+//  - rewrite_mark (rename or metadata change of a closed file): the new mark
+//    replaces the old one atomically (one setxattr, or write-and-rename of the
+//    sidecar) and is fsynced. Where both an xattr and a sidecar mark exist, the
+//    one with the higher generation counts.
+//  - drop_mark and remove_durably end with a directory fsync, which also makes
+//    every earlier unlink in DIR durable (older generations of the same key).
+//  - remove is not durable: only for files no mark describes any more, or
+//    whose removal a later remove_durably/drop_mark/sync_dir covers.
+//
+// Safety: every file is opened relative to DIR's descriptor with O_NOFOLLOW,
+// and a path is accepted only as a plain "<id>.data" child of DIR (owns()).
 //
 // Space: before data is added, reserve() checks that the filesystem under DIR
 // keeps at least `reserve_bytes` free afterwards; if not it answers ENOSPC and
@@ -15,25 +29,36 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "bucketfs/stage/closed_mark.hpp"
+#include "bucketfs/util/fd.hpp"
 #include "bucketfs/util/result.hpp"
 
 namespace bucketfs::stage {
 
 struct StagedFile {
   std::string path;  // DIR/<id>.data
-  int fd = -1;       // open O_RDWR; the caller owns it (close when done)
+  Fd fd;             // open O_RDWR
+};
+
+enum class MarkState {
+  None,     // never closed, or its upload was confirmed: nothing is promised
+  Valid,    // closed; the file is exactly as it was closed
+  Changed,  // closed, but its size or mtime differ from the mark: never upload it
+  Damaged,  // a mark that does not decode: never trust it
 };
 
 struct StagedEntry {
-  std::string path;         // the .data file
-  std::string key;          // from the .key sidecar ("" if there is none: never closed, or uploaded)
-  uint64_t generation = 0;  // from the sidecar
+  std::string path;  // DIR/<id>.data
+  MarkState state = MarkState::None;
+  ClosedMark mark;      // when Valid or Changed
+  std::string problem;  // when Changed or Damaged: one line
 };
 
 class StagingArea {
@@ -46,26 +71,51 @@ class StagingArea {
 
   // A new empty staging file. Errors are errno values.
   Result<StagedFile, int> create();
-  // Records durably that data_path is the closed version `generation` of key
-  // (also on rename of a closed file); fsyncs the data file. 0 or errno.
-  int mark_closed(const std::string& data_path, const std::string& key, uint64_t generation);
-  // Forgets the sidecar durably (the upload is confirmed). 0 or errno.
-  int drop_key(const std::string& data_path);
+  // Whether path is a plain "<id>.data" child of DIR (no other path is ever
+  // opened, uploaded or removed).
+  bool owns(const std::string& path) const;
+  // Opens a staging file of this area with O_NOFOLLOW; EINVAL for a path it
+  // does not own.
+  Result<Fd, int> open_file(const std::string& path, int flags) const;
+
+  // Closes the version in fd (the data file at path): fills m->size and
+  // m->mtime_ns from the file, then makes data, directory entry and mark
+  // durable in that order. 0 or errno (ENOSPC when the mark cannot be stored).
+  int mark_closed(const std::string& path, int fd, ClosedMark* m);
+  // Replaces the mark of a closed file (same bytes) durably. 0 or errno.
+  int rewrite_mark(const std::string& path, const ClosedMark& m);
+  // Forgets the mark durably (the upload is confirmed; the file stays for
+  // open handles). Also makes earlier unlinks in DIR durable. 0 or errno.
+  int drop_mark(const std::string& path);
+  // Removes the data files and their marks, then fsyncs DIR. 0 or errno.
+  int remove_durably(const std::vector<std::string>& paths);
+  // Removes a data file and its mark, not durably. Missing files are fine.
+  void remove(const std::string& path);
+  // fsync of DIR if anything was created or removed since the last one.
+  int sync_dir();
   // 0 if `bytes` more can be written while keeping the reserve free, else ENOSPC.
   int reserve(uint64_t bytes);
-  // Removes the data file and its sidecar. Missing files are fine.
-  void remove(const std::string& data_path);
-  // Every staged file with its key, for recovery.
-  std::vector<StagedEntry> scan() const;
-  // Reads a sidecar; false if there is none (or it is unreadable).
-  static bool read_key(const std::string& data_path, std::string* key, uint64_t* generation = nullptr);
+  // Every staged data file with its mark, for recovery and status. With
+  // tidy, leftover temporary marks and marks without a data file are removed.
+  std::vector<StagedEntry> scan(bool tidy = true);
+  // The mark of one staging file (MarkState as in scan()).
+  StagedEntry read_entry(const std::string& path) const;
 
  private:
-  StagingArea(std::string dir, uint64_t reserve) : dir_(std::move(dir)), reserve_(reserve) {}
+  StagingArea(std::string dir, Dir dfd, uint64_t reserve)
+      : dir_(std::move(dir)), dfd_(std::move(dfd)), reserve_(reserve) {}
+  int write_mark(const std::string& name, int fd, const ClosedMark& m);
+  void note_change() { ++changes_; }
+
   std::string dir_;
+  Dir dfd_;
   uint64_t reserve_;
   std::mutex mu_;  // serialises id generation
   uint64_t counter_ = 0;
+  std::atomic<uint64_t> changes_{0};  // creations and removals in DIR so far
+  std::mutex sync_mu_;                // one directory fsync at a time; guards synced_
+  uint64_t synced_ = 0;               // changes_ covered by the last directory fsync
+  std::atomic<bool> xattrs_{true};    // cleared once the filesystem refuses xattrs
 };
 
 }  // namespace bucketfs::stage

@@ -2,17 +2,30 @@
 // completed part checkpointed, and resumes what a previous run left.
 //
 // Invariants:
-//  - A record is committed to the CheckpointStore before submit() returns, and
-//    removed only after the object is confirmed in the bucket (size checked).
-//  - Each completed part is committed (one short write transaction) before the
-//    part counts as done; after a crash, at most the parts in flight are re-sent.
+//  - One key has at most one upload job, of its newest generation: submit()
+//    replaces (cancels) a job of an older generation of the key and ignores
+//    an older generation than the one queued.
+//  - The caller has made the file's closed mark durable before submit()
+//    (StagingArea::mark_closed); the mark, not a checkpoint record, is what a
+//    crash keeps. A record is written once there is progress to keep: an
+//    upload id (synced before the first part is sent, so an upload we started
+//    is never forgotten) and each completed part (one short transaction).
+//  - A multipart upload that nothing will complete (cancelled, superseded,
+//    stale after a crash) is queued for abort in the same transaction that
+//    forgets it, and aborted in the background; the queue survives a crash.
 //  - After cancel(key) returns, no request of that key is in flight and none
 //    will start: a new write generation can change the staging file safely, and
 //    a mix of two generations is never completed.
-//  - The uploader never deletes a staging file itself: on success it calls the
-//    done handler, whose owner (fs/) knows whether a newer generation uses it.
+//  - Once the object is confirmed in the bucket the mark is dropped durably
+//    (StagingArea::drop_mark, which also makes earlier removals of older
+//    generations durable), then the record goes, then the done handler runs.
+//    The uploader never deletes a staging file of a live upload itself: the
+//    done handler's owner (fs/) knows whether a newer generation uses it.
 // Threads: a fixed pool of `concurrency` workers shared by all files; requests
-// of one file run in parallel. Lock order: mu_ before Job::record_mu.
+// of one file run in parallel.
+// Lock order: Job::record_mu before mu_ (a checkpoint write takes the job's
+// record_mu, then mu_ briefly to copy the record). The done handler is called
+// with record_mu held and mu_ free; it must not call back into the Uploader.
 // Thread-safety: every public method may be called from any thread.
 #pragma once
 
@@ -21,6 +34,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,11 +47,13 @@
 #include "bucketfs/stage/staging_area.hpp"
 #include "bucketfs/store/object_store.hpp"
 #include "bucketfs/upload/part_plan.hpp"
+#include "bucketfs/upload/recovery.hpp"
 
 namespace bucketfs::upload {
 
 struct UploaderConfig {
   std::string bucket;
+  std::string prefix;  // the mount's key prefix: recovery uploads no key outside it
   uint64_t part_size = 8ull << 20;
   unsigned concurrency = 8;
   // A file whose upload fails is retried after a backoff that doubles from
@@ -56,28 +72,22 @@ struct UploadOutcome {
   std::string error;  // when !ok
 };
 
-// A pending file as fs/ shows it before it is in the bucket.
-struct PendingFile {
-  std::string key;
-  std::string staging_path;
-  uint64_t size = 0;
-  uint64_t generation = 0;
-  std::map<std::string, std::string> meta;
-};
-
 struct ResumeReport {
-  size_t resumed = 0;              // records queued again
-  size_t failed = 0;               // moved to the failed table (staging missing/changed)
-  size_t damaged = 0;              // damaged records found
-  size_t damaged_requeued = 0;     // ...of which the staged file was found and re-queued
-  size_t unrecorded_requeued = 0;  // closed staged files whose record was missing
-  size_t removed = 0;              // never-closed, uploaded or superseded staging files removed
+  size_t resumed = 0;        // closed files queued again (with or without progress)
+  size_t with_progress = 0;  // ...of which a record kept the parts already sent
+  size_t failed = 0;         // new failed-table entries (mark damaged, file changed, key outside the prefix)
+  size_t removed = 0;        // never-closed, confirmed or superseded staging files removed
+  size_t stale = 0;          // records that described no closed file, dropped
+  size_t damaged = 0;        // damaged records dropped (their files are queued from their marks)
+  size_t aborts = 0;         // multipart uploads queued for abort
 };
 
-// A fresh record for a closed staged file as it is on disk now (key and
-// generation from its closed mark, size and mtime from stat), for re-queuing
-// it whole; nullopt when the file is gone.
-std::optional<checkpoint::UploadRecord> record_for_staged(const stage::StagedEntry& s, const std::string& bucket);
+// What cancel() found.
+enum class CancelResult {
+  None,       // no upload of the key was queued
+  Cancelled,  // stopped before its object was complete
+  Completed,  // it completed (and was confirmed) while being cancelled
+};
 
 class Uploader {
  public:
@@ -85,52 +95,48 @@ class Uploader {
 
   Uploader(store::ObjectStore& store, checkpoint::CheckpointStore& cp, stage::StagingArea& staging,
            UploaderConfig cfg);
-  ~Uploader();  // stop(0)
+  ~Uploader();  // stop() with an unbounded grace: joins every worker
   Uploader(const Uploader&) = delete;
   Uploader& operator=(const Uploader&) = delete;
 
-  // Called for every finished upload (success), and for every failed pass.
-  // Default: delete the staging file on success. Set before start().
+  // Called for every confirmed upload (after its mark is dropped and its
+  // record removed) and for every failed pass. Default: remove the staging
+  // file on success. Set before start().
   void set_done_handler(DoneHandler h);
 
-  // Loads the checkpoint records and queues them (staging files checked; the
-  // missing or changed go to the failed table). Call before start().
+  // Applies the recovery policy (recovery.hpp) to the staging area and the
+  // checkpoint store and queues what is to be uploaded. Call before start().
   checkpoint::CpResult<ResumeReport> resume();
   void start();
 
-  // Commits rec (state Pending) durably, then queues it. A job of an older
-  // generation of the same key is cancelled first.
-  // settle: do not start sending before this much time has passed (the file
-  // may still be open: a close of one of several descriptors), unless
-  // expedite(key) comes first. The record is durable either way.
-  checkpoint::CpResult<void> submit(checkpoint::UploadRecord rec,
+  // Queues a closed file whose mark is durable. settle: do not start sending
+  // before this much time has passed (the file may still be open: a close of
+  // one of several descriptors), unless expedite(key) comes first.
+  // Errors: the staging file cannot be opened (Io), a checkpoint write failed.
+  checkpoint::CpResult<void> submit(ClosedFile file,
                                     std::chrono::milliseconds settle = std::chrono::milliseconds(0));
   // Starts a settling upload of key now (its last writer is gone).
   void expedite(const std::string& key);
 
-  // Stops the upload of key (waits for its requests in flight), aborts its
-  // multipart upload in the background. drop_record: also delete its checkpoint
-  // record (unlink); otherwise the record stays until the next submit (reopen).
-  void cancel(const std::string& key, bool drop_record);
-
-  // Renames a pending upload: the record moves to new_key and the upload
-  // restarts there (a multipart upload is bound to its key); true. False when
-  // no upload of old_key is in flight, or it completed under old_key while
-  // being taken over: what the bucket has of the file is then under old_key
-  // (a record waiting for the next commit still moves to new_key).
-  checkpoint::CpResult<bool> retarget(const std::string& old_key, const std::string& new_key);
+  // Stops the upload of key: waits for its requests in flight, drops its
+  // record and queues the abort of its multipart upload.
+  CancelResult cancel(const std::string& key);
 
   // Blocks until the upload of key at `generation` (or a newer one) is in the
   // bucket (0), or a pass failed (EIO). 0 when nothing of key is pending.
   int wait(const std::string& key, uint64_t generation);
 
   // Every queued or running upload.
-  std::vector<PendingFile> pending() const;
+  std::vector<ClosedFile> pending() const;
+  // Makes every change to the staging directory and every checkpoint commit
+  // so far durable (fsync of a directory in the mount). 0 or errno.
+  int sync_state();
   bool idle() const;
 
   // Stops starting requests, waits up to grace for those in flight, joins the
   // workers. Returns false if requests were still in flight at the deadline
-  // (their threads are left to the process exit; records stay correct).
+  // (their threads are detached and left to the process exit; records stay
+  // correct).
   bool stop(std::chrono::milliseconds grace);
 
  private:
@@ -146,9 +152,14 @@ class Uploader {
   void run_complete(Job& job);
   void finish_ok(const std::shared_ptr<Job>& job);
   void fail_pass(const std::shared_ptr<Job>& job, const std::string& why);
-  void persist(Job& job);
-  void abort_in_background(const std::string& key, const std::string& upload_id);
+  void record_failure(const std::shared_ptr<Job>& job);
+  // Writes the job's record (and syncs the store if asked); false if it is not stored.
+  bool persist(Job& job, bool sync = false);
+  std::shared_ptr<Job> make_job(ClosedFile file, std::optional<checkpoint::UploadRecord> progress,
+                                checkpoint::StoreError* err);
+  void enqueue(std::shared_ptr<Job> job);                   // under mu_
   std::shared_ptr<Job> find(const std::string& key) const;  // under mu_
+  bool is_current(const Job& job) const;                    // under mu_: still the key's job
 
   store::ObjectStore& store_;
   checkpoint::CheckpointStore& cp_;
@@ -157,11 +168,12 @@ class Uploader {
   DoneHandler done_;
 
   mutable std::mutex mu_;
-  std::condition_variable work_cv_;                         // a task may be available / stopping
-  std::condition_variable idle_cv_;                         // a request finished or a job ended
-  std::deque<std::shared_ptr<Job>> jobs_;                   // FIFO: earlier files first
-  std::deque<std::pair<std::string, std::string>> aborts_;  // (key, upload id)
-  std::map<std::string, uint64_t> done_generation_;         // highest generation confirmed per key
+  std::condition_variable work_cv_;                   // a task may be available / stopping
+  std::condition_variable idle_cv_;                   // a request finished or a job ended
+  std::map<std::string, std::shared_ptr<Job>> jobs_;  // by key: at most one each
+  std::list<std::shared_ptr<Job>> order_;             // FIFO: earlier files first
+  std::deque<checkpoint::PendingAbort> aborts_;       // queued in the store too
+  std::map<std::string, uint64_t> done_generation_;   // highest generation confirmed per key
   std::map<std::string, std::pair<uint64_t, std::string>> failed_generation_;
   std::vector<std::thread> workers_;
   unsigned inflight_ = 0;

@@ -1,0 +1,67 @@
+// uploader_job.hpp - (internal to src/upload) one file's upload and one
+// worker task, shared by uploader.cpp (scheduling) and upload_steps.cpp (the
+// requests).
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "bucketfs/upload/uploader.hpp"
+#include "bucketfs/util/fd.hpp"
+
+namespace bucketfs::upload {
+
+using Clock = std::chrono::steady_clock;
+
+struct Uploader::Job {
+  enum class Phase { Put, Reconcile, Create, Parts, Complete, Done };
+  const ClosedFile file;         // what is uploaded (its mark is durable)
+  checkpoint::UploadRecord rec;  // progress; fields guarded by mu_
+  PartPlan plan;
+  Phase phase = Phase::Put;
+  std::set<uint32_t> inflight_parts;
+  unsigned inflight = 0;     // requests of this job in flight
+  bool busy_single = false;  // a put/create/reconcile/complete is in flight
+  bool cancelled = false;
+  bool landed = false;    // the object is complete in the bucket (seen by finish_ok)
+  bool recorded = false;  // a record of this job is in the checkpoint store
+  bool failing = false;   // a request failed; drain, then record the failure
+  std::string fail_reason;
+  bool resumed = false;
+  bool completed_elsewhere = false;  // resume found the object already completed
+  // A previous run sent CreateMultipartUpload at this time and crashed before
+  // it recorded the answer: uploads of the key begun since are swept first.
+  std::time_t lost_since = 0;
+  Clock::time_point not_before{};
+  Clock::time_point started = Clock::now();
+  Fd fd;                 // staging file, read-only
+  std::mutex record_mu;  // serialises checkpoint writes of this job (before mu_)
+
+  explicit Job(ClosedFile f) : file(std::move(f)) {}
+  const std::string& key() const { return file.mark.key; }
+  uint64_t generation() const { return file.mark.generation; }
+  bool part_done(uint32_t n) const {
+    return std::any_of(rec.parts.begin(), rec.parts.end(),
+                       [n](const auto& p) { return p.number == static_cast<int>(n); });
+  }
+};
+
+struct Uploader::Task {
+  enum class Kind { Put, Reconcile, Create, Part, Complete, Abort } kind = Kind::Put;
+  std::shared_ptr<Job> job;
+  uint32_t part = 0;
+  checkpoint::PendingAbort abort;  // Abort
+};
+
+std::string fmt_bytes(uint64_t b);
+
+// Aborts the multipart uploads of exactly `key` begun since `since` (a
+// minute's leeway for the clocks): uploads a crash left before their id was
+// recorded. False if the server could not be asked (a server without
+// ListMultipartUploads counts as done: nothing can be found there).
+bool sweep_lost_creates(store::ObjectStore& store, const std::string& key, std::time_t since);
+
+}  // namespace bucketfs::upload
