@@ -11,14 +11,22 @@
 #      within or across directories), delete; a local model keeps, per final
 #      key, the bytes of the last CLOSED version (and the earlier ones, to tell
 #      a stale object from a torn one); half the trials end on a 5-20 MiB file;
-#   3. kill -9 of the daemon: either 0-3 s after the last close (two thirds in
-#      the first 500 ms; no write in progress; uploads are queued, between
-#      parts or completing; the moment is classified from the dead daemon's
-#      store with `bucketfs status --json`), or, in about a quarter of the
-#      trials, while a write of one more file is in progress and never closed
-#      (by one process that never closes any copy of the descriptor: every
-#      close sends FUSE a flush, which counts as a close); that key must then
-#      be absent or equal to its previous closed version;
+#   3. the kill, one of:
+#      - inside an operation (about 3/4 of the trials, inside close in half):
+#        the daemon runs with BUCKETFS_CRASH_AT (util/crashpoint.hpp) naming a
+#        step of close ("close.*"), rename, unlink or upload completion and a
+#        random hit count, and SIGKILLs itself there. The operation it
+#        interrupts had not returned: its name may hold the version before it
+#        or after it (a rename: the file under either name, or both with the
+#        same bytes; never under neither). Operations stop there;
+#      - kill -9 0-3 s after the last close (two thirds in the first 500 ms; no
+#        write in progress; uploads are queued, between parts or completing;
+#        the moment is classified from the dead daemon's store with
+#        `bucketfs status --json`);
+#      - while a write of one more file is in progress and never closed (by one
+#        process that never closes any copy of the descriptor: every close
+#        sends FUSE a flush, which counts as a close); that key must then be
+#        absent or equal to its previous closed version;
 #   4. fusermount3 -u -z, remount, `bucketfs status --wait --timeout 120`,
 #      clean unmount;
 #   5. the checker, through curl --aws-sigv4 only: every model key present and
@@ -112,12 +120,18 @@ pick_size() {
 }
 
 # --- mount / kill / unmount ---
+# c_mount [CRASH_SPEC]: with a spec, the daemon kills itself at that crash point
 c_mount() {
-  local ps conc i
+  local ps conc i crash=()
   rnd 2; ps=$((5 + R))
   rnd 5; conc=$((R == 0 ? 1 : 1 << (R - 1))) # 1 1 2 4 8: few workers, more kills between parts
   MOUNT_DESC="part_size=$ps conc=$conc"
-  "$BIN" "$S3_BUCKET" "$MNT" -f -o "url=$S3_ENDPOINT,region=$S3_REGION,sigv=$(m_sigv),passwd_file=$T_TMP/passwd,cache_dir=$CACHE,part_size=$ps,upload_concurrency=$conc" \
+  if [ -n "${1:-}" ]; then
+    rm -f "$T_TMP/crash.note"
+    crash=(env "BUCKETFS_CRASH_AT=$1" "BUCKETFS_CRASH_NOTE=$T_TMP/crash.note")
+    MOUNT_DESC+=" crash_at=$1"
+  fi
+  "${crash[@]}" "$BIN" "$S3_BUCKET" "$MNT" -f -o "url=$S3_ENDPOINT,region=$S3_REGION,sigv=$(m_sigv),passwd_file=$T_TMP/passwd,cache_dir=$CACHE,part_size=$ps,upload_concurrency=$conc" \
     >>"$TLOG" 2>&1 &
   DPID=$!
   for i in $(seq 1 100); do
@@ -189,6 +203,7 @@ staging_count() { find "$CACHE" -path '*/staging/*' -type f 2>/dev/null | wc -l;
 TOT_FILES=0 TOT_LOST=0 TOT_CORRUPT=0 TOT_STALE=0 TOT_EXTRA=0 TOT_OPS=0 TOT_LEAK_STAGING=0 TOT_LEAK_UPLOADS=0
 TOT_MIDWRITE_PREV_GONE=0
 declare -A MOMENTS=()
+declare -A CRASHPOINTS=() # crash point -> kills there
 FAILED_SEEDS=()
 
 # ============================ one trial ============================
@@ -196,6 +211,8 @@ FAILED_SEEDS=()
 run_trial() {
   local idx=$1 P D ops nops op name src extra dst n_live i msg delay kill_desc mode
   local -A MODEL=() # name -> model file (bytes of the last closed version)
+  local -A ALT=()   # name -> further acceptable contents after an interrupted operation ("-": absent)
+  local JOINT=''    # "A B FILE": after an interrupted rename, A or B must hold FILE
   local -a LIVE=()
   local mid='' mid_prev='' mid_desc=''
   TSEED=$((SEED + idx))
@@ -212,29 +229,51 @@ run_trial() {
   staging_before=$(staging_count)
 
   echo "--- trial $((idx + 1))/$TRIALS seed=$TSEED prefix=$P"
+  rnd 8; nops=$((3 + R))
+  # half the trials end on a large file, so that the kill meets a multipart upload
+  local big_last=0
+  rnd 2; ((R == 0)) && big_last=1
+  # where the kill comes from: a crash point inside an operation (close in 40%
+  # of the trials), or a kill -9 from outside (timed, or during a write)
+  local crash_spec='' kill_mode=outside
+  rnd 100
+  # (a close passes 4 crash points; about 70% of the operations close a file)
+  if ((R < 50)); then rnd $((2 * nops)); crash_spec="close.*:$((R + 1))"; kill_mode=close
+  elif ((R < 58)); then rnd 2; crash_spec="rename.*:$((R + 1))"; kill_mode=rename
+  elif ((R < 63)); then crash_spec="unlink.*:1"; kill_mode=unlink
+  elif ((R < 73)); then rnd $((2 * nops)); crash_spec="complete.*:$((R + 1))"; kill_mode=complete
+  elif ((R < 76)); then rnd 2; crash_spec="upload.created:$((R + 1))"; kill_mode=complete
+  fi
   local t0=$EPOCHREALTIME tw tk tr
-  c_mount || { TRIAL_OK=0; TRIAL_WHY="mount failed"; return; }
+  c_mount "$crash_spec" || { TRIAL_OK=0; TRIAL_WHY="mount failed"; return; }
   mkdir -p "$D/sub" || { TRIAL_OK=0; TRIAL_WHY="mkdir failed"; c_cleanup; return; }
 
   # live names (model keys), kept in LIVE for random picks
   live_refresh() { LIVE=("${!MODEL[@]}"); }
   new_name() { rnd 3; if ((R == 0)); then name="sub/f$nextname"; else name="f$nextname"; fi; nextname=$((nextname + 1)); }
-  run_op() { # run_op DESC CMD...: a failing operation fails the trial
+  # run_op DESC CMD...: OP_OK=1 if it succeeded; a failure fails the trial
+  # unless the daemon died inside it (a crash point: the operation was
+  # interrupted and had not returned)
+  run_op() {
     op_list+="${op_list:+, }$1"
     shift
+    OP_OK=1
     if ! msg=$("$@" 2>&1); then
-      errs=$((errs + 1))
-      echo "  op failed: $op_list: $msg"
+      OP_OK=0
+      if [ -z "$crash_spec" ] || kill -0 "$DPID" 2>/dev/null; then
+        errs=$((errs + 1))
+        echo "  op failed: $op_list: $msg"
+      fi
     fi
   }
+  # an interrupted operation leaves a name with its version before or after:
+  # ALT[name] lists further acceptable contents, "-" standing for absent
+  allow() { ALT[$1]="${ALT[$1]:-} $2"; }
 
   # earlier closed versions of a key, to tell a stale object from a torn one
   keep_old() { [ -f "$M/$1" ] && cp "$M/$1" "$W/old/${1//\//%}.$gen_n"; }
   mkdir -p "$W/old"
-  rnd 8; nops=$((3 + R))
-  # half the trials end on a large file, so that the kill meets a multipart upload
-  local big_last=0
-  rnd 2; ((R == 0)) && big_last=1
+  local interrupted=''
   for ((ops = 0; ops < nops; ops++)); do
     live_refresh
     n_live=${#LIVE[@]}
@@ -255,8 +294,14 @@ run_trial() {
         gen "$src" "$R" "$gen_n"
         run_op "$op $name ($R B)" cp "$src" "$D/$name"
         keep_old "$name"
-        mv "$src" "$M/$name"
-        MODEL[$name]=1
+        if ((OP_OK)); then
+          mv "$src" "$M/$name"
+          MODEL[$name]=1
+        else
+          mv "$src" "$W/alt.$gen_n"
+          allow "$name" "$W/alt.$gen_n"
+          interrupted="$op $name"
+        fi
         ;;
       append)
         rnd "$n_live"; name=${LIVE[R]}
@@ -267,7 +312,13 @@ run_trial() {
         gen "$extra" "$((R + 1))" "$gen_n"
         run_op "append $name (+$((R + 1)) B)" sh -c 'cat "$1" >>"$2"' _ "$extra" "$D/$name"
         keep_old "$name"
-        cat "$extra" >>"$M/$name"
+        if ((OP_OK)); then
+          cat "$extra" >>"$M/$name"
+        else
+          cat "$M/$name" "$extra" >"$W/alt.$gen_n"
+          allow "$name" "$W/alt.$gen_n"
+          interrupted="append $name"
+        fi
         rm -f "$extra"
         ;;
       rename)
@@ -282,27 +333,64 @@ run_trial() {
           new_name; dst=$name; name=${LIVE[i]}
         fi
         run_op "rename $name -> $dst" mv "$D/$name" "$D/$dst"
-        mv "$M/$name" "$M/$dst"
-        unset "MODEL[$name]"
-        MODEL[$dst]=1
+        if ((OP_OK)); then
+          mv "$M/$name" "$M/$dst"
+          unset "MODEL[$name]"
+          MODEL[$dst]=1
+        else
+          # before: both as they were; after: only dst, with name's bytes; in
+          # between (a server-side copy done, its delete not): both, with
+          # name's bytes. Never neither.
+          gen_n=$((gen_n + 1))
+          cp "$M/$name" "$W/alt.$gen_n"
+          allow "$name" -
+          allow "$dst" "$W/alt.$gen_n"
+          JOINT="$name $dst $W/alt.$gen_n"
+          interrupted="rename $name -> $dst"
+        fi
         ;;
       delete)
         rnd "$n_live"; name=${LIVE[R]}
         run_op "delete $name" rm "$D/$name"
-        rm -f "$M/$name"
-        unset "MODEL[$name]"
+        if ((OP_OK)); then
+          rm -f "$M/$name"
+          unset "MODEL[$name]"
+        else
+          allow "$name" -
+          interrupted="delete $name"
+        fi
         ;;
     esac
+    # a crash point fired (inside this operation or in the background): stop
+    if [ -n "$crash_spec" ] && ! kill -0 "$DPID" 2>/dev/null; then
+      ops=$((ops + 1))
+      break
+    fi
     # mostly back to back (pending), sometimes a pause so uploads finish first
     rnd 10
     if ((R >= 7)); then rnd 600; nap "$R"; fi
   done
-  TOT_OPS=$((TOT_OPS + nops))
+  TOT_OPS=$((TOT_OPS + ops))
   tw=$EPOCHREALTIME
 
   # --- the kill ---
-  rnd 4
-  if ((R == 0)); then
+  if [ -n "$crash_spec" ]; then
+    # a completion may still be coming: give the crash point a moment to fire
+    for ((i = 0; i < 30; i++)); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+  fi
+  local fired=''
+  [ -n "$crash_spec" ] && [ -f "$T_TMP/crash.note" ] && fired=$(head -n 1 "$T_TMP/crash.note")
+  if [ -n "$fired" ]; then
+    kill_desc="SIGKILL at crash point $fired${interrupted:+, inside \"$interrupted\"}"
+    MOMENT="in-$kill_mode"
+    CRASHPOINTS[$fired]=$((${CRASHPOINTS[$fired]:-0} + 1))
+    KILLS_INSIDE=$((${KILLS_INSIDE:-0} + 1))
+  else
+    rnd 4
+  fi
+  if [ -n "$fired" ]; then
+    :
+  elif ((R == 0)); then
     # a write that is in progress and never closed
     live_refresh
     rnd 2
@@ -342,7 +430,9 @@ run_trial() {
     nap "$delay"
     printf -v kill_desc '%d.%03d s after the last close' $((delay / 1000)) $((delay % 1000))
   fi
-  if ! kill -0 "$DPID" 2>/dev/null || ! m_is_mounted "$MNT"; then
+  if [ -n "$fired" ]; then
+    :  # it died where it was told to
+  elif ! kill -0 "$DPID" 2>/dev/null || ! m_is_mounted "$MNT"; then
     # the operations may then have gone to the bare directory: nothing to check
     echo "  the daemon died (or the mount vanished) before the kill; log:"
     tail -n 25 "$TLOG" | sed 's/^/    /'
@@ -398,28 +488,54 @@ run_trial() {
   }
   local keys got code lost=0 corrupt=0 stale=0 extra_n=0 files=0 k rel
   keys=$(keys_under "$P") || { TRIAL_OK=0; TRIAL_WHY="listing failed"; echo "  listing of $P failed"; }
-  local -a names=("${!MODEL[@]}") args=() codes=()
+  local -A seen=()
+  local -a names=() args=() codes=()
+  for name in "${!MODEL[@]}" "${!ALT[@]}"; do
+    [ -n "${seen[$name]:-}" ] && continue
+    seen[$name]=1
+    names+=("$name")
+  done
   for ((i = 0; i < ${#names[@]}; i++)); do args+=(-o "$W/got.$i" "$(S3_QUERY='' s3_url "$P${names[i]}")"); done
   ((${#names[@]} == 0)) || mapfile -t codes < <(s3_many GET "${args[@]}" 2>/dev/null)
+  local -A holds=() # name -> the fetched copy (for the rename check)
+  local acc a ok
   for ((i = 0; i < ${#names[@]}; i++)); do
     name=${names[i]}
     got=$W/got.$i
     code=${codes[i]:-000}
     files=$((files + 1))
-    if [ "$code" = 404 ] && [ -n "$mid_prev" ] && [ "$name" = "$mid" ]; then
+    # what this name may hold: its last closed version (or absence), or what
+    # an interrupted operation may have left
+    if [ -n "${MODEL[$name]:-}" ]; then acc="$M/$name"; else acc="-"; fi
+    acc+=" ${ALT[$name]:-}"
+    ok=0
+    for a in $acc; do
+      if [ "$a" = - ]; then
+        [ "$code" = 404 ] && ok=1
+      elif [ "$code" = 200 ] && cmp -s "$got" "$a"; then
+        ok=1
+      fi
+    done
+    [ "$code" = 200 ] && holds[$name]=$got
+    if ((ok)); then
+      [ -n "${ALT[$name]:-}" ] && echo "  note: $P$name after the interrupted operation: $([ "$code" = 404 ] && echo absent || echo "$(stat -c %s "$got") B")"
+    elif [ "$code" = 404 ] && [ -n "$mid_prev" ] && [ "$name" = "$mid" ]; then
       # allowed: the interrupted write had truncated this previous version
       echo "  note: $P$name absent; its interrupted overwrite had truncated the previous closed version"
       TOT_MIDWRITE_PREV_GONE=$((TOT_MIDWRITE_PREV_GONE + 1))
     elif [ "$code" = 404 ]; then
       lost=$((lost + 1))
-      echo "  LOST $P$name (closed, $(stat -c %s "$M/$name") B)"
+      echo "  LOST $P$name (closed, $(stat -c %s "$M/$name" 2>/dev/null) B)"
     elif [ "$code" != 200 ]; then
       lost=$((lost + 1))
       echo "  LOST? $P$name: GET answered HTTP $code"
-    elif ! cmp -s "$got" "$M/$name" && old_version "$got" "$name"; then
+    elif [ -z "${MODEL[$name]:-}" ]; then
+      extra_n=$((extra_n + 1))
+      echo "  EXTRA $P$name ($(stat -c %s "$got") B): not a version the interrupted operation could leave"
+    elif old_version "$got" "$name"; then
       stale=$((stale + 1))
       echo "  STALE $P$name: the bucket has an earlier closed version ($(stat -c %s "$got") B), not the last one ($(stat -c %s "$M/$name") B)"
-    elif ! cmp -s "$got" "$M/$name"; then
+    else
       corrupt=$((corrupt + 1))
       echo "  CORRUPT $P$name: bucket $(stat -c %s "$got") B, closed version $(stat -c %s "$M/$name") B, first difference at byte $(cmp "$got" "$M/$name" 2>&1 | grep -o 'byte [0-9]*' | head -n 1)"
     fi
@@ -427,8 +543,17 @@ run_trial() {
       echo "  NOT LISTED $P$name (GET works)"
       lost=$((lost + 1))
     fi
-    rm -f "$got"
   done
+  if [ -n "$JOINT" ]; then
+    # an interrupted rename never loses the file: it is under one name or both
+    read -r a name got <<<"$JOINT"
+    if ! { [ -n "${holds[$a]:-}" ] && cmp -s "${holds[$a]}" "$got"; } &&
+      ! { [ -n "${holds[$name]:-}" ] && cmp -s "${holds[$name]}" "$got"; }; then
+      lost=$((lost + 1))
+      echo "  LOST by the interrupted rename $a -> $name: neither name holds the file"
+    fi
+  fi
+  for ((i = 0; i < ${#names[@]}; i++)); do rm -f "$W/got.$i"; done
   # the never-closed file: absent, or its previous closed version (already checked above)
   if [ -n "$mid" ] && [ -z "$mid_prev" ] && grep -qxF -- "$P$mid" <<<"$keys"; then
     extra_n=$((extra_n + 1))
@@ -439,6 +564,7 @@ run_trial() {
     rel=${k#"$P"}
     [ "$rel" = "" ] || [ "$rel" = sub/ ] && continue # the directory markers
     [ -n "${MODEL[$rel]:-}" ] && continue
+    [ -n "${ALT[$rel]:-}" ] && continue                   # checked above
     [ "$rel" = "$mid" ] && [ -z "$mid_prev" ] && continue # counted above
     extra_n=$((extra_n + 1))
     echo "  EXTRA $k ($(s3curl GET "$k" | wc -c) B): deleted, renamed away or never written"
@@ -505,9 +631,13 @@ echo "corrupted: $TOT_CORRUPT"
 echo "stale (an earlier closed version instead of the last): $TOT_STALE"
 echo "extra: $TOT_EXTRA"
 printf 'kill moments:'
-for k in before-parts between-parts during-complete after-uploads write-in-progress; do printf ' %s %d' "$k" "${MOMENTS[$k]:-0}"; done
+for k in before-parts between-parts during-complete after-uploads write-in-progress in-close in-rename in-unlink in-complete; do printf ' %s %d' "$k" "${MOMENTS[$k]:-0}"; done
+echo
+printf 'kills at crash points:'
+for k in "${!CRASHPOINTS[@]}"; do printf ' %s %d' "$k" "${CRASHPOINTS[$k]}"; done
 echo
 echo "interrupted overwrites whose previous version is gone (allowed): $TOT_MIDWRITE_PREV_GONE"
+echo "kills inside an operation: ${KILLS_INSIDE:-0} of $TRIALS trials, inside close: ${MOMENTS[in-close]:-0}"
 echo "warnings: staging files left $TOT_LEAK_STAGING, multipart uploads left open $TOT_LEAK_UPLOADS"
 ((${#FAILED_SEEDS[@]} == 0)) || echo "failed seeds: ${FAILED_SEEDS[*]}"
 t_summary
