@@ -22,17 +22,14 @@
 #include "bucketfs/fs/filesystem.hpp"
 #include "bucketfs/util/crashpoint.hpp"
 #include "bucketfs/util/log.hpp"
+#include "bucketfs/util/time.hpp"
 #include "pending.hpp"
 #include "pending_registry.hpp"
 
 namespace bucketfs::fs {
-namespace {
 
-struct timespec now_ts() {
-  struct timespec ts {};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return ts;
-}
+using timefmt::now_ts;
+namespace {
 
 // Every staging file a Pending holds (registry lock held).
 std::vector<std::string> files_of(const Filesystem::Pending& p) {
@@ -88,10 +85,10 @@ int Filesystem::forget_pending(const std::shared_ptr<Pending>& p) {
     auto lk = pending_->lock();
     if (p->unlinked) return 0;
     pending_->erase_locked(p);
+    gone = files_of(*p);  // the queued closed version's file too
     p->unlinked = true;
     p->dirty = false;
     p->queued.reset();
-    gone = files_of(*p);
     p->superseded.clear();
     path = p->path;
   }
@@ -172,6 +169,11 @@ int Filesystem::move_pending(const std::shared_ptr<Pending>& p, const std::strin
     BFS_CRASHPOINT("rename.old_removed");
     q->mark.key = new_key;
     q->mark.generation = pending_->next_generation();
+    {
+      auto lk = pending_->lock();
+      p->attr.touch_meta();  // a rename changes ctime; the closed version's other attributes stay
+      q->mark.meta["ctime"] = std::to_string(static_cast<long long>(p->attr.ctime.tv_sec));
+    }
     if (int err = write_.staging->rewrite_mark(q->path, q->mark)) {
       LOG_ERROR("rename of " << old_path << ": cannot rewrite its closed mark: " << std::strerror(err));
       q->mark.key = old_key;
@@ -188,10 +190,10 @@ int Filesystem::move_pending(const std::shared_ptr<Pending>& p, const std::strin
       p->generation = std::max(p->generation, q->mark.generation);
     }
     if (auto displaced = pending_->move_locked(p, new_path)) {
+      gone = files_of(*displaced);  // the queued closed version's file too
       displaced->unlinked = true;
       displaced->dirty = false;
       displaced->queued.reset();
-      gone = files_of(*displaced);
       displaced->superseded.clear();
     }
   }
@@ -228,10 +230,10 @@ int Filesystem::setattr_pending(const std::shared_ptr<Pending>& p, const SetAttr
   std::lock_guard plk(p->mu);
   bool idle;
   {
+    // (An unlinked file is changed too, through its handles: never committed.)
     auto lk = pending_->lock();
-    if (p->unlinked) return ENOENT;
     ++p->writers;  // pinned while we change it
-    idle = p->writers == 1;
+    idle = p->writers == 1 && !p->unlinked;
   }
   const bool resize = changes.valid & SetAttr::kSize;
   int rc = 0;
@@ -254,12 +256,9 @@ int Filesystem::setattr_pending(const std::shared_ptr<Pending>& p, const SetAttr
     if (rc == 0) {
       if (resize) {
         p->attr.size = changes.size;
-        p->attr.mtime = now_ts();
+        p->attr.touch_data();
       }
-      if (changes.valid & SetAttr::kMode) p->attr.mode = (p->attr.mode & S_IFMT) | (changes.mode & 07777);
-      if (changes.valid & SetAttr::kUid) p->attr.uid = changes.uid;
-      if (changes.valid & SetAttr::kGid) p->attr.gid = changes.gid;
-      if (changes.valid & SetAttr::kMtime) p->attr.mtime = changes.mtime;
+      apply_changes(changes, &p->attr);
       // Metadata goes with the upload: any change means a new generation.
       if (!same_bytes) p->dirty = true;
     }

@@ -1,8 +1,10 @@
-// test_rename_upload.cpp - renaming a file while its upload runs or completes:
-// the Filesystem's write path with a real Uploader, staging area and checkpoint
-// store over MemoryObjectStore. A rename that races the upload's completion must
-// still succeed and leave the object under the new name only, with no staging
-// file or checkpoint record left behind.
+// test_rename_upload.cpp - renaming and unlinking files while their uploads
+// are queued, run or complete: the Filesystem's write path with a real
+// Uploader, staging area and checkpoint store over MemoryObjectStore. A rename
+// that races the upload's completion must still succeed and leave the object
+// under the new name only, with no staging file or checkpoint record left
+// behind; an unlinked or replaced file must leave no closed mark that a crash
+// would upload again.
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -47,7 +49,7 @@ struct World {
   std::unique_ptr<upload::Uploader> up;
   std::unique_ptr<fs::Filesystem> fs;
 
-  World() {
+  explicit World(bool start = true) {
     char tmpl[] = "/tmp/bucketfs-rename-XXXXXX";
     dir = ::mkdtemp(tmpl);
     cp = std::move(checkpoint::CheckpointStore::open(dir + "/cp", false).value());
@@ -63,7 +65,7 @@ struct World {
     o.stat_ttl = 3600;
     o.dir_ttl = 3600;
     fs = std::make_unique<fs::Filesystem>(mem, o, fs::WritePath{staging.get(), up.get(), false});
-    up->start();
+    if (start) up->start();
   }
   ~World() {
     fs.reset();
@@ -89,6 +91,11 @@ struct World {
 
 int setup(void** state) {
   *state = new World();
+  return 0;
+}
+// The uploader does not run: closed versions stay queued.
+int setup_stopped(void** state) {
+  *state = new World(false);
   return 0;
 }
 int teardown(void** state) {
@@ -177,12 +184,71 @@ void test_rename_after_upload(void** state) {
   assert_int_equal(w->staged_files(), 0);
 }
 
+// What a crash would find in the staging area: closed (marked) files.
+size_t marked(World* w) {
+  size_t n = 0;
+  for (const auto& e : w->staging->scan(false))
+    if (e.state != stage::MarkState::None) ++n;
+  return n;
+}
+
+// Opens name for writing with flags, writes data at 0, keeps it open.
+uint64_t open_write(World* w, const std::string& name, int flags, const std::string& data) {
+  fs::Entry e;
+  assert_int_equal(w->fs->lookup(fs::kRootIno, name, &e), 0);
+  uint64_t fh = 0;
+  assert_int_equal(w->fs->open(e.ino, flags, &fh), 0);
+  size_t n = 0;
+  assert_int_equal(w->fs->write(fh, 0, data.data(), data.size(), &n), 0);
+  return fh;
+}
+
+// Unlink of a file whose closed version is still queued while a newer one is
+// written (a fork): neither staging file may keep a closed mark, or a crash
+// (and the next mount) would bring the deleted file back.
+void test_unlink_queued_and_forked(void** state) {
+  auto* w = static_cast<World*>(*state);
+  write_file(w, "victim", random_bytes(5000, 11));  // closed, queued (the uploader is stopped)
+  uint64_t fh = open_write(w, "victim", O_WRONLY | O_TRUNC, "newer, not closed");
+  assert_int_equal(marked(w), 1);
+  assert_int_equal(w->fs->unlink(fs::kRootIno, "victim"), 0);
+  assert_int_equal(marked(w), 0);
+  assert_int_equal(w->fs->flush(fh), 0);
+  assert_int_equal(w->fs->release(fh), 0);
+  assert_int_equal(marked(w), 0);
+  w->up->start();
+  assert_true(w->wait_idle());
+  assert_false(w->mem.object_data("victim").has_value());
+  assert_int_equal(w->staged_files(), 0);
+}
+
+// A rename over a file whose closed version is queued while a newer one is
+// written: the replaced file's closed versions all go, the moved one stays.
+void test_rename_over_queued_and_forked(void** state) {
+  auto* w = static_cast<World*>(*state);
+  const std::string mover = random_bytes(3000, 12);
+  write_file(w, "target", random_bytes(4000, 13));
+  uint64_t fh = open_write(w, "target", O_WRONLY | O_TRUNC, "replaced before its close");
+  write_file(w, "mover", mover);
+  assert_int_equal(marked(w), 2);
+  assert_int_equal(w->fs->rename(fs::kRootIno, "mover", fs::kRootIno, "target", 0), 0);
+  assert_int_equal(marked(w), 1);  // the mover's, now under "target"
+  assert_int_equal(w->fs->release(fh), 0);
+  w->up->start();
+  assert_true(w->wait_idle());
+  assert_true(*w->mem.object_data("target") == mover);
+  assert_false(w->mem.object_data("mover").has_value());
+  assert_int_equal(marked(w), 0);
+}
+
 }  // namespace
 
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_rename_races_upload_completion, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rename_after_upload, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unlink_queued_and_forked, setup_stopped, teardown),
+      cmocka_unit_test_setup_teardown(test_rename_over_queued_and_forked, setup_stopped, teardown),
   };
   return cmocka_run_group_tests_name("rename_upload", tests, nullptr, nullptr);
 }
