@@ -4,8 +4,14 @@
 #include <algorithm>
 
 #include "bucketfs/fs/key_mapper.hpp"
+#include "bucketfs/util/time.hpp"
 
 namespace bucketfs::fs {
+
+using timefmt::now_ts;
+
+void Attr::touch_data() { mtime = ctime = now_ts(); }
+void Attr::touch_meta() { ctime = now_ts(); }
 namespace {
 
 std::chrono::steady_clock::duration seconds(double s) {
@@ -151,6 +157,52 @@ void MetaCache::prune_locked() {
   auto now = Clock::now();
   std::erase_if(attrs_, [&](const auto& kv) { return kv.second.expires <= now; });
   std::erase_if(dirs_, [&](const auto& kv) { return kv.second.expires <= now; });
+}
+
+}  // namespace bucketfs::fs
+
+namespace bucketfs::fs {
+
+bool AtimeTable::due(const Attr& a, const struct timespec& now) {
+  const struct timespec at = a.shown_atime();
+  if (at.tv_sec < a.mtime.tv_sec || (at.tv_sec == a.mtime.tv_sec && at.tv_nsec <= a.mtime.tv_nsec)) return true;
+  return now.tv_sec - at.tv_sec >= 24 * 3600;
+}
+
+bool AtimeTable::accessed(const std::string& path, Attr* current) {
+  apply(path, current);
+  const struct timespec now = now_ts();
+  if (!due(*current, now)) return false;
+  current->atime = now;
+  std::lock_guard lk(mu_);
+  if (times_.size() >= kMaxEntries) times_.erase(times_.begin());
+  times_[path] = now;
+  return true;
+}
+
+void AtimeTable::apply(const std::string& path, Attr* a) const {
+  std::lock_guard lk(mu_);
+  auto it = times_.find(path);
+  if (it == times_.end()) return;
+  const struct timespec at = a->shown_atime();
+  if (it->second.tv_sec > at.tv_sec || (it->second.tv_sec == at.tv_sec && it->second.tv_nsec > at.tv_nsec))
+    a->atime = it->second;
+}
+
+void AtimeTable::rename(const std::string& from, const std::string& to) {
+  std::lock_guard lk(mu_);
+  std::vector<std::pair<std::string, struct timespec>> moved;
+  for (auto it = times_.lower_bound(from); it != times_.end();) {
+    if (it->first != from && it->first.compare(0, from.size() + 1, from + "/") != 0) break;
+    moved.emplace_back(to + it->first.substr(from.size()), it->second);
+    it = times_.erase(it);
+  }
+  for (auto& [p, t] : moved) times_[p] = t;
+}
+
+void AtimeTable::erase(const std::string& path) {
+  std::lock_guard lk(mu_);
+  times_.erase(path);
 }
 
 }  // namespace bucketfs::fs

@@ -19,6 +19,7 @@
 
 #include "bucketfs/fs/metadata.hpp"
 #include "bucketfs/util/log.hpp"
+#include "bucketfs/util/time.hpp"
 #include "pending.hpp"
 #include "pending_registry.hpp"
 
@@ -139,8 +140,9 @@ struct stat Filesystem::to_stat(Ino ino, const Attr& a) const {
   st.st_blksize = 4096;
   st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
   st.st_mtim = a.mtime;
-  st.st_ctim = a.mtime;
-  st.st_atim = a.mtime;
+  st.st_ctim = a.shown_ctime();
+  st.st_atim = a.shown_atime();
+  st.st_rdev = a.rdev;
   return st;
 }
 
@@ -223,7 +225,10 @@ int Filesystem::stat_path(const std::string& path, Attr* out) {
       return 0;
     }
   }
-  if (cache_.get_attr(path, out)) return out->exists ? 0 : ENOENT;
+  if (cache_.get_attr(path, out)) {
+    atimes_.apply(path, out);
+    return out->exists ? 0 : ENOENT;
+  }
   // A fresh listing of the parent answers without a request, when it carries
   // full attributes (or the mount is configured not to fetch them).
   if (auto listing = cache_.get_dir(KeyMapper::parent_of(path))) {
@@ -231,11 +236,13 @@ int Filesystem::stat_path(const std::string& path, Attr* out) {
     if (!a) return ENOENT;
     if (a->has_meta || listing->meta_skipped || opts_.readdir_meta == Options::ReaddirMeta::Off) {
       *out = *a;
+      atimes_.apply(path, out);
       return 0;
     }
   }
   if (int rc = stat_path_uncached(path, out)) return rc;
   cache_.put_attr(path, *out);
+  atimes_.apply(path, out);
   return out->exists ? 0 : ENOENT;
 }
 
@@ -257,10 +264,35 @@ int Filesystem::lookup(Ino parent, const std::string& name, Entry* out) {
 
 void Filesystem::forget(Ino ino, uint64_t nlookup) { table_.forget(ino, nlookup); }
 
+int Filesystem::attr_of_open(Ino ino, Attr* out) {
+  auto open = files_.select([ino](const FileHandle& h) { return h.ino == ino; });
+  for (auto& h : open) {
+    if (h->pending) {
+      auto lk = pending_->lock();
+      *out = h->pending->attr;
+      return 0;
+    }
+  }
+  for (auto& h : open) {
+    std::lock_guard hl(h->mu);
+    *out = h->attr;
+    if (h->local) out->size = h->local->size;
+    return 0;
+  }
+  return ENOENT;
+}
+
 int Filesystem::getattr(Ino ino, struct stat* out, double* attr_timeout) {
   std::string path;
-  if (int rc = path_of(ino, &path)) return rc;
   Attr a;
+  if (path_of(ino, &path) != 0) {
+    // Unlinked while open: fstat on the descriptor still answers (POSIX).
+    if (int rc = attr_of_open(ino, &a)) return rc;
+    *out = to_stat(ino, a);
+    out->st_nlink = 0;
+    *attr_timeout = 0;
+    return 0;
+  }
   if (int rc = stat_path(path, &a)) return rc;
   *out = to_stat(ino, a);
   *attr_timeout = opts_.stat_ttl;
@@ -610,10 +642,12 @@ int Filesystem::open(Ino ino, int flags, uint64_t* fh) {
   Attr a;
   if (int rc = stat_path(path, &a)) return rc;
   if (a.is_dir()) return EISDIR;
+  if (!a.is_regular() && !a.is_symlink()) return ENXIO;  // a FIFO or device the kernel did not open itself
   auto h = std::make_shared<FileHandle>();
   h->ino = ino;
   h->path = path;
   h->flags = flags;
+  h->attr = a;
   if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) {
     if (opts_.read_only) return EROFS;
     if (!write_.staging || !write_.uploader) return ENOTSUP;
@@ -637,6 +671,7 @@ int Filesystem::read(uint64_t fh, uint64_t offset, size_t size, std::string* out
 int Filesystem::read(uint64_t fh, uint64_t offset, size_t size, const ReadSink& deliver) {
   auto h = files_.get(fh);
   if (!h) return EBADF;
+  if (!h->accessed.exchange(true)) note_access(*h);
   if (h->pending) {
     uint64_t size_now;
     {
@@ -655,7 +690,31 @@ int Filesystem::read(uint64_t fh, uint64_t offset, size_t size, const ReadSink& 
     return 0;
   }
   std::lock_guard<std::mutex> lk(h->mu);
+  if (h->local) {
+    // Unlinked while open: its private copy.
+    if (offset >= h->local->size) {
+      deliver("", 0);
+      return 0;
+    }
+    size_t len = static_cast<size_t>(std::min<uint64_t>(size, h->local->size - offset)), got = 0;
+    auto buf = std::make_unique_for_overwrite<char[]>(len);
+    if (int err = pread_full(h->local->fd.get(), buf.get(), len, offset, &got)) return err;
+    deliver(buf.get(), got);
+    return 0;
+  }
   return h->reader->read(offset, size, deliver);
+}
+
+void Filesystem::note_access(FileHandle& h) {
+  if (h.pending) {
+    // A staged file's atime goes up with its next upload.
+    auto lk = pending_->lock();
+    struct timespec now = timefmt::now_ts();
+    if (AtimeTable::due(h.pending->attr, now)) h.pending->attr.atime = now;
+    return;
+  }
+  Attr a = h.attr;  // as at open: no request for an access time
+  atimes_.accessed(h.path, &a);
 }
 
 }  // namespace bucketfs::fs

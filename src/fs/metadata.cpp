@@ -39,24 +39,33 @@ struct timespec from_time_t(std::time_t t) {
   return ts;
 }
 
-// Applies mode/uid/gid/mtime found in metadata over the defaults in *a; the
-// file type stays the caller's unless the metadata names a symlink.
-void apply_metadata(const store::Metadata& m, Attr* a, bool allow_symlink) {
+// Applies mode/uid/gid/mtime/atime/ctime/rdev found in metadata over the
+// defaults in *a. The file type stays the caller's unless the metadata names
+// one a file key may hold (a symlink, a FIFO, a socket or a device) and
+// allow_types is set.
+void apply_metadata(const store::Metadata& m, Attr* a, bool allow_types) {
   if (auto mode = parse_uint(m, "mode")) {
     mode_t type = static_cast<mode_t>(*mode) & S_IFMT;
     mode_t keep_type = a->mode & S_IFMT;
-    if (allow_symlink && type == S_IFLNK) keep_type = S_IFLNK;
+    if (allow_types &&
+        (type == S_IFLNK || type == S_IFIFO || type == S_IFSOCK || type == S_IFCHR || type == S_IFBLK))
+      keep_type = type;
     a->mode = keep_type | (static_cast<mode_t>(*mode) & 07777);
   }
   if (auto uid = parse_uint(m, "uid")) a->uid = static_cast<uid_t>(*uid);
   if (auto gid = parse_uint(m, "gid")) a->gid = static_cast<gid_t>(*gid);
   if (auto mt = parse_time(m, "mtime")) a->mtime = *mt;
+  if (auto at = parse_time(m, "atime")) a->atime = *at;
+  if (auto ct = parse_time(m, "ctime")) a->ctime = *ct;
+  if (S_ISCHR(a->mode) || S_ISBLK(a->mode)) {
+    if (auto rdev = parse_uint(m, "rdev")) a->rdev = static_cast<dev_t>(*rdev);
+  }
 }
 
 }  // namespace
 
 bool carries_posix_metadata(const store::ObjectInfo& info) {
-  for (const char* k : {"mode", "uid", "gid", "mtime"})
+  for (const char* k : {"mode", "uid", "gid", "mtime", "atime", "ctime"})
     if (info.meta.count(k)) return true;
   return false;
 }
@@ -102,6 +111,13 @@ store::Metadata to_metadata(const Attr& a, store::Metadata base) {
   base["uid"] = std::to_string(static_cast<unsigned>(a.uid));
   base["gid"] = std::to_string(static_cast<unsigned>(a.gid));
   base["mtime"] = std::to_string(static_cast<long long>(a.mtime.tv_sec));
+  // s3fs keeps atime and ctime beside mtime, whole seconds too.
+  base["atime"] = std::to_string(static_cast<long long>(a.shown_atime().tv_sec));
+  base["ctime"] = std::to_string(static_cast<long long>(a.shown_ctime().tv_sec));
+  if (S_ISCHR(a.mode) || S_ISBLK(a.mode))
+    base["rdev"] = std::to_string(static_cast<unsigned long long>(a.rdev));
+  else
+    base.erase("rdev");
   return base;
 }
 

@@ -14,19 +14,17 @@
 #include "bucketfs/fs/filesystem.hpp"
 #include "bucketfs/fs/metadata.hpp"
 #include "bucketfs/util/log.hpp"
+#include "bucketfs/util/time.hpp"
 #include "pending.hpp"
 #include "pending_registry.hpp"
 
 namespace bucketfs::fs {
+
+using timefmt::now_ts;
 namespace {
 constexpr const char* kDirContentType = "application/x-directory";
 constexpr size_t kMaxSymlinkTarget = 4095;  // PATH_MAX - 1
 
-struct timespec now_ts() {
-  struct timespec ts {};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return ts;
-}
 }  // namespace
 
 Attr Filesystem::new_object_attr(mode_t mode, const Context& ctx, uint64_t size) const {
@@ -40,6 +38,40 @@ Attr Filesystem::new_object_attr(mode_t mode, const Context& ctx, uint64_t size)
   a.mtime.tv_nsec = 0;  // s3fs metadata holds whole seconds
   a.has_meta = true;
   return a;
+}
+
+void Filesystem::apply_changes(const SetAttr& changes, Attr* a) {
+  if (changes.valid & SetAttr::kMode) a->mode = (a->mode & S_IFMT) | (changes.mode & 07777);
+  if (changes.valid & SetAttr::kUid) a->uid = changes.uid;
+  if (changes.valid & SetAttr::kGid) a->gid = changes.gid;
+  if (changes.valid & SetAttr::kMtime) a->mtime = changes.mtime;
+  if (changes.valid & SetAttr::kAtime) a->atime = changes.atime;
+  if (changes.valid & (SetAttr::kMode | SetAttr::kUid | SetAttr::kGid | SetAttr::kMtime | SetAttr::kAtime))
+    a->touch_meta();
+}
+
+int Filesystem::make_special(Ino parent, const std::string& name, mode_t mode, dev_t rdev, const Context& ctx,
+                             Entry* out) {
+  const mode_t type = mode & S_IFMT;
+  if (type != S_IFIFO && type != S_IFSOCK && type != S_IFCHR && type != S_IFBLK) return EINVAL;
+  std::string path;
+  if (int rc = child_path(parent, name, &path)) return rc;
+  std::lock_guard<std::mutex> lk(mutate_mu_);
+  Attr existing;
+  int rc = stat_path(path, &existing);
+  if (rc == 0) return EEXIST;
+  if (rc != ENOENT) return rc;
+  // As s3fs stores them: an empty object, the type in "mode", the device in "rdev".
+  Attr a = new_object_attr(type | (mode & ~ctx.umask & 07777), ctx, 0);
+  if (type == S_IFCHR || type == S_IFBLK) a.rdev = rdev;
+  store::PutOptions po;
+  po.meta = to_metadata(a);
+  auto r = store_.put_bytes(keys_.file_key(path), "", po);
+  cache_.invalidate(path);
+  if (!r) return store::to_errno(r.error());
+  a.etag = r.value();
+  cache_.note_entry(path, a);
+  return fill_entry(path, a, out);
 }
 
 int Filesystem::put_marker(const std::string& path, const Attr& a) {
@@ -120,11 +152,45 @@ int Filesystem::unlink(Ino parent, const std::string& name) {
     if (rc == 0) table_.detach(path);
     if (rc != ENOENT) return rc;  // ENOENT: it stopped being pending meanwhile
   }
+  keep_open_readers(path);  // POSIX: an unlinked file stays readable through its open descriptors
   auto r = store_.remove(keys_.file_key(path));
   cache_.invalidate(path);
   if (!r) return store::to_errno(r.error());
+  atimes_.erase(path);
   table_.detach(path);
   return 0;
+}
+
+void Filesystem::keep_open_readers(const std::string& path) {
+  const Ino ino = table_.find(path);
+  if (!ino || !write_.staging) return;
+  auto readers = files_.select([ino](const FileHandle& h) { return h.ino == ino && h.reader && !h.local; });
+  if (readers.empty()) return;
+  // A private copy, never uploaded: a staging file without a name (removed
+  // at once, its descriptor kept), read by the handles until they close.
+  auto staged = write_.staging->create();
+  if (!staged) {
+    LOG_WARN("unlink of " << path << ": no room for the copy its open readers need; they will get ENOENT");
+    return;
+  }
+  write_.staging->remove(staged->path);
+  uint64_t off = 0;
+  int werr = 0;
+  auto got = store_.get(keys_.file_key(path), 0, 0, [&](const char* d, size_t n) {
+    werr = write_.staging->reserve(n);
+    if (werr == 0) werr = pwrite_full(staged->fd.get(), d, n, off);
+    off += n;
+    return werr == 0;
+  });
+  if (!got || werr != 0) {
+    LOG_WARN("unlink of " << path << ": cannot copy it for its open readers; they will get ENOENT");
+    return;
+  }
+  auto copy = std::make_shared<LocalCopy>(LocalCopy{std::move(staged->fd), off});
+  for (auto& h : readers) {
+    std::lock_guard hl(h->mu);
+    h->local = copy;
+  }
 }
 
 int Filesystem::symlink(const std::string& target, Ino parent, const std::string& name, const Context& ctx,
@@ -169,10 +235,20 @@ int Filesystem::readlink(Ino ino, std::string* target) {
 
 int Filesystem::link(Ino, Ino, const std::string&) { return EPERM; }
 
-int Filesystem::setattr(Ino ino, const SetAttr& changes, struct stat* out, double* attr_timeout) {
+int Filesystem::setattr(Ino ino, const SetAttr& changes, struct stat* out, double* attr_timeout,
+                        const uint64_t* fh) {
   std::string path;
-  if (int rc = path_of(ino, &path)) return rc;
-  const unsigned meta_bits = SetAttr::kMode | SetAttr::kUid | SetAttr::kGid | SetAttr::kMtime;
+  if (int rc = path_of(ino, &path)) {
+    // Unlinked while open: the change goes to the staged file behind the handle.
+    auto h = fh ? files_.get(*fh) : nullptr;
+    if (!h || !h->pending || opts_.read_only) return rc;
+    Attr now;
+    if (int prc = setattr_pending(h->pending, changes, &now)) return prc;
+    *out = to_stat(ino, now);
+    *attr_timeout = 0;
+    return 0;
+  }
+  const unsigned meta_bits = SetAttr::kMode | SetAttr::kUid | SetAttr::kGid | SetAttr::kMtime | SetAttr::kAtime;
   if (opts_.read_only && (changes.valid & (meta_bits | SetAttr::kSize))) return EROFS;
   std::lock_guard<std::mutex> lk(mutate_mu_);
   cache_.invalidate(path);
@@ -180,7 +256,7 @@ int Filesystem::setattr(Ino ino, const SetAttr& changes, struct stat* out, doubl
   if (int rc = stat_path(path, &a)) return rc;
   const bool resize = (changes.valid & SetAttr::kSize) && changes.size != a.size;
   if (resize && a.is_dir()) return EISDIR;
-  if (resize && a.is_symlink()) return EINVAL;
+  if (resize && !a.is_regular()) return EINVAL;
   auto staged = write_.uploader ? find_pending(path) : nullptr;
   if (!staged && resize) {
     // truncate(2) of an object: stage it (only the bytes that stay), then change it there.
@@ -198,10 +274,6 @@ int Filesystem::setattr(Ino ino, const SetAttr& changes, struct stat* out, doubl
   }
   if (changes.valid & meta_bits) {
     if (path.empty() && keys_.prefix().empty()) return EPERM;  // a bucket's root has no object
-    if (changes.valid & SetAttr::kMode) a.mode = (a.mode & S_IFMT) | (changes.mode & 07777);
-    if (changes.valid & SetAttr::kUid) a.uid = changes.uid;
-    if (changes.valid & SetAttr::kGid) a.gid = changes.gid;
-    if (changes.valid & SetAttr::kMtime) a.mtime = changes.mtime;
     const std::string key = a.is_dir() ? keys_.dir_key(path) : keys_.file_key(path);
     store::ObjectInfo info;
     bool found = false;
@@ -210,6 +282,10 @@ int Filesystem::setattr(Ino ino, const SetAttr& changes, struct stat* out, doubl
       cache_.invalidate(path);
       return ENOENT;
     }
+    // The object's own attributes, not a listing's defaults, are what change.
+    if (found) a = a.is_dir() ? dir_attr(&info, opts_, mount_time_) : file_attr_from_head(info, opts_);
+    atimes_.apply(path, &a);  // reads' access times go with this change
+    apply_changes(changes, &a);
     if (!found) {
       // An implied directory: its attributes need a marker to live in.
       a.has_marker = true;
@@ -224,7 +300,6 @@ int Filesystem::setattr(Ino ino, const SetAttr& changes, struct stat* out, doubl
     cache_.invalidate(path);
     cache_.put_attr(path, a);
   }
-  // atime alone is accepted and not stored (s3fs 1.90 does not keep it).
   *out = to_stat(ino, a);
   *attr_timeout = opts_.stat_ttl;
   return 0;
@@ -236,12 +311,20 @@ int Filesystem::rename_file(const std::string& from, const std::string& to) {
   return move_object(keys_.file_key(from), keys_.file_key(to), false);
 }
 
+int Filesystem::copy_renamed(const std::string& from_key, const std::string& to_key) {
+  // The metadata travels with the copy; a rename changes ctime (as s3fs does).
+  auto h = store_.head(from_key);
+  if (!h) return store::to_errno(h.error());
+  store::PutOptions po;
+  po.meta = h->meta;
+  po.meta["ctime"] = std::to_string(static_cast<long long>(now_ts().tv_sec));
+  po.content_type = h->content_type;
+  auto c = store_.copy(from_key, to_key, po);
+  return c ? 0 : store::to_errno(c.error());
+}
+
 int Filesystem::move_object(const std::string& from_key, const std::string& to_key, bool missing_ok) {
-  auto c = store_.copy(from_key, to_key, std::nullopt);  // metadata travels with the copy
-  if (!c) {
-    int err = store::to_errno(c.error());
-    return err == ENOENT && missing_ok ? 0 : err;
-  }
+  if (int err = copy_renamed(from_key, to_key)) return err == ENOENT && missing_ok ? 0 : err;
   auto r = store_.remove(from_key);
   return r ? 0 : store::to_errno(r.error());
 }
@@ -327,8 +410,7 @@ int Filesystem::rename(Ino parent, const std::string& name, Ino new_parent, cons
     // name as it was or as it is after the rename.
     std::vector<std::shared_ptr<Pending>> replaced;
     if (write_.uploader && find_pending(to)) replaced = pin_pending(to);
-    auto c = store_.copy(keys_.file_key(from), keys_.file_key(to), std::nullopt);
-    rc = c ? 0 : store::to_errno(c.error());
+    rc = copy_renamed(keys_.file_key(from), keys_.file_key(to));
     for (const auto& p : replaced) {
       if (rc == 0)
         rc = drop_replaced(p);
@@ -343,7 +425,10 @@ int Filesystem::rename(Ino parent, const std::string& name, Ino new_parent, cons
   }
   cache_.invalidate_tree(from);
   cache_.invalidate_tree(to);
-  if (rc == 0) table_.rename(from, to);
+  if (rc == 0) {
+    table_.rename(from, to);
+    atimes_.rename(from, to);
+  }
   return rc;
 }
 

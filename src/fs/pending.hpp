@@ -65,14 +65,24 @@ struct Filesystem::Pending {
   }
 };
 
+// A private copy of an object unlinked while open for reading (no name in
+// the staging directory, so never uploaded), read until the handles close.
+struct Filesystem::LocalCopy {
+  Fd fd;
+  uint64_t size = 0;
+};
+
 struct Filesystem::FileHandle {
   std::mutex mu;  // one open file's read state; after Pending::mu, before every leaf lock
   Ino ino = 0;
-  std::string path;
+  std::string path;  // at open (a rename does not change it)
   int flags = 0;
+  Attr attr;                           // of the object in the bucket, at open
   std::unique_ptr<Prefetcher> reader;  // reads of an object in the bucket
+  std::shared_ptr<LocalCopy> local;    // ...or of its copy, once it was unlinked (mu)
   std::shared_ptr<Pending> pending;    // reads/writes of a staged file
   bool writer = false;                 // opened for writing (counted in pending->writers)
+  std::atomic<bool> accessed{false};   // its first read updated atime
 };
 
 }  // namespace bucketfs::fs

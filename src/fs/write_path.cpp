@@ -24,19 +24,16 @@
 #include "bucketfs/fs/metadata.hpp"
 #include "bucketfs/util/crashpoint.hpp"
 #include "bucketfs/util/log.hpp"
+#include "bucketfs/util/time.hpp"
 #include "pending.hpp"
 #include "pending_registry.hpp"
 
 namespace bucketfs::fs {
+
+using timefmt::now_ts;
 namespace {
 
 constexpr std::chrono::milliseconds kSettle{1000};
-
-struct timespec now_ts() {
-  struct timespec ts {};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return ts;
-}
 
 // The largest object the store takes: 5 TiB on S3, 48.8 TiB on OSS.
 uint64_t max_object_size(store::Dialect d) {
@@ -285,9 +282,10 @@ int Filesystem::create(Ino parent, const std::string& name, mode_t mode, int fla
   return 0;
 }
 
-int Filesystem::mknod(Ino parent, const std::string& name, mode_t mode, const Context& ctx, Entry* out) {
+int Filesystem::mknod(Ino parent, const std::string& name, mode_t mode, dev_t rdev, const Context& ctx,
+                      Entry* out) {
   if (opts_.read_only) return EROFS;
-  if ((mode & S_IFMT) != 0 && !S_ISREG(mode)) return ENOTSUP;  // no devices, fifos or sockets in a bucket
+  if ((mode & S_IFMT) != 0 && !S_ISREG(mode)) return make_special(parent, name, mode, rdev, ctx, out);
   uint64_t fh = 0;
   if (int rc = create(parent, name, mode & 07777, O_WRONLY | O_EXCL, ctx, out, &fh)) return rc;
   int rc = flush(fh);
@@ -318,7 +316,7 @@ int Filesystem::open_for_write(const std::string& path, const Attr& a, int flags
       }
       if (flags & O_TRUNC) {
         p->attr.size = 0;
-        p->attr.mtime = now_ts();
+        p->attr.touch_data();
         p->dirty = true;
       }
       *out = std::move(p);
@@ -328,7 +326,7 @@ int Filesystem::open_for_write(const std::string& path, const Attr& a, int flags
     if (int rc = stage_for_write(path, a, (flags & O_TRUNC) != 0, &p)) return rc;
     p->writers = 1;
     p->dirty = (flags & O_TRUNC) != 0 && a.size > 0;
-    if (p->dirty) p->attr.mtime = now_ts();
+    if (p->dirty) p->attr.touch_data();
     if (!pending_->insert(p)) {
       write_.staging->remove(p->staging_path);  // someone staged it first: join theirs
       continue;
@@ -361,7 +359,7 @@ int Filesystem::write(uint64_t fh, uint64_t offset, const char* data, size_t siz
   {
     auto lk = pending_->lock();
     p->attr.size = std::max<uint64_t>(p->attr.size, offset + size);
-    p->attr.mtime = now_ts();
+    p->attr.touch_data();
     p->dirty = true;
   }
   *written = size;

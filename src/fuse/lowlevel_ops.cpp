@@ -127,7 +127,7 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   });
 }
 
-void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {
+void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
   guarded(req, "setattr", [&] {
     fs::SetAttr ch;
     struct timespec now {};
@@ -147,7 +147,8 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
     }
     struct stat st {};
     double ttl = 0;
-    int rc = filesystem(req).setattr(ino, ch, &st, &ttl);
+    // fi: an ftruncate, which must work on a file unlinked while open
+    int rc = filesystem(req).setattr(ino, ch, &st, &ttl, fi ? &fi->fh : nullptr);
     if (rc)
       fuse_reply_err(req, rc);
     else
@@ -173,11 +174,11 @@ void op_readlink(fuse_req_t req, fuse_ino_t ino) {
     return;                        \
   }
 
-void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t) {
+void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
   guarded(req, "mknod", [&] {
     BFS_DENY_IF_READ_ONLY(req);
     fs::Entry e;
-    reply_entry(req, filesystem(req).mknod(parent, name, mode, context(req), &e), e);
+    reply_entry(req, filesystem(req).mknod(parent, name, mode, rdev, context(req), &e), e);
   });
 }
 

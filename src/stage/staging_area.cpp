@@ -17,6 +17,7 @@
 #include <random>
 
 #include "bucketfs/util/crashpoint.hpp"
+#include "bucketfs/util/log.hpp"
 
 namespace bucketfs::stage {
 namespace {
@@ -180,16 +181,20 @@ int StagingArea::mark_closed(const std::string& path, int fd, ClosedMark* m) {
   BFS_CRASHPOINT("close.entry_synced");
   int err = write_mark(path.substr(dir_.size() + 1), fd, *m);
   if (err == 0) BFS_CRASHPOINT("close.marked");
+  LOG_DEBUG("staging: " << path << " closed as " << m->key << " generation " << m->generation << " (" << m->size
+                        << " bytes)" << (err ? ": " + std::string(std::strerror(err)) : ""));
   return err;
 }
 
 int StagingArea::rewrite_mark(const std::string& path, const ClosedMark& m) {
   auto fd = open_file(path, O_RDONLY);
   if (!fd) return fd.error();
+  LOG_DEBUG("staging: " << path << " now closed as " << m.key << " generation " << m.generation);
   return write_mark(path.substr(dir_.size() + 1), fd->get(), m);
 }
 
 int StagingArea::drop_mark(const std::string& path) {
+  LOG_DEBUG("staging: " << path << " uploaded: its mark goes");
   auto fd = open_file(path, O_RDONLY);
   if (!fd) return fd.error();
   bool removed = false;
@@ -214,6 +219,7 @@ int StagingArea::drop_mark(const std::string& path) {
 
 void StagingArea::remove(const std::string& path) {
   if (!owns(path)) return;
+  LOG_DEBUG("staging: " << path << " removed");
   const std::string name = path.substr(dir_.size() + 1), s = stem(name);
   for (const std::string& n : {name, s + ".mark", s + ".key"})
     if (::unlinkat(dfd_.fd(), n.c_str(), 0) == 0) note_change();

@@ -48,4 +48,10 @@ std::optional<std::time_t> parse_iso8601(std::string_view s) {
   return timegm(&tm);
 }
 
+struct timespec now_ts() {
+  struct timespec ts {};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts;
+}
+
 }  // namespace bucketfs::timefmt

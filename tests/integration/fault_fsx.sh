@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fault_fsx.sh - tests/tools/fsx on a bucketfs mount over Ceph RGW: a few
-# thousand random writes, truncates, reads, appends, reopens and fsyncs, every
-# read compared with fsx's shadow, with --remount-cmd unmounting and remounting
+# thousand random writes, truncates, reads, appends, reopens, fsyncs and
+# unlinks of open files, every read compared with fsx's shadow, with --remount-cmd unmounting and remounting
 # (unmount_grace=0, so uploads are often still pending across the remount and
 # must resume) a few times; every file is verified whole after each remount.
 # A second, shorter run uses files up to 12 MiB so uploads are multipart.
@@ -82,6 +82,9 @@ fsx_run() {
   if [ "$n" -gt 0 ]; then t_check "fsx $name: $n files in the bucket equal the mount" "$ok" "$n"; else
     t_fail "fsx $name: files kept" 0
   fi
+  # a file unlinked while open never reaches the bucket: the same names there as in the mount
+  t_check "fsx $name: the bucket holds exactly the mount's files" \
+    "$(S3_QUERY=$(s3_query list-type=2 "prefix=$name.") s3curl GET "" | grep -o '<Key>[^<]*</Key>' | wc -l)" "$n"
   t_check "fsx $name: status shows nothing failed" \
     "$("$BIN" status "$MNT" --cache-dir "$T_TMP/cache" --json | grep -o '"failed":\[[^]]*\]')" '"failed":[]'
 }

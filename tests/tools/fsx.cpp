@@ -2,9 +2,11 @@
 //
 // It runs a seeded random sequence of write (holes included), truncate (grow and
 // shrink), read, append (O_APPEND), close + reopen (sometimes O_TRUNC or
-// O_APPEND), fsync, stat and, with --remount-cmd, "close everything, remount,
-// verify every file" on a few files in DIR, and keeps the expected content of
-// each file in memory. Every read is compared byte for byte with that shadow,
+// O_APPEND), fsync, stat, unlink while open (the file then lives on through
+// its descriptor only: reads, writes, truncates and fstat go on, and at its
+// close or a remount it must be gone for good) and, with --remount-cmd,
+// "close everything, remount, verify every file" on a few files in DIR, and
+// keeps the expected content of each file in memory. Every read is compared byte for byte with that shadow,
 // every file is verified whole after each remount and at the end. The first
 // difference stops the run: it prints the seed, the op number, the last ops and
 // the first differing offset, and exits 1. The same seed and options replay the
@@ -63,7 +65,7 @@ void usage(FILE* out) {
                "                      file is verified whole\n"
                "  --remount-every N   mean ops between remounts (500)\n"
                "  --prefix NAME       file names are DIR/NAME.<i> (fsx)\n"
-               "  --disable OP[,OP]   skip ops: write,read,truncate,append,reopen,fsync,stat\n"
+               "  --disable OP[,OP]   skip ops: write,read,truncate,append,reopen,fsync,stat,unlink\n"
                "  --self-test-corrupt flip a byte behind fsx's back half-way: the run must fail\n"
                "  --keep              keep the files after a successful run\n"
                "  --verbose           print every op\n"
@@ -189,7 +191,8 @@ void fill(unsigned char* p, size_t n, uint64_t tag) {
 struct File {
   std::string path;
   int fd = -1;
-  bool append = false;  // fd was opened with O_APPEND
+  bool append = false;    // fd was opened with O_APPEND
+  bool unlinked = false;  // unlinked while open: only fd reaches it
   std::vector<unsigned char> shadow;
 };
 
@@ -218,7 +221,7 @@ class Fsx {
     for (auto& f : files_) verify_whole(f, "final check");
     if (!opt_.keep) {
       for (auto& f : files_) {
-        if (unlink(f.path.c_str()) != 0) sys_fail("unlink " + f.path);
+        if (!f.unlinked && unlink(f.path.c_str()) != 0) sys_fail("unlink " + f.path);
       }
     }
     std::printf("fsx: %llu ops, %d files, seed %llu: OK\n", static_cast<unsigned long long>(opt_.ops), opt_.files,
@@ -238,7 +241,7 @@ class Fsx {
     static const Choice choices[] = {
         {"write", 30, &Fsx::op_write},  {"read", 25, &Fsx::op_read},    {"truncate", 8, &Fsx::op_truncate},
         {"append", 8, &Fsx::op_append}, {"reopen", 8, &Fsx::op_reopen}, {"fsync", 5, &Fsx::op_fsync},
-        {"stat", 6, &Fsx::op_stat},
+        {"stat", 6, &Fsx::op_stat},     {"unlink", 2, &Fsx::op_unlink},
     };
     unsigned total = 0;
     for (const auto& c : choices) total += opt_.disabled.count(c.name) ? 0 : c.weight;
@@ -291,6 +294,7 @@ class Fsx {
   }
 
   void op_append(File& f) {
+    if (f.unlinked) return op_write(f);  // no path to open any more
     const size_t size = f.shadow.size();
     if (size >= opt_.maxsize) return op_truncate(f);
     size_t len = std::min<size_t>(1 + rng_.below(opt_.maxlen), opt_.maxsize - size);
@@ -339,8 +343,39 @@ class Fsx {
       flags |= O_APPEND;
     note("close+reopen " + f.path + ((flags & O_TRUNC) ? " O_TRUNC" : (flags & O_APPEND) ? " O_APPEND" : ""));
     close_file(f);
+    if (f.unlinked) return recreate(f, "closed after unlink");
     open_file(f, flags);
     if (flags & O_TRUNC) f.shadow.clear();
+  }
+
+  // unlink while open: the name goes at once, the file lives on through f.fd
+  void op_unlink(File& f) {
+    if (f.unlinked) return op_read(f);
+    note("unlink (still open) " + f.path + " size=" + std::to_string(f.shadow.size()));
+    if (unlink(f.path.c_str()) != 0) sys_fail("unlink " + f.path);
+    f.unlinked = true;
+    struct stat st {};
+    if (stat(f.path.c_str(), &st) == 0 || errno != ENOENT) {
+      fail_header("stat after unlink: " + f.path + " still has a name");
+      finish_fail();
+    }
+    if (fstat(f.fd, &st) != 0) sys_fail("fstat after unlink " + f.path);
+    check_size(f, st.st_size, "fstat after unlink");
+  }
+
+  // An unlinked file whose last descriptor closed is gone for good (not
+  // brought back by its upload); a new empty file takes its name.
+  void recreate(File& f, const char* when) {
+    struct stat st {};
+    if (stat(f.path.c_str(), &st) == 0 || errno != ENOENT) {
+      fail_header(std::string(when) + ": unlinked " + f.path + " came back (size " + std::to_string(st.st_size) +
+                  ")");
+      finish_fail();
+    }
+    note("recreate " + f.path + " (" + when + ")");
+    f.unlinked = false;
+    f.shadow.clear();
+    open_file(f, O_RDWR | O_CREAT | O_EXCL);
   }
 
   void op_fsync(File& f) {
@@ -353,6 +388,7 @@ class Fsx {
     struct stat st {};
     if (fstat(f.fd, &st) != 0) sys_fail("fstat " + f.path);
     check_size(f, st.st_size, "fstat");
+    if (f.unlinked) return;
     if (stat(f.path.c_str(), &st) != 0) sys_fail("stat " + f.path);
     check_size(f, st.st_size, "stat");
   }
@@ -370,8 +406,14 @@ class Fsx {
       finish_fail();
     }
     remounts_++;
-    for (auto& f : files_) verify_whole(f, "after remount");
-    for (auto& f : files_) open_file(f, O_RDWR);
+    for (auto& f : files_) {
+      if (f.unlinked)
+        recreate(f, "after remount");
+      else {
+        verify_whole(f, "after remount");
+        open_file(f, O_RDWR);
+      }
+    }
   }
 
   // The self-test: change a byte without telling the shadow. A separate rng keeps the
@@ -451,6 +493,14 @@ class Fsx {
   }
 
   void verify_whole(File& f, const char* when) {
+    if (f.unlinked) {
+      struct stat st {};
+      if (stat(f.path.c_str(), &st) == 0 || errno != ENOENT) {
+        fail_header(std::string(when) + ": unlinked " + f.path + " came back");
+        finish_fail();
+      }
+      return;
+    }
     note(std::string("verify whole ") + f.path + " (" + when + ") size=" + std::to_string(f.shadow.size()));
     int fd = open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) sys_fail(std::string("open for ") + when + " " + f.path);

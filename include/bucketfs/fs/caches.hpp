@@ -32,12 +32,29 @@ struct Attr {
   gid_t gid = 0;
   uint64_t size = 0;
   struct timespec mtime {};
-  bool has_marker = false;  // directories: a "dir/" object exists
-  bool has_meta = false;    // attributes came from a HEAD (metadata known)
+  struct timespec atime {};  // {0, 0}: not known (shown as mtime)
+  struct timespec ctime {};  // {0, 0}: not known (shown as mtime)
+  dev_t rdev = 0;            // character and block devices
+  bool has_marker = false;   // directories: a "dir/" object exists
+  bool has_meta = false;     // attributes came from a HEAD (metadata known)
   std::string etag;
 
   bool is_dir() const { return (mode & S_IFMT) == S_IFDIR; }
   bool is_symlink() const { return (mode & S_IFMT) == S_IFLNK; }
+  bool is_regular() const { return (mode & S_IFMT) == S_IFREG; }
+  // FIFO, socket, character or block device: an empty object whose type is in its metadata.
+  bool is_special() const { return !is_dir() && !is_symlink() && !is_regular(); }
+  // The times stat shows: atime and ctime fall back to mtime when not known.
+  struct timespec shown_atime() const {
+    return atime.tv_sec || atime.tv_nsec ? atime : mtime;
+  }
+  struct timespec shown_ctime() const {
+    return ctime.tv_sec || ctime.tv_nsec ? ctime : mtime;
+  }
+  // The data changed now (write, truncate): mtime and ctime.
+  void touch_data();
+  // The attributes changed now (chmod, chown, utimens, rename): ctime.
+  void touch_meta();
 };
 
 // A merged directory listing: names in byte order, each with attributes.
@@ -47,6 +64,28 @@ struct DirListing {
   // listing attributes answer lookups, as with readdir_meta=off.
   bool meta_skipped = false;
   const Attr* find(const std::string& name) const;
+};
+
+// Access times of the files this mount read, by the relatime rule (a read
+// moves atime to now when atime is not after mtime or is a day old), kept in
+// memory: stat shows them, and they reach the bucket with the file's next
+// metadata change or upload, never by a read alone (no request per read).
+// Bounded: past kMaxEntries the oldest records go. Thread-safe (leaf lock).
+class AtimeTable {
+ public:
+  static constexpr size_t kMaxEntries = 100000;
+  // path was read now, its attributes `current`: true if atime moved.
+  bool accessed(const std::string& path, Attr* current);
+  // A recorded atime newer than a's goes into a.
+  void apply(const std::string& path, Attr* a) const;
+  void rename(const std::string& from, const std::string& to);  // a file or a tree
+  void erase(const std::string& path);
+  // The relatime rule: whether a read at `now` moves atime.
+  static bool due(const Attr& a, const struct timespec& now);
+
+ private:
+  mutable std::mutex mu_;  // leaf lock
+  std::map<std::string, struct timespec> times_;
 };
 
 class MetaCache {

@@ -134,7 +134,10 @@ class Filesystem {
   // chmod/chown/utimens: copy onto itself with replaced metadata (directory:
   // its marker, created if only implied). Size changes: ENOTSUP until the
   // write path exists (size == current size is accepted). EROFS when read-only.
-  int setattr(Ino ino, const SetAttr& changes, struct stat* out, double* attr_timeout);
+  // fh: the open file the change came through (ftruncate), if any: a file
+  // unlinked while open is changed through it.
+  int setattr(Ino ino, const SetAttr& changes, struct stat* out, double* attr_timeout,
+              const uint64_t* fh = nullptr);
   int readlink(Ino ino, std::string* target);
   int statfs(Ino ino, struct statvfs* out);
 
@@ -146,9 +149,11 @@ class Filesystem {
   // flags: RENAME_NOREPLACE honoured (EEXIST); RENAME_EXCHANGE -> EINVAL.
   int rename(Ino parent, const std::string& name, Ino new_parent, const std::string& new_name, unsigned flags);
   int link(Ino ino, Ino new_parent, const std::string& new_name);  // always EPERM
-  // Regular files only (ENOTSUP for devices/fifos, and without a write
-  // path); EEXIST, ENAMETOOLONG, EROFS. create opens the new file for writing.
-  int mknod(Ino parent, const std::string& name, mode_t mode, const Context& ctx, Entry* out);
+  // mknod: a regular file is staged like create (ENOTSUP without a write
+  // path); a FIFO, socket or device is an empty object whose type and device
+  // number are in its metadata, as s3fs stores them. EEXIST, ENAMETOOLONG,
+  // EROFS. create opens the new regular file for writing.
+  int mknod(Ino parent, const std::string& name, mode_t mode, dev_t rdev, const Context& ctx, Entry* out);
   int create(Ino parent, const std::string& name, mode_t mode, int flags, const Context& ctx, Entry* out,
              uint64_t* fh);
 
@@ -189,6 +194,7 @@ class Filesystem {
   struct FileHandle;
   struct DirHandle;
   struct Pending;
+  struct LocalCopy;
 
  private:
   // --- write path (write_path.cpp, pending_ops.cpp) ---
@@ -249,6 +255,16 @@ class Filesystem {
   int head_meta(const std::string& key, store::ObjectInfo* out, bool* found);
   int put_marker(const std::string& path, const Attr& a);
   int rename_file(const std::string& from, const std::string& to);
+  // Before an object is deleted: its open read handles get a private local
+  // copy, so an unlinked file stays readable until its last close (POSIX).
+  void keep_open_readers(const std::string& path);
+  // Attributes of an inode no path leads to any more (unlinked while open),
+  // from an open handle of it; ENOENT if there is none.
+  int attr_of_open(Ino ino, Attr* out);
+  // A read through h: the access time moves by the relatime rule.
+  void note_access(FileHandle& h);
+  // Server-side copy of one object for a rename: its metadata with ctime now.
+  int copy_renamed(const std::string& from_key, const std::string& to_key);
   // Server-side rename of one object (copy, then delete); missing_ok: nothing
   // under from_key is success.
   int move_object(const std::string& from_key, const std::string& to_key, bool missing_ok);
@@ -257,6 +273,9 @@ class Filesystem {
   int rename_dir(const std::string& from, const std::string& to, const std::set<std::string>& skip);
   void note_collision(const std::string& key);
   Attr new_object_attr(mode_t mode, const Context& ctx, uint64_t size) const;
+  int make_special(Ino parent, const std::string& name, mode_t mode, dev_t rdev, const Context& ctx, Entry* out);
+  // The attribute changes of a setattr (mode, owner, times) on a; ctime moves.
+  static void apply_changes(const SetAttr& changes, Attr* a);
   struct stat to_stat(Ino ino, const Attr& a) const;
 
   store::ObjectStore& store_;
@@ -264,6 +283,7 @@ class Filesystem {
   const KeyMapper keys_;
   InodeTable table_;
   MetaCache cache_;
+  AtimeTable atimes_;
   PrefetchBudget budget_;
   const std::time_t mount_time_;
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace bucketfs::fs {
 
@@ -36,6 +37,16 @@ class HandleTable {
     auto h = std::move(it->second);
     map_.erase(it);
     return h;
+  }
+  // The handles for which pred(const H&) holds. pred runs under the table's
+  // lock: it may read only what does not change after the handle is added.
+  template <class Pred>
+  std::vector<std::shared_ptr<H>> select(Pred pred) const {
+    std::lock_guard lk(mu_);
+    std::vector<std::shared_ptr<H>> out;
+    for (const auto& [fh, h] : map_)
+      if (pred(*h)) out.push_back(h);
+    return out;
   }
   // Empties the table (the handles go outside the lock).
   void clear() {

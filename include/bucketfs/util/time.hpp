@@ -19,4 +19,7 @@ std::optional<std::time_t> parse_http_date(std::string_view s);
 // Parses "2009-10-12T17:50:30.000Z" / "2009-10-12T17:50:30Z"; nullopt if it does not parse.
 std::optional<std::time_t> parse_iso8601(std::string_view s);
 
+// The wall clock now (CLOCK_REALTIME), for file times.
+struct timespec now_ts();
+
 }  // namespace bucketfs::timefmt
