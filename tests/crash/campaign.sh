@@ -260,12 +260,15 @@ run_trial() {
     OP_OK=1
     if ! msg=$("$@" 2>&1); then
       OP_OK=0
-      if [ -z "$crash_spec" ] || kill -0 "$DPID" 2>/dev/null; then
+      if ! crashed; then
         errs=$((errs + 1))
         echo "  op failed: $op_list: $msg"
       fi
     fi
   }
+  # whether the crash point fired (it notes its name before the SIGKILL; the
+  # dead daemon stays a zombie until waited for, so kill -0 cannot tell)
+  crashed() { [ -n "$crash_spec" ] && [ -s "$T_TMP/crash.note" ]; }
   # an interrupted operation leaves a name with its version before or after:
   # ALT[name] lists further acceptable contents, "-" standing for absent
   allow() { ALT[$1]="${ALT[$1]:-} $2"; }
@@ -362,7 +365,7 @@ run_trial() {
         ;;
     esac
     # a crash point fired (inside this operation or in the background): stop
-    if [ -n "$crash_spec" ] && ! kill -0 "$DPID" 2>/dev/null; then
+    if crashed; then
       ops=$((ops + 1))
       break
     fi
@@ -376,7 +379,7 @@ run_trial() {
   # --- the kill ---
   if [ -n "$crash_spec" ]; then
     # a completion may still be coming: give the crash point a moment to fire
-    for ((i = 0; i < 30; i++)); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+    for ((i = 0; i < 30; i++)); do crashed && break; sleep 0.1; done
   fi
   local fired=''
   [ -n "$crash_spec" ] && [ -f "$T_TMP/crash.note" ] && fired=$(head -n 1 "$T_TMP/crash.note")
