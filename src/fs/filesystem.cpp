@@ -20,6 +20,7 @@
 #include "bucketfs/fs/metadata.hpp"
 #include "bucketfs/util/log.hpp"
 #include "bucketfs/util/time.hpp"
+#include "dir_lister.hpp"
 #include "pending.hpp"
 #include "pending_registry.hpp"
 
@@ -27,52 +28,11 @@ namespace bucketfs::fs {
 
 constexpr const char* kDirContentType = "application/x-directory";
 
-// A listing handed to readdir while it is fetched: a thread lists the
-// directory and publishes entries page by page (once readdir_meta will not
-// change their attributes), so the kernel takes in one page while the next is
-// on its way. Entries are only appended: readdir offsets stay valid.
-struct Filesystem::DirStream {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<std::pair<std::string, Attr>> entries;  // in the order handed out
-  std::set<std::string> names;                        // of entries: each name once
-  bool done = false;
-  int error = 0;
-  std::atomic<bool> cancelled{false};  // the handle is gone: stop listing
-  std::thread worker;
-
-  void publish(std::vector<std::pair<std::string, Attr>>&& batch) {
-    {
-      std::lock_guard l(mu);
-      for (auto& e : batch)
-        if (names.insert(e.first).second) entries.push_back(std::move(e));
-    }
-    cv.notify_all();
-  }
-  // The listing is complete (what was not published yet follows), or failed.
-  void finish(int err, const DirListing* all) {
-    {
-      std::lock_guard l(mu);
-      if (all)
-        for (const auto& e : all->entries)
-          if (names.insert(e.first).second) entries.push_back(e);
-      error = err;
-      done = true;
-      names.clear();  // nothing more to tell apart; a huge directory's names go
-    }
-    cv.notify_all();
-  }
-  ~DirStream() {
-    cancelled = true;
-    if (worker.joinable()) worker.join();
-  }
-};
-
 struct Filesystem::DirHandle {
   Ino ino = 0;
   std::string path;
   std::shared_ptr<const DirListing> listing;  // complete, or
-  std::shared_ptr<DirStream> stream;          // still arriving
+  std::shared_ptr<DirLister::Stream> stream;  // still arriving
 };
 
 Filesystem::Filesystem(store::ObjectStore& store, Options opts, WritePath write)
@@ -83,7 +43,8 @@ Filesystem::Filesystem(store::ObjectStore& store, Options opts, WritePath write)
       budget_(opts_.prefetch_memory_budget),
       mount_time_(std::time(nullptr)),
       write_(),
-      pending_(std::make_unique<PendingRegistry>()) {
+      pending_(std::make_unique<PendingRegistry>()),
+      lister_(std::make_unique<DirLister>(store_, opts_, keys_, cache_, mount_time_)) {
   if (write.uploader) attach_write_path(write);
 }
 
@@ -146,24 +107,8 @@ struct stat Filesystem::to_stat(Ino ino, const Attr& a) const {
   return st;
 }
 
-void Filesystem::note_collision(const std::string& key) {
-  {
-    std::lock_guard<std::mutex> lk(log_mu_);
-    if (!collisions_logged_.insert(key).second) return;
-  }
-  LOG_WARN("key '" << key << "' is both an object and a prefix; showing the directory, the object is hidden");
-}
-
 int Filesystem::head_meta(const std::string& key, store::ObjectInfo* out, bool* found) {
-  auto h = store_.head(key);
-  if (h) {
-    *out = std::move(h.value());
-    *found = true;
-    return 0;
-  }
-  *found = false;
-  if (h.error().code == store::ErrorCode::NoSuchKey) return 0;
-  return store::to_errno(h.error());
+  return head_object(store_, key, out, found);
 }
 
 int Filesystem::stat_path_uncached(const std::string& path, Attr* out) {
@@ -317,222 +262,6 @@ int Filesystem::statfs(Ino, struct statvfs* out) {
 
 // --- directories -------------------------------------------------------------
 
-int Filesystem::list_dir(const std::string& path, std::shared_ptr<const DirListing>* out, DirStream* stream) {
-  if (auto cached = cache_.get_dir(path)) {
-    *out = std::move(cached);
-    return 0;
-  }
-  const std::string dkey = keys_.dir_key(path);
-  std::map<std::string, Attr> merged;
-  store::ListRequest req;
-  req.prefix = dkey;
-  req.delimiter = "/";
-  req.max_keys = opts_.list_page_size;
-  // readdir_meta=auto on a listing of several pages: the sample is HEADed
-  // from the first page while the others are fetched.
-  DirListing sample;
-  std::optional<HeadTally> sampled;
-  std::atomic<bool> sample_done{false};
-  std::thread sampler;
-  // With a stream: names wait here until readdir_meta cannot change them,
-  // and a file until no later page can bring a prefix of its name.
-  std::vector<std::string> unpublished;
-  bool may_publish = opts_.readdir_meta == Options::ReaddirMeta::Off;
-  struct Join {
-    std::thread& t;
-    ~Join() {
-      if (t.joinable()) t.join();
-    }
-  } join{sampler};
-  auto first = cache_.take_first_page(path);  // from the stat that found the directory
-  for (;;) {
-    store::StoreResult<store::ListPage> page =
-        first ? store::StoreResult<store::ListPage>(*first) : store_.list(req);
-    first.reset();
-    if (!page) return store::to_errno(page.error());
-    for (const auto& obj : page->objects) {
-      std::string name = obj.key.substr(dkey.size());
-      if (name.empty()) continue;  // the directory's own marker
-      if (KeyMapper::check_name(name) != 0) continue;
-      auto [it, inserted] = merged.emplace(name, file_attr_from_listing(obj, opts_));
-      if (!inserted) note_collision(obj.key);  // the prefix came first: keep the directory
-      if (inserted && stream) unpublished.push_back(name);
-    }
-    for (const auto& cp : page->common_prefixes) {
-      if (cp.size() <= dkey.size() + 1) continue;  // "dir//": an empty name cannot be shown
-      std::string name = cp.substr(dkey.size(), cp.size() - dkey.size() - 1);
-      if (KeyMapper::check_name(name) != 0) continue;
-      Attr d = dir_attr(nullptr, opts_, mount_time_);
-      d.has_meta = false;  // the marker (if any) has not been read
-      auto [it, inserted] = merged.emplace(name, d);
-      if (!inserted) {
-        note_collision(dkey + name);
-        it->second = d;
-      }
-      if (inserted && stream) unpublished.push_back(name);
-    }
-    // Keys come in order: a prefix "name/" of a file on this page would have
-    // come by now if it is not past the page's last key.
-    std::string last_key = page->objects.empty() ? "" : page->objects.back().key;
-    if (!page->common_prefixes.empty()) last_key = std::max(last_key, page->common_prefixes.back());
-    if (!next_page(*page, &req)) break;
-    if (stream) {
-      if (stream->cancelled) return ECANCELED;
-      if (sampler.joinable() && sample_done) {
-        sampler.join();
-        // No metadata in the sample: the listing's attributes are final.
-        may_publish = sampled && sampled->with_meta == 0;
-      }
-      if (may_publish) {
-        std::vector<std::pair<std::string, Attr>> batch;
-        std::vector<std::string> later;
-        for (auto& name : unpublished) {
-          const auto& entry = *merged.find(name);
-          if (!entry.second.is_dir() && dkey + name + "/" > last_key)
-            later.push_back(std::move(name));
-          else
-            batch.emplace_back(entry);
-        }
-        stream->publish(std::move(batch));
-        unpublished = std::move(later);
-      }
-    }
-    if (opts_.readdir_meta == Options::ReaddirMeta::Auto && !sampled && !sampler.joinable()) {
-      sample.entries = pick_sample(path, merged);
-      try {
-        if (!sample.entries.empty())
-          sampler = std::thread([this, &path, &sample, &sampled, &sample_done] {
-            std::vector<size_t> all(sample.entries.size());
-            for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-            sampled = head_entries(path, &sample, all);
-            sample_done = true;
-          });
-      } catch (const std::system_error&) {
-        sample.entries.clear();  // no thread: sampled after the listing, as for one page
-      }
-    }
-  }
-  if (sampler.joinable()) sampler.join();
-  for (auto& [name, attr] : sample.entries) {
-    // What the HEADs found (unless a later page made the name a directory).
-    auto it = merged.find(name);
-    if (it != merged.end() && it->second.is_dir() == attr.is_dir()) it->second = attr;
-  }
-  auto listing = std::make_shared<DirListing>();
-  listing->entries.reserve(merged.size());
-  for (auto& kv : merged) listing->entries.emplace_back(kv.first, std::move(kv.second));
-  if (opts_.readdir_meta != Options::ReaddirMeta::Off) fill_missing_metadata(path, listing.get(), sampled);
-  cache_.put_dir(path, listing);
-  *out = std::move(listing);
-  return 0;
-}
-
-namespace {
-// Whether the j-th of n candidates is in an evenly spread sample of k: every
-// (n / k)-th one (all of them when n <= k).
-bool in_sample(size_t j, size_t n, size_t k) { return n <= k || j * k / n != (j + 1) * k / n; }
-}  // namespace
-
-// Up to readdir_head_parallel entries spread evenly over `entries` whose
-// attributes are not cached.
-std::vector<std::pair<std::string, Attr>> Filesystem::pick_sample(const std::string& dir,
-                                                                  const std::map<std::string, Attr>& entries) {
-  std::vector<const std::pair<const std::string, Attr>*> todo;
-  for (const auto& e : entries) {
-    Attr cached;
-    if (!cache_.get_attr(KeyMapper::join(dir, e.first), &cached)) todo.push_back(&e);
-  }
-  const size_t parallel = static_cast<size_t>(std::max(opts_.readdir_head_parallel, 1));
-  std::vector<std::pair<std::string, Attr>> out;
-  for (size_t j = 0; j < todo.size() && out.size() < parallel; ++j)
-    if (in_sample(j, todo.size(), parallel)) out.emplace_back(todo[j]->first, todo[j]->second);
-  return out;
-}
-
-// HEADs, a bounded number at a time, the entries whose metadata is not in the
-// attribute cache, so a listing shows the modes and mtimes s3fs stored. With
-// readdir_meta=auto a sample spread over the listing (or, for a listing of
-// several pages, over its first page: `sampled`) goes first, and the rest only
-// if the sample found metadata.
-void Filesystem::fill_missing_metadata(const std::string& dir, DirListing* listing,
-                                       const std::optional<HeadTally>& sampled) {
-  std::vector<size_t> todo;
-  for (size_t i = 0; i < listing->entries.size(); ++i) {
-    auto& [name, attr] = listing->entries[i];
-    Attr cached;
-    std::string path = KeyMapper::join(dir, name);
-    if (cache_.get_attr(path, &cached) && cached.exists && cached.is_dir() == attr.is_dir())
-      attr = cached;
-    else
-      todo.push_back(i);
-  }
-  size_t parallel = static_cast<size_t>(std::max(opts_.readdir_head_parallel, 1));
-  if (opts_.readdir_meta == Options::ReaddirMeta::Auto && (sampled || todo.size() > parallel)) {
-    HeadTally t;
-    std::vector<size_t> rest;
-    if (sampled) {
-      t = *sampled;
-      rest = std::move(todo);
-    } else {
-      std::vector<size_t> sample;
-      for (size_t j = 0; j < todo.size(); ++j) {
-        // The whole listing, not its first names.
-        if (in_sample(j, todo.size(), parallel) && sample.size() < parallel)
-          sample.push_back(todo[j]);
-        else
-          rest.push_back(todo[j]);
-      }
-      t = head_entries(dir, listing, sample);
-    }
-    if (t.with_meta == 0) {
-      // No metadata in the sample. If some HEADs failed it cannot tell: the
-      // rest waits, and lookups of the entries ask the server themselves.
-      if (t.failed == 0) listing->meta_skipped = true;
-      return;
-    }
-    todo = std::move(rest);
-  }
-  head_entries(dir, listing, todo);
-}
-
-Filesystem::HeadTally Filesystem::head_entries(const std::string& dir, DirListing* listing,
-                                               const std::vector<size_t>& todo) {
-  if (todo.empty()) return {};
-  std::atomic<size_t> next{0}, with_meta{0}, failed{0};
-  auto worker = [&]() {
-    for (size_t j = next++; j < todo.size(); j = next++) {
-      auto& [name, attr] = listing->entries[todo[j]];
-      std::string path = KeyMapper::join(dir, name);
-      try {
-        store::ObjectInfo info;
-        bool found = false;
-        std::string key = attr.is_dir() ? keys_.dir_key(path) : keys_.file_key(path);
-        if (head_meta(key, &info, &found) != 0) {
-          ++failed;
-          continue;  // keep the listing's attributes
-        }
-        if (found && carries_posix_metadata(info)) ++with_meta;
-        if (attr.is_dir()) {
-          attr = dir_attr(found ? &info : nullptr, opts_, mount_time_);
-        } else if (found) {
-          attr = file_attr_from_head(info, opts_);
-        } else {
-          continue;  // deleted since the listing; a lookup will tell
-        }
-        cache_.put_attr(path, attr);
-      } catch (...) {
-        // Out of memory in a helper thread: the listing's attributes stand.
-      }
-    }
-  };
-  size_t n = std::min<size_t>(std::max(opts_.readdir_head_parallel, 1), todo.size());
-  std::vector<std::thread> threads;
-  for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
-  worker();
-  for (auto& t : threads) t.join();
-  return {with_meta.load(), failed.load()};
-}
-
 int Filesystem::opendir(Ino ino, uint64_t* fh) {
   std::string path;
   if (int rc = path_of(ino, &path)) return rc;
@@ -544,7 +273,7 @@ int Filesystem::opendir(Ino ino, uint64_t* fh) {
   h->path = path;
   // A listing to fetch is streamed, unless every entry must be HEADed first.
   if (!cache_.get_dir(path) && opts_.readdir_meta != Options::ReaddirMeta::On) {
-    auto stream = std::make_shared<DirStream>();
+    auto stream = std::make_shared<DirLister::Stream>();
     // Files being written here come first, as they are; the listing's entry
     // of the same name is older.
     std::shared_ptr<const DirListing> staged = std::make_shared<DirListing>();
@@ -555,7 +284,7 @@ int Filesystem::opendir(Ino ino, uint64_t* fh) {
         std::shared_ptr<const DirListing> listing;
         int rc;
         try {
-          rc = list_dir(path, &listing, s);
+          rc = lister_->list(path, &listing, s);
         } catch (...) {
           rc = EIO;  // out of memory: the readdir fails, the mount goes on
         }
@@ -567,7 +296,7 @@ int Filesystem::opendir(Ino ino, uint64_t* fh) {
     }
   }
   if (!h->stream) {
-    if (int rc = list_dir(path, &h->listing)) return rc;
+    if (int rc = lister_->list(path, &h->listing)) return rc;
     add_pending_entries(path, &h->listing);
   }
   *fh = dirs_.add(std::move(h));
@@ -613,7 +342,7 @@ int Filesystem::readdir(uint64_t fh, uint64_t offset, bool plus, const DirSink& 
       if (!emit(i, entries[i].first, entries[i].second)) return 0;
     return 0;
   }
-  DirStream& s = *h->stream;
+  DirLister::Stream& s = *h->stream;
   for (bool handed = false;; ++i) {
     std::pair<std::string, Attr> e;
     {

@@ -273,43 +273,48 @@ int Filesystem::setattr(Ino ino, const SetAttr& changes, struct stat* out, doubl
     return 0;
   }
   if (changes.valid & meta_bits) {
-    if (path.empty() && keys_.prefix().empty()) return EPERM;  // a bucket's root has no object
-    const std::string key = a.is_dir() ? keys_.dir_key(path) : keys_.file_key(path);
-    store::ObjectInfo info;
-    bool found = false;
-    if (int rc = head_meta(key, &info, &found)) return rc;
-    if (!found && !a.is_dir()) {
-      cache_.invalidate(path);
-      return ENOENT;
-    }
-    // The object's own attributes, not a listing's defaults, are what change.
-    if (found) a = a.is_dir() ? dir_attr(&info, opts_, mount_time_) : file_attr_from_head(info, opts_);
-    atimes_.apply(path, &a);  // reads' access times go with this change
-    apply_changes(changes, &a);
-    if (!found) {
-      // An implied directory: its attributes need a marker to live in.
-      a.has_marker = true;
-      if (int rc = put_marker(path, a)) return rc;
-    } else {
-      store::PutOptions po;
-      po.meta = to_metadata(a, info.meta);
-      po.content_type = info.content_type;
-      auto r = store_.copy(key, key, po);
-      if (!r) return store::to_errno(r.error());
-    }
-    cache_.invalidate(path);
-    cache_.put_attr(path, a);
+    if (int rc = setattr_object(path, changes, &a)) return rc;
   }
   *out = to_stat(ino, a);
   *attr_timeout = opts_.stat_ttl;
   return 0;
 }
 
-// --- rename ------------------------------------------------------------------
-
-int Filesystem::rename_file(const std::string& from, const std::string& to) {
-  return move_object(keys_.file_key(from), keys_.file_key(to), false);
+// chmod/chown/utimens of an object in the bucket (or a directory): a copy
+// onto itself with the metadata replaced; a directory only implied by its
+// children gets a marker to hold them. *a: the path's attributes, updated.
+int Filesystem::setattr_object(const std::string& path, const SetAttr& changes, Attr* a_out) {
+  Attr& a = *a_out;
+  if (path.empty() && keys_.prefix().empty()) return EPERM;  // a bucket's root has no object
+  const std::string key = a.is_dir() ? keys_.dir_key(path) : keys_.file_key(path);
+  store::ObjectInfo info;
+  bool found = false;
+  if (int rc = head_meta(key, &info, &found)) return rc;
+  if (!found && !a.is_dir()) {
+    cache_.invalidate(path);
+    return ENOENT;
+  }
+  // The object's own attributes, not a listing's defaults, are what change.
+  if (found) a = a.is_dir() ? dir_attr(&info, opts_, mount_time_) : file_attr_from_head(info, opts_);
+  atimes_.apply(path, &a);  // reads' access times go with this change
+  apply_changes(changes, &a);
+  if (!found) {
+    // An implied directory: its attributes need a marker to live in.
+    a.has_marker = true;
+    if (int rc = put_marker(path, a)) return rc;
+  } else {
+    store::PutOptions po;
+    po.meta = to_metadata(a, info.meta);
+    po.content_type = info.content_type;
+    auto r = store_.copy(key, key, po);
+    if (!r) return store::to_errno(r.error());
+  }
+  cache_.invalidate(path);
+  cache_.put_attr(path, a);
+  return 0;
 }
+
+// --- rename ------------------------------------------------------------------
 
 int Filesystem::copy_renamed(const std::string& from_key, const std::string& to_key) {
   // The metadata travels with the copy; a rename changes ctime (as s3fs does).
@@ -357,6 +362,48 @@ int Filesystem::rename_dir(const std::string& from, const std::string& to, const
   return 0;
 }
 
+// A directory: its pending files stop uploading first, so none lands under
+// the old name while the objects are copied; they move last, from staging.
+int Filesystem::rename_tree(const std::string& from, const std::string& to, bool dst_exists, const Attr& dst) {
+  if (KeyMapper::is_under(to, from)) return EINVAL;
+  if (dst_exists) {
+    if (!dst.is_dir()) return ENOTDIR;
+    bool empty = false;
+    if (int erc = is_dir_empty(to, &empty)) return erc;
+    if (!empty) return ENOTEMPTY;
+    auto r = store_.remove(keys_.dir_key(to));
+    if (!r) return store::to_errno(r.error());
+  }
+  std::vector<std::shared_ptr<Pending>> pinned;
+  std::set<std::string> skip;
+  if (write_.uploader) {
+    pinned = pin_pending(from);
+    for (const auto& p : pinned) skip.insert(keys_.file_key(p->path));
+  }
+  int rc = rename_dir(from, to, skip);
+  int prc = pinned.empty() ? 0 : settle_renamed(pinned, from, to);
+  return rc != 0 ? rc : prc;
+}
+
+// An object (not pending). A staged file at the destination is replaced:
+// its upload stops before the copy and its files go after it, so a crash in
+// between leaves either name as it was or as it is after the rename.
+int Filesystem::rename_object(const std::string& from, const std::string& to) {
+  std::vector<std::shared_ptr<Pending>> replaced;
+  if (write_.uploader && find_pending(to)) replaced = pin_pending(to);
+  int rc = copy_renamed(keys_.file_key(from), keys_.file_key(to));
+  for (const auto& p : replaced) {
+    if (rc == 0)
+      rc = drop_replaced(p);
+    else
+      resume_pinned(p);
+    unpin(p);
+  }
+  if (rc != 0) return rc;
+  auto r = store_.remove(keys_.file_key(from));
+  return r ? 0 : store::to_errno(r.error());
+}
+
 int Filesystem::rename(Ino parent, const std::string& name, Ino new_parent, const std::string& new_name,
                        unsigned flags) {
   if (opts_.read_only) return EROFS;
@@ -375,54 +422,15 @@ int Filesystem::rename(Ino parent, const std::string& name, Ino new_parent, cons
   if (drc != 0 && drc != ENOENT) return drc;
   const bool dst_exists = drc == 0;
   if (dst_exists && (flags & RENAME_NOREPLACE)) return EEXIST;
+  if (dst_exists && dst.is_dir() && !src.is_dir()) return EISDIR;
 
-  int rc = 0;
-  const bool src_pending = !src.is_dir() && write_.uploader && find_pending(from);
-  if (src_pending) {
-    if (dst_exists && dst.is_dir()) return EISDIR;
-    // The staged file's upload moves to the new name (pending_ops.cpp).
-    rc = settle_renamed(pin_pending(from), from, to);
-  } else if (src.is_dir()) {
-    if (KeyMapper::is_under(to, from)) return EINVAL;
-    if (dst_exists) {
-      if (!dst.is_dir()) return ENOTDIR;
-      bool empty = false;
-      if (int erc = is_dir_empty(to, &empty)) return erc;
-      if (!empty) return ENOTEMPTY;
-      auto r = store_.remove(keys_.dir_key(to));
-      if (!r) return store::to_errno(r.error());
-    }
-    // Pending files under it stop uploading first, so none lands under the
-    // old name while the objects are copied; they move last, from staging.
-    std::vector<std::shared_ptr<Pending>> pinned;
-    std::set<std::string> skip;
-    if (write_.uploader) {
-      pinned = pin_pending(from);
-      for (const auto& p : pinned) skip.insert(keys_.file_key(p->path));
-    }
-    rc = rename_dir(from, to, skip);
-    int prc = pinned.empty() ? 0 : settle_renamed(pinned, from, to);
-    if (rc == 0) rc = prc;
-  } else {
-    if (dst_exists && dst.is_dir()) return EISDIR;
-    // A staged file at the destination is replaced: its upload stops before
-    // the copy and its files go after it, so a crash in between leaves either
-    // name as it was or as it is after the rename.
-    std::vector<std::shared_ptr<Pending>> replaced;
-    if (write_.uploader && find_pending(to)) replaced = pin_pending(to);
-    rc = copy_renamed(keys_.file_key(from), keys_.file_key(to));
-    for (const auto& p : replaced) {
-      if (rc == 0)
-        rc = drop_replaced(p);
-      else
-        resume_pinned(p);
-      unpin(p);
-    }
-    if (rc == 0) {
-      auto r = store_.remove(keys_.file_key(from));
-      if (!r) rc = store::to_errno(r.error());
-    }
-  }
+  int rc;
+  if (src.is_dir())
+    rc = rename_tree(from, to, dst_exists, dst);
+  else if (write_.uploader && find_pending(from))
+    rc = settle_renamed(pin_pending(from), from, to);  // the staged file moves (pending_ops.cpp)
+  else
+    rc = rename_object(from, to);
   cache_.invalidate_tree(from);
   cache_.invalidate_tree(to);
   if (rc == 0) {

@@ -131,6 +131,32 @@ int Filesystem::settle_renamed(const std::vector<std::shared_ptr<Pending>>& pinn
   return rc;
 }
 
+// The closed version queued for upload goes up again under the new name: the
+// bucket's object under the old name (older, or just landed) goes first, then
+// the mark is rewritten durably with a new generation. On an error *queued
+// is as it was (the old key).
+int Filesystem::retarget_queued(const std::shared_ptr<Pending>& p, const std::string& staging,
+                                stage::ClosedMark* queued, const std::string& old_key,
+                                const std::string& new_key) {
+  if (auto r = store_.remove(old_key); !r) return store::to_errno(r.error());
+  BFS_CRASHPOINT("rename.old_removed");
+  stage::ClosedMark mark = *queued;
+  mark.key = new_key;
+  mark.generation = pending_->next_generation();
+  {
+    auto lk = pending_->lock();
+    p->attr.touch_meta();  // a rename changes ctime; the closed version's other attributes stay
+    mark.meta["ctime"] = std::to_string(static_cast<long long>(p->attr.ctime.tv_sec));
+  }
+  if (int err = write_.staging->rewrite_mark(staging, mark)) {
+    LOG_ERROR("rename of " << old_key << ": cannot rewrite its closed mark: " << std::strerror(err));
+    return EIO;
+  }
+  BFS_CRASHPOINT("rename.marked");
+  *queued = std::move(mark);
+  return 0;
+}
+
 // Moves one pinned pending file from under `from` to under `to` (its upload
 // already stopped by pin_pending). p->mu is taken here.
 int Filesystem::move_pending(const std::shared_ptr<Pending>& p, const std::string& from, const std::string& to) {
@@ -152,35 +178,13 @@ int Filesystem::move_pending(const std::shared_ptr<Pending>& p, const std::strin
     rlk = std::unique_lock(replaced->mu);
     write_.uploader->cancel(new_key);
   }
-  auto resume_old = [&] {
-    if (q) (void)write_.uploader->submit({q->path, q->mark});
-  };
   if (!q) {
     // Nothing closed is queued: what the bucket holds under the old name is
     // the file's last closed version (if any). It moves there.
     if (int err = move_object(old_key, new_key, true)) return err;
-  } else {
-    // The closed version goes up again under the new name; the bucket's
-    // object under the old name (older, or just landed) goes first.
-    if (auto r = store_.remove(old_key); !r) {
-      resume_old();
-      return store::to_errno(r.error());
-    }
-    BFS_CRASHPOINT("rename.old_removed");
-    q->mark.key = new_key;
-    q->mark.generation = pending_->next_generation();
-    {
-      auto lk = pending_->lock();
-      p->attr.touch_meta();  // a rename changes ctime; the closed version's other attributes stay
-      q->mark.meta["ctime"] = std::to_string(static_cast<long long>(p->attr.ctime.tv_sec));
-    }
-    if (int err = write_.staging->rewrite_mark(q->path, q->mark)) {
-      LOG_ERROR("rename of " << old_path << ": cannot rewrite its closed mark: " << std::strerror(err));
-      q->mark.key = old_key;
-      resume_old();
-      return EIO;
-    }
-    BFS_CRASHPOINT("rename.marked");
+  } else if (int err = retarget_queued(p, q->path, &q->mark, old_key, new_key)) {
+    (void)write_.uploader->submit({q->path, q->mark});  // the rename failed: its upload goes on
+    return err;
   }
   std::vector<std::string> gone;
   {

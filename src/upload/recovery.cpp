@@ -35,6 +35,53 @@ bool describes(const checkpoint::UploadRecord& r, const ClosedFile& f) {
 
 }  // namespace
 
+namespace {
+
+using Newest = std::map<std::string, const stage::StagedEntry*>;
+
+// Adds e to the failed table's new entries, unless it is reported already.
+void report(RecoveryPlan* plan, const std::set<std::string>& reported, const std::string& bucket,
+            const stage::StagedEntry& e, const std::string& reason) {
+  if (reported.count(e.path)) return;
+  RecoveryPlan::Failed f;
+  f.record.key = e.mark.key.empty() ? e.path : e.mark.key;
+  f.record.bucket = bucket;
+  f.record.staging_path = e.path;
+  f.record.generation = e.mark.generation;
+  f.record.size = e.mark.size;
+  f.record.meta = e.mark.meta;
+  f.reason = reason;
+  plan->failed.push_back(std::move(f));
+}
+
+// The newest closed version of each key; every other staged file goes to
+// plan->remove. A damaged mark is reported (its key cannot be known).
+Newest newest_versions(const std::vector<stage::StagedEntry>& staged, RecoveryPlan* plan,
+                       const std::set<std::string>& reported, const std::string& bucket) {
+  Newest newest;
+  for (const auto& e : staged) {
+    if (e.state == stage::MarkState::None) {
+      plan->remove.push_back(e.path);
+      continue;
+    }
+    if (e.state == stage::MarkState::Damaged) {
+      report(plan, reported, bucket, e, e.problem);
+      continue;
+    }
+    auto [it, inserted] = newest.emplace(e.mark.key, &e);
+    if (inserted) continue;
+    if (e.mark.generation > it->second->mark.generation) {
+      plan->remove.push_back(it->second->path);
+      it->second = &e;
+    } else {
+      plan->remove.push_back(e.path);
+    }
+  }
+  return newest;
+}
+
+}  // namespace
+
 RecoveryPlan plan_recovery(const std::vector<stage::StagedEntry>& staged,
                            const std::vector<checkpoint::UploadRecord>& records,
                            const std::vector<checkpoint::UploadRecord>& failed, const std::string& prefix,
@@ -42,55 +89,22 @@ RecoveryPlan plan_recovery(const std::vector<stage::StagedEntry>& staged,
   RecoveryPlan plan;
   std::set<std::string> reported;
   for (const auto& f : failed) reported.insert(f.staging_path);
-
-  auto report = [&](const stage::StagedEntry& e, const std::string& reason) {
-    if (reported.count(e.path)) return;
-    RecoveryPlan::Failed f;
-    f.record.key = e.mark.key.empty() ? e.path : e.mark.key;
-    f.record.bucket = bucket;
-    f.record.staging_path = e.path;
-    f.record.generation = e.mark.generation;
-    f.record.size = e.mark.size;
-    f.record.meta = e.mark.meta;
-    f.reason = reason;
-    plan.failed.push_back(std::move(f));
-  };
-  // The newest closed version of each key. One that changed after its close
-  // still counts as the newest: it is reported, and no older one is uploaded
-  // in its place.
-  std::map<std::string, const stage::StagedEntry*> newest;
-  for (const auto& e : staged) {
-    if (e.state == stage::MarkState::None) {
-      plan.remove.push_back(e.path);
-      continue;
-    }
-    if (e.state == stage::MarkState::Damaged) {
-      report(e, e.problem);
-      continue;
-    }
-    auto [it, inserted] = newest.emplace(e.mark.key, &e);
-    if (inserted) continue;
-    if (e.mark.generation > it->second->mark.generation) {
-      plan.remove.push_back(it->second->path);
-      it->second = &e;
-    } else {
-      plan.remove.push_back(e.path);
-    }
-  }
-  std::map<std::string, const stage::StagedEntry*> winner;
-  for (const auto& [key, e] : newest) {
-    if (e->state == stage::MarkState::Changed)
-      report(*e, e->problem);
-    else if (!under_prefix(key, prefix))
-      report(*e, "the staging file " + e->path + " names the key '" + key + "', outside the mount's prefix '" +
-                     prefix + "'");
-    else
-      winner.emplace(key, e);
-  }
-
   std::map<std::string, const checkpoint::UploadRecord*> by_key;
   for (const auto& r : records) by_key[r.key] = &r;
-  for (const auto& [key, e] : winner) {
+
+  for (const auto& [key, e] : newest_versions(staged, &plan, reported, bucket)) {
+    // One that changed after its close still counts as the newest: it is
+    // reported, and no older one is uploaded in its place.
+    if (e->state == stage::MarkState::Changed) {
+      report(&plan, reported, bucket, *e, e->problem);
+      continue;
+    }
+    if (!under_prefix(key, prefix)) {
+      report(&plan, reported, bucket, *e,
+             "the staging file " + e->path + " names the key '" + key + "', outside the mount's prefix '" +
+                 prefix + "'");
+      continue;
+    }
     RecoveryPlan::Resume u;
     u.file = ClosedFile{e->path, e->mark};
     auto rec = by_key.find(key);

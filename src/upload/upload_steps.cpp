@@ -145,55 +145,27 @@ void Uploader::run_create(Job& job) {
                               << " parts of " << fmt_bytes(job.plan.part_size) << ")");
 }
 
-void Uploader::run_reconcile(Job& job) {
-  std::string key = job.key(), upload_id;
-  std::vector<checkpoint::PartRecord> recorded;
-  {
-    std::lock_guard lock(mu_);
-    upload_id = job.rec.upload_id;
-    recorded = job.rec.parts;
+// The server no longer knows the upload (list_parts answered NoSuchUpload):
+// either a crash came after CompleteMultipartUpload reached it, or the upload
+// was aborted or expired. Under mu_.
+void Uploader::reconcile_lost_upload(Job& job, bool completed_before) {
+  if (completed_before) {
+    job.phase = Job::Phase::Complete;
+    job.completed_elsewhere = true;
+    return;
   }
-  std::map<int, store::PartInfo> server;
-  int marker = 0;
-  for (;;) {
-    auto page = store_.list_parts(key, upload_id, marker, 1000);
-    if (!page) {
-      const auto code = page.error().code;
-      bool done_before = code == store::ErrorCode::NoSuchUpload &&
-                         object_matches(store_, key, job.file.mark.size, recorded, job.plan.count);
-      std::shared_ptr<Job> self;
-      {
-        std::lock_guard lock(mu_);
-        if (!is_current(job)) return;
-        self = find(key);
-        if (code == store::ErrorCode::NoSuchUpload) {
-          if (done_before) {
-            // The crash came after CompleteMultipartUpload reached the server.
-            job.phase = Job::Phase::Complete;
-            job.completed_elsewhere = true;
-            return;
-          }
-          // Aborted or expired behind our back: start a new upload from part 1.
-          LOG_WARN("multipart upload of " << key << " no longer exists on the server; starting again from part 1");
-          job.rec.upload_id.clear();
-          job.rec.parts.clear();
-          job.phase = Job::Phase::Create;
-          return;
-        }
-        if (code == store::ErrorCode::Unsupported) {
-          job.phase = Job::Phase::Parts;  // trust the record
-          return;
-        }
-      }
-      return fail_pass(self, page.error().describe());
-    }
-    for (auto& p : page->parts) server[p.number] = p;
-    if (!page->truncated) break;
-    marker = page->next_marker;
-  }
-  // Keep recorded parts the server has with the same ETag; adopt parts the
-  // server has that the record missed (a crash between the part's answer and
-  // its commit) when their ETag is the MD5 of our bytes; re-send everything else.
+  LOG_WARN("multipart upload of " << job.key() << " no longer exists on the server; starting again from part 1");
+  job.rec.upload_id.clear();
+  job.rec.parts.clear();
+  job.phase = Job::Phase::Create;
+}
+
+// Of the parts the server has: the recorded ones with the same ETag, and the
+// ones the record missed (a crash between a part's answer and its commit)
+// whose ETag is the MD5 of our bytes. Everything else is sent again.
+std::vector<checkpoint::PartRecord> Uploader::parts_to_keep(Job& job,
+                                                            const std::vector<checkpoint::PartRecord>& recorded,
+                                                            const std::map<int, store::PartInfo>& server) {
   std::vector<checkpoint::PartRecord> keep;
   for (uint32_t n = 1; n <= job.plan.count; ++n) {
     auto s = server.find(static_cast<int>(n));
@@ -208,6 +180,42 @@ void Uploader::run_reconcile(Job& job) {
     if (!hex.empty() && hex == s->second.etag)
       keep.push_back({static_cast<int>(n), job.plan.length(n), s->second.etag, hex});
   }
+  return keep;
+}
+
+void Uploader::run_reconcile(Job& job) {
+  std::string key = job.key(), upload_id;
+  std::vector<checkpoint::PartRecord> recorded;
+  {
+    std::lock_guard lock(mu_);
+    upload_id = job.rec.upload_id;
+    recorded = job.rec.parts;
+  }
+  std::map<int, store::PartInfo> server;
+  for (int marker = 0;;) {
+    auto page = store_.list_parts(key, upload_id, marker, 1000);
+    if (!page) {
+      const auto code = page.error().code;
+      bool done_before = code == store::ErrorCode::NoSuchUpload &&
+                         object_matches(store_, key, job.file.mark.size, recorded, job.plan.count);
+      std::shared_ptr<Job> self;
+      {
+        std::lock_guard lock(mu_);
+        if (!is_current(job)) return;
+        self = find(key);
+        if (code == store::ErrorCode::NoSuchUpload) return reconcile_lost_upload(job, done_before);
+        if (code == store::ErrorCode::Unsupported) {
+          job.phase = Job::Phase::Parts;  // trust the record
+          return;
+        }
+      }
+      return fail_pass(self, page.error().describe());
+    }
+    for (auto& p : page->parts) server[p.number] = p;
+    if (!page->truncated) break;
+    marker = page->next_marker;
+  }
+  auto keep = parts_to_keep(job, recorded, server);
   {
     std::lock_guard lock(mu_);
     if (job.cancelled) return;

@@ -121,18 +121,7 @@ checkpoint::CpResult<ResumeReport> Uploader::resume() {
     if (auto r = cp_.mark_failed(f.record, f.reason); !r) return r.error();
     ++report.failed;
   }
-  for (const auto& r : plan.stale_records) {
-    // A create whose answer a crash lost: the upload it made is swept now
-    // (the record stays for the next mount if the server cannot be asked).
-    if (r.state == UploadState::Creating && r.upload_id.empty() && !sweep_lost_creates(store_, r.key, r.updated)) {
-      LOG_WARN("cannot look for the multipart upload a crash left behind for " << r.key << "; next mount");
-      continue;
-    }
-    std::vector<checkpoint::PendingAbort> aborts;
-    if (!r.upload_id.empty()) aborts.push_back({r.key, r.upload_id});
-    if (auto d = cp_.remove(r.key, aborts); !d) return d.error();
-    ++report.stale;
-  }
+  if (auto r = drop_stale(plan.stale_records, &report); !r) return r.error();
   for (const auto& d : loaded->damaged) {
     // Progress lost, nothing else: the staged file still carries its mark.
     LOG_WARN("damaged checkpoint record (" << d.reason << ") dropped; its file is uploaded again from its mark");
@@ -162,6 +151,22 @@ checkpoint::CpResult<ResumeReport> Uploader::resume() {
   }
   work_cv_.notify_all();
   return report;
+}
+
+checkpoint::CpResult<void> Uploader::drop_stale(const std::vector<UploadRecord>& stale, ResumeReport* report) {
+  for (const auto& r : stale) {
+    // A create whose answer a crash lost: the upload it made is swept now
+    // (the record stays for the next mount if the server cannot be asked).
+    if (r.state == UploadState::Creating && r.upload_id.empty() && !sweep_lost_creates(store_, r.key, r.updated)) {
+      LOG_WARN("cannot look for the multipart upload a crash left behind for " << r.key << "; next mount");
+      continue;
+    }
+    std::vector<checkpoint::PendingAbort> aborts;
+    if (!r.upload_id.empty()) aborts.push_back({r.key, r.upload_id});
+    if (auto d = cp_.remove(r.key, aborts); !d) return d.error();
+    ++report->stale;
+  }
+  return Ok{};
 }
 
 checkpoint::CpResult<void> Uploader::submit(ClosedFile file, std::chrono::milliseconds settle) {

@@ -58,6 +58,7 @@
 namespace bucketfs::fs {
 
 class PendingRegistry;
+class DirLister;
 
 // The staged write path: where written data is kept and what uploads it.
 // Without it (nullptr) the Filesystem is read-only for file contents
@@ -220,6 +221,10 @@ class Filesystem {
   int settle_renamed(const std::vector<std::shared_ptr<Pending>>& pinned, const std::string& from,
                      const std::string& to);
   int move_pending(const std::shared_ptr<Pending>& p, const std::string& from, const std::string& to);
+  // The closed version in `staging` (its mark *mark) goes to new_key: the
+  // bucket's object under old_key goes, the mark is rewritten durably.
+  int retarget_queued(const std::shared_ptr<Pending>& p, const std::string& staging, stage::ClosedMark* mark,
+                      const std::string& old_key, const std::string& new_key);
   void unpin(const std::shared_ptr<Pending>& p);
   // A pinned file's upload starts again (the operation that stopped it failed).
   void resume_pinned(const std::shared_ptr<Pending>& p);
@@ -238,23 +243,12 @@ class Filesystem {
   int stat_path(const std::string& path, Attr* out);
   int stat_path_uncached(const std::string& path, Attr* out);
   int fill_entry(const std::string& path, const Attr& a, Entry* out);
-  // Full listing of a directory (every page), merged and cached; with a
-  // stream, entries are also published to it as pages arrive.
-  struct DirStream;
-  int list_dir(const std::string& path, std::shared_ptr<const DirListing>* out, DirStream* stream = nullptr);
-  struct HeadTally {
-    size_t with_meta = 0;  // entries found carrying POSIX metadata
-    size_t failed = 0;     // HEADs that got no answer (the listing's attributes stand)
-  };
-  void fill_missing_metadata(const std::string& dir, DirListing* listing, const std::optional<HeadTally>& sampled);
-  std::vector<std::pair<std::string, Attr>> pick_sample(const std::string& dir,
-                                                        const std::map<std::string, Attr>& entries);
-  // HEADs listing->entries[i] for each i in todo; returns how many carry metadata.
-  HeadTally head_entries(const std::string& dir, DirListing* listing, const std::vector<size_t>& todo);
   int is_dir_empty(const std::string& path, bool* empty);
   int head_meta(const std::string& key, store::ObjectInfo* out, bool* found);
   int put_marker(const std::string& path, const Attr& a);
-  int rename_file(const std::string& from, const std::string& to);
+  int rename_tree(const std::string& from, const std::string& to, bool dst_exists, const Attr& dst);
+  int setattr_object(const std::string& path, const SetAttr& changes, Attr* a);
+  int rename_object(const std::string& from, const std::string& to);
   // Before an object is deleted: its open read handles get a private local
   // copy, so an unlinked file stays readable until its last close (POSIX).
   void keep_open_readers(const std::string& path);
@@ -271,7 +265,6 @@ class Filesystem {
   // Moves the objects under from/ to to/, except the keys in `skip` (the
   // pending files, which settle_renamed moves).
   int rename_dir(const std::string& from, const std::string& to, const std::set<std::string>& skip);
-  void note_collision(const std::string& key);
   Attr new_object_attr(mode_t mode, const Context& ctx, uint64_t size) const;
   int make_special(Ino parent, const std::string& name, mode_t mode, dev_t rdev, const Context& ctx, Entry* out);
   // The attribute changes of a setattr (mode, owner, times) on a; ctime moves.
@@ -289,12 +282,11 @@ class Filesystem {
 
   std::mutex mutate_mu_;  // first in the lock order (see the file header)
 
-  std::mutex log_mu_;                        // leaf: guards collisions_logged_
-  std::set<std::string> collisions_logged_;  // keys both a file and a prefix, logged once
-
   WritePath write_;
   // Files written and not yet confirmed in the bucket (pending_registry.hpp).
   std::unique_ptr<PendingRegistry> pending_;
+  // Directory listings, their streams and metadata HEADs (dir_lister.hpp).
+  std::unique_ptr<DirLister> lister_;
   HandleTable<FileHandle> files_;
   HandleTable<DirHandle> dirs_;
 };

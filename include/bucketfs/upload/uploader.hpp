@@ -148,6 +148,9 @@ class Uploader {
   void run_put(Job& job);
   void run_create(Job& job);
   void run_reconcile(Job& job);
+  void reconcile_lost_upload(Job& job, bool completed_before);  // under mu_
+  std::vector<checkpoint::PartRecord> parts_to_keep(Job& job, const std::vector<checkpoint::PartRecord>& recorded,
+                                                    const std::map<int, store::PartInfo>& server);
   void run_part(Job& job, uint32_t number);
   void run_complete(Job& job);
   void finish_ok(const std::shared_ptr<Job>& job);
@@ -157,6 +160,8 @@ class Uploader {
   bool persist(Job& job, bool sync = false);
   std::shared_ptr<Job> make_job(ClosedFile file, std::optional<checkpoint::UploadRecord> progress,
                                 checkpoint::StoreError* err);
+  // Drops records that describe no closed file, their uploads aborted.
+  checkpoint::CpResult<void> drop_stale(const std::vector<checkpoint::UploadRecord>& stale, ResumeReport* report);
   void enqueue(std::shared_ptr<Job> job);                   // under mu_
   std::shared_ptr<Job> find(const std::string& key) const;  // under mu_
   bool is_current(const Job& job) const;                    // under mu_: still the key's job
