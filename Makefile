@@ -131,4 +131,25 @@ clean: ## remove build outputs
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
+# The power-loss crash-state harness (tests/crash/, issue 11): an LD_PRELOAD
+# recorder (C), a library of crash models and checks, and its programs
+# (crash_check: in-process states; crash_states: states for the real-binary
+# sample; test_crash_states: cmocka tests that build crash states directly).
+CRASH_MAINS    := crash_check crash_states test_crash_states
+CRASH_LIB_SRCS := $(filter-out $(CRASH_MAINS:%=tests/crash/%.cpp),$(sort $(wildcard tests/crash/*.cpp)))
+CRASH_LIB_OBJS := $(CRASH_LIB_SRCS:%.cpp=$(BUILD)/%.o)
+CRASH_BINS     := $(CRASH_MAINS:%=$(BUILD)/tests/crash/%)
+CRASH_SHIM     := $(BUILD)/tests/crash/trace_shim.so
+DEPS           += $(CRASH_LIB_OBJS:.o=.d) $(CRASH_BINS:=.d)
+
+$(CRASH_BINS): $(BUILD)/tests/crash/%: tests/crash/%.cpp $(CRASH_LIB_OBJS) $(BUILD)/libbucketfs.a
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -o $@ $< $(CRASH_LIB_OBJS) $(BUILD)/libbucketfs.a $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+
+$(CRASH_SHIM): $(sort $(wildcard tests/crash/trace_shim*.c tests/crash/trace_shim.h))
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -fPIC -shared -fvisibility=hidden -o $@ $(filter %.c,$^) -ldl -pthread
+
+tests-build: $(CRASH_BINS) $(CRASH_SHIM)
+
 -include $(DEPS)
