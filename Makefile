@@ -93,8 +93,11 @@ bench: ## install s3fs/rclone/gnuplot, build, run the side-by-side benchmark (BE
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) bench/run.sh
 
-soak: all ## crash campaign: 300 trials of kill -9 and resume (TRIALS=N, SEED=S, SERVER=rgw|s3rver)
-	@BUCKETFS_BIN=$(abspath $(BUILD))/bucketfs TRIALS=$${TRIALS:-300} SERVER=$${SERVER:-rgw} tests/crash/campaign.sh
+soak: all tests-build ## kill -9 campaign (TRIALS=300, SEED, SERVER=rgw|s3rver), then 10x the power-loss states (CRASH_STATES=20000, CRASH_SEED, POWER_LOSS_STATES=300)
+	@rc=0; BUCKETFS_BIN=$(abspath $(BUILD))/bucketfs TRIALS=$${TRIALS:-300} SERVER=$${SERVER:-rgw} tests/crash/campaign.sh || rc=1; \
+	CRASH_STATES=$${CRASH_STATES:-20000} tests/crash/run.sh $(BUILD) || rc=1; \
+	IT_ONLY='^power_loss_sample\.sh$$' POWER_LOSS_STATES=$${POWER_LOSS_STATES:-300} BUILD=$(BUILD) tests/run-integration.sh || rc=1; \
+	exit $$rc
 
 # The sanitizer passes build into build-<sanitizer>/ and run the unit tests
 # plus a short integration subset (a mount that reads, writes and resumes).

@@ -16,7 +16,9 @@
 // never lets a mutating request reach the server during the recorded run.
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -73,6 +75,10 @@ int verify(const History& h, const std::string& spec_text, const std::string& du
 int sample(const History& h, const std::string& out, size_t count, uint64_t seed,
            const std::vector<Model>& models) {
   size_t n = 0;
+  if (::mkdir(out.c_str(), 0700) != 0 && errno != EEXIST) {
+    std::cerr << "crash_states: cannot create " << out << ": " << std::strerror(errno) << "\n";
+    return 1;
+  }
   for (Model m : models) {
     std::mt19937_64 rng(seed * 2654435761u + static_cast<unsigned>(m));
     const size_t budget = count / models.size() + (m == models.front() ? count % models.size() : 0);

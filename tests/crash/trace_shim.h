@@ -34,15 +34,16 @@ int __openat64_2(int dirfd, const char* path, int flags);
 #define PATH_BUF (PATH_MAX * 2)
 
 // Every libc function the shim wraps (fcntl and fcntl64 are variadic: apart).
-#define SHIM_FUNCS(X)                                                                                         \
-  X(open)                                                                                                     \
-  X(open64) X(openat) X(openat64) X(creat) X(creat64) X(__open_2) X(__open64_2) X(__openat_2) X(__openat64_2) \
-      X(close) X(close_range) X(dup) X(dup2) X(dup3) X(write) X(pwrite) X(pwrite64) X(writev) X(pwritev)      \
-          X(pwritev64) X(pwritev2) X(pwritev64v2) X(fsync) X(fdatasync) X(sync_file_range) X(msync) X(syncfs) \
-              X(sync) X(ftruncate) X(ftruncate64) X(truncate) X(truncate64) X(fallocate) X(fallocate64)       \
-                  X(posix_fallocate) X(posix_fallocate64) X(rename) X(renameat) X(renameat2) X(unlink)        \
-                      X(unlinkat) X(link) X(linkat) X(mkdir) X(mkdirat) X(rmdir) X(setxattr) X(lsetxattr)     \
-                          X(fsetxattr) X(removexattr) X(lremovexattr) X(fremovexattr) X(copy_file_range)      \
+#define SHIM_FUNCS(X)                                                                                        \
+  X(open)                                                                                                    \
+  X(open64)                                                                                                  \
+  X(openat) X(openat64) X(creat) X(creat64) X(__open_2) X(__open64_2) X(__openat_2) X(__openat64_2) X(close) \
+      X(close_range) X(dup) X(dup2) X(dup3) X(write) X(pwrite) X(pwrite64) X(writev) X(pwritev) X(pwritev64) \
+          X(pwritev2) X(pwritev64v2) X(fsync) X(fdatasync) X(sync_file_range) X(msync) X(syncfs) X(sync)     \
+              X(ftruncate) X(ftruncate64) X(truncate) X(truncate64) X(fallocate) X(fallocate64)              \
+                  X(posix_fallocate) X(posix_fallocate64) X(rename) X(renameat) X(renameat2) X(unlink)       \
+                      X(unlinkat) X(link) X(linkat) X(mkdir) X(mkdirat) X(rmdir) X(setxattr) X(lsetxattr)    \
+                          X(fsetxattr) X(removexattr) X(lremovexattr) X(fremovexattr) X(copy_file_range)     \
                               X(sendfile) X(sendfile64) X(mmap) X(mmap64)
 #define SHIM_DECLARE_REAL(name) extern __typeof__(name)* real_##name;
 SHIM_FUNCS(SHIM_DECLARE_REAL)
