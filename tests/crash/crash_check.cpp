@@ -11,6 +11,7 @@
 //   crash_check --clean [--seed S]           only the end of the trace, nothing lost
 //   crash_check --no-dir-renames ...         a workload without directory renames
 //   crash_check --log TRACE --replay SPEC    check one state of a kept trace
+//                                            (SPEC "posix@r12": just before request 12 began)
 //   crash_check --log TRACE [--states N]     check states of a kept trace
 // Env: CRASH_STATES, CRASH_SEED (defaults of --states and --seed),
 //      BFS_TRACE_SHIM (the recorder; default: trace_shim.so next to this program),
@@ -236,9 +237,9 @@ void report_minimal(const History& h, Checker& checker, const Failure& f, const 
   if (lost.empty()) std::cout << "  nothing: every operation that returned took effect (a process crash)\n";
   std::cout << "violations:\n";
   for (const auto& x : v.violations) std::cout << "  " << x.kind << " " << x.key << ": " << x.detail << "\n";
-  if (v.ok())
-    std::cout << "  (none on the shrunk state: the failure depends on timing; original: " << f.spec.encode()
-              << ")\n";
+  if (!same(v))
+    std::cout << "  (" << f.first.kind << " did not recur on this run of the shrunk state: it depends on timing; "
+              << "the first failing state was " << f.spec.encode() << ")\n";
   if (!v.log.empty()) {
     std::cout << "recovery log:\n";
     for (const auto& l : v.log) std::cout << "  " << l << "\n";
@@ -247,7 +248,24 @@ void report_minimal(const History& h, Checker& checker, const Failure& f, const 
   (void)o;
 }
 
-int replay(const History& h, Checker& checker, const std::string& spec_text) {
+// "model@rN..." names the point just before request N began: resolved here.
+std::string resolve_request_point(const History& h, const std::string& spec_text) {
+  auto at = spec_text.find("@r");
+  if (at == std::string::npos) return spec_text;
+  auto end = spec_text.find(':', at);
+  const std::string id = spec_text.substr(at + 2, end == std::string::npos ? std::string::npos : end - at - 2);
+  for (size_t i = 0; i < h.ops.size(); ++i) {
+    const Op& o = h.ops[i];
+    if (o.kind == Kind::Event && o.ev->args.size() > 1 && o.ev->args[0] == "fuse" && o.ev->args[1] == "begin" &&
+        field(fields(*o.ev, 2), "id") == id)
+      return spec_text.substr(0, at + 1) + std::to_string(i) +
+             (end == std::string::npos ? std::string() : spec_text.substr(end));
+  }
+  return spec_text;
+}
+
+int replay(const History& h, Checker& checker, const std::string& given) {
+  const std::string spec_text = resolve_request_point(h, given);
   auto spec = StateSpec::decode(spec_text);
   if (!spec) {
     std::cerr << "crash_check: cannot parse the state '" << spec_text << "' (model@POINT[:k=..|:m=..:d=..])\n";

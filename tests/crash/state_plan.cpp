@@ -67,7 +67,11 @@ std::vector<size_t> plan_points(const History& h, size_t count, std::mt19937_64&
   std::vector<std::pair<double, size_t>> keyed;  // Efraimidis-Spirakis weighted sampling
   std::uniform_real_distribution<double> u(1e-12, 1.0);
   for (size_t k = h.workload_start; k < last; ++k) {
-    double w = (k > 0 && significant(h.ops[k - 1])) ? 4.0 : 1.0;
+    // Right after a sync, a mark change, a namespace change or an event, and
+    // right before a request begins (where a kill between requests lands).
+    const bool before_request =
+        h.ops[k].kind == Kind::Event && h.ops[k].ev->args.size() > 1 && h.ops[k].ev->args[1] == "begin";
+    double w = ((k > 0 && significant(h.ops[k - 1])) || before_request) ? 4.0 : 1.0;
     keyed.push_back({std::pow(u(rng), 1.0 / w), k});
   }
   std::sort(keyed.begin(), keyed.end(), std::greater<>());

@@ -180,7 +180,13 @@ void Runner::write_session(const std::string& path, Write how, bool with_fsync, 
   };
   write_some(how == Write::Rewrite || how == Write::Append ? 1 + pick(96 * 1024) : pick_size());
   if (with_chmod) {
-    // A metadata change while the writer is open (finding 7 of issue 11).
+    // A metadata change while the writer is open (finding 7 of issue 11),
+    // after a close of one of its descriptors committed what was written (a
+    // flush with the handle still open, as a shell's dup2 dance does).
+    int rc = request(EventLog::kv("op", "close") + EventLog::kv("path", path) + version(ino, content),
+                     [&] { return fs_.flush(fh); });
+    check(rc, "close (flush) " + path);
+    if (rc == 0) files_[path] = content;
     const mode_t mode = S_IFREG | kModes[pick(std::size(kModes))];
     fs::SetAttr ch;
     ch.valid = fs::SetAttr::kMode;
