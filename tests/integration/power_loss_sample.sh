@@ -68,23 +68,13 @@ put_initial() {
 }
 put_initial || t_abort "cannot put the initial objects"
 
-# mount_via_proxy [ENV=VALUE...]: mounts MNT through the proxy; with ENV
-# assignments (the recorder's), only the bucketfs process gets them.
-mount_via_proxy() {
-  local pid i
-  mkdir -p "$MNT"
-  env "$@" "$BIN" "$S3_BUCKET" "$MNT" -f -o "$(S3_ENDPOINT=$PX m_opts)" "${MOPTS[@]}" >>"$M_LOG" 2>&1 &
-  pid=$!
-  echo "$pid" >"$T_TMP/pid.$(basename "$MNT")"
-  t_cleanup_push m_cleanup "$MNT" "$pid"
-  for i in $(seq 1 100); do
-    m_is_mounted "$MNT" && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  tail -n 5 "$M_LOG" >&2
-  return 1
-}
+# mount_via_proxy: mounts MNT through the proxy (m_mount with url=$PX)
+mount_via_proxy() { S3_ENDPOINT=$PX m_mount "$MNT" "${MOPTS[@]}"; }
+# The recorded daemon: bucketfs exec'd with the recorder preloaded (only it:
+# the shim keeps its own children untraced).
+TRACED=$T_TMP/bucketfs-traced
+printf '#!/bin/sh\nexec env LD_PRELOAD=%q BFS_TRACE_DIR=%q BFS_TRACE_OUT=%q BFS_TRACE_AUTOSTART=1 %q "$@"\n' \
+  "$SHIM" "$CACHE" "$LOG" "$BIN" >"$TRACED" && chmod +x "$TRACED"
 
 # The cache dir as an earlier mount leaves it, durable: tracing starts there.
 mount_via_proxy || t_abort "first mount failed"
@@ -92,8 +82,7 @@ m_umount "$MNT"
 sync
 
 # --- the recorded workload ---
-mount_via_proxy LD_PRELOAD="$SHIM" BFS_TRACE_DIR="$CACHE" BFS_TRACE_OUT="$LOG" BFS_TRACE_AUTOSTART=1 ||
-  t_abort "traced mount failed"
+BIN=$TRACED mount_via_proxy || t_abort "traced mount failed"
 ev() { printf 'ev %s\n' "$*" >>"$LOG"; }
 for k in "${INITIAL[@]}"; do
   f=$W/init.$(echo "$k" | tr / _)
@@ -184,6 +173,7 @@ dump_bucket() {
     done
 }
 while read -r n spec; do
+  t0=$SECONDS
   t_empty_bucket
   put_initial || { t_fail "state $n ($spec)" "cannot put the bucket back"; continue; }
   rm -rf "$CACHE" && mv "$T_TMP/states/$n/cache" "$CACHE"
@@ -200,9 +190,9 @@ while read -r n spec; do
   [ "$open" = 0 ] || verdict+=$'\n'"violation: open-upload: $open multipart upload(s) left open"
   [ -z "$stuck" ] || verdict+=$'\n'"violation: recovery-stuck: $stuck"
   if [ -z "$verdict" ]; then
-    t_ok "state $n ($spec)"
+    t_ok "state $n ($spec, $((SECONDS - t0)) s)"
   else
-    t_fail "state $n ($spec)" "$(echo "$verdict" | head -n 3 | tr '\n' ' ') lost: $(sed -n '2,4p' "$T_TMP/states/$n/spec" | tr '\n' ' ')"
+    t_fail "state $n ($spec, $((SECONDS - t0)) s)" "$(echo "$verdict" | head -n 3 | tr '\n' ' ') lost: $(sed -n '2,4p' "$T_TMP/states/$n/spec" | tr '\n' ' ')"
   fi
 done <"$T_TMP/states.list"
 if [ "$T_FAILED" != 0 ]; then
