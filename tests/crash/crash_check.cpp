@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -114,6 +115,17 @@ bool parse(int argc, char** argv, Options* o) {
   }
   if (!o->replay.empty() && o->log.empty()) throw std::runtime_error("--replay needs --log TRACE");
   return true;
+}
+
+// Work dirs to remove if a signal ends the run (set before the handler can run).
+std::string g_work, g_states;
+
+[[noreturn]] void on_signal(int sig) {
+  // A test tool on its way out: not async-signal-safe, but nothing else runs.
+  if (recording_child > 0) ::kill(recording_child, SIGKILL);
+  if (!g_work.empty()) remove_tree(g_work, nullptr);
+  if (!g_states.empty()) remove_tree(g_states, nullptr);
+  ::_exit(128 + sig);
 }
 
 std::string self_path() {
@@ -314,6 +326,8 @@ int main(int argc, char** argv) {
     std::cerr << "crash_check: " << e.what() << "\n";
     return 2;
   }
+  g_work = work;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_signal);
   bucketfs::log::set_level(bucketfs::log::Level::Warn);
   bucketfs::log::set_file(work + "/bucketfs.log");
   std::string trace = o.log;
@@ -342,6 +356,7 @@ int main(int argc, char** argv) {
   for (const auto& w : loaded->warnings()) std::cout << "warning: " << w << "\n";
   for (const auto& w : h.warnings) std::cout << "warning: " << w << "\n";
   fsys::create_directories(fsys::path(h.dir).parent_path());
+  g_states = h.dir;
   CheckConfig cc;
   cc.mount = mount_config(h.dir);
   cc.timeout = std::chrono::milliseconds(o.timeout_ms);
@@ -390,6 +405,7 @@ int main(int argc, char** argv) {
     rc = failed == 0 && checked > 0 ? 0 : 1;
   }
   remove_tree(work, nullptr);
-  if (o.log.empty() || !o.replay.empty()) remove_tree(h.dir, nullptr);
+  remove_tree(h.dir, nullptr);
+  ::rmdir(fsys::path(h.dir).parent_path().c_str());  // a kept trace's states dir, when empty
   return rc;
 }

@@ -19,6 +19,8 @@ namespace crash {
 
 using namespace bucketfs;
 
+volatile pid_t recording_child = 0;
+
 std::string record(const RecordConfig& cfg) {
   store::MemoryObjectStore bucket(cfg.min_part_size);
   {
@@ -78,14 +80,19 @@ std::string record_in_child(const std::string& self, const std::string& shim, co
     ::execve(self.c_str(), argv.data(), envp.data());
     ::_exit(127);
   }
+  recording_child = pid;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   int status = 0;
   for (;;) {
     pid_t w = ::waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
+    if (w == pid) {
+      recording_child = 0;
+      break;
+    }
     if (std::chrono::steady_clock::now() > deadline) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
+      recording_child = 0;
       return "the recorded run did not finish within " + std::to_string(timeout.count()) + " s";
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

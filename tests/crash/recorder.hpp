@@ -4,6 +4,8 @@
 // in a child process of the checker so that the checker itself is not traced.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <string>
 #include <vector>
@@ -29,7 +31,9 @@ struct RecordConfig {
 std::string record(const RecordConfig& cfg);
 
 // Runs `self args...` with the shim preloaded, tracing cache_dir into
-// trace_path, and waits (timeout). "" or an error line.
+// trace_path, and waits (timeout). "" or an error line. While it runs, its
+// pid is in recording_child (for a signal handler to stop it), else 0.
+extern volatile pid_t recording_child;
 std::string record_in_child(const std::string& self, const std::string& shim, const std::vector<std::string>& args,
                             const std::string& cache_dir, const std::string& trace_path,
                             std::chrono::seconds timeout);
