@@ -93,8 +93,11 @@ bench: ## install s3fs/rclone/gnuplot, build, run the side-by-side benchmark (BE
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) bench/run.sh
 
-soak: all ## crash campaign: 300 trials of kill -9 and resume (TRIALS=N, SEED=S, SERVER=rgw|s3rver)
-	@BUCKETFS_BIN=$(abspath $(BUILD))/bucketfs TRIALS=$${TRIALS:-300} SERVER=$${SERVER:-rgw} tests/crash/campaign.sh
+soak: all tests-build ## kill -9 campaign (TRIALS=300, SEED, SERVER=rgw|s3rver), then 10x the power-loss states (CRASH_STATES=20000, CRASH_SEED, POWER_LOSS_STATES=300)
+	@rc=0; BUCKETFS_BIN=$(abspath $(BUILD))/bucketfs TRIALS=$${TRIALS:-300} SERVER=$${SERVER:-rgw} tests/crash/campaign.sh || rc=1; \
+	CRASH_STATES=$${CRASH_STATES:-20000} tests/crash/run.sh $(BUILD) || rc=1; \
+	IT_ONLY='^power_loss_sample\.sh$$' POWER_LOSS_STATES=$${POWER_LOSS_STATES:-300} BUILD=$(BUILD) tests/run-integration.sh || rc=1; \
+	exit $$rc
 
 # The sanitizer passes build into build-<sanitizer>/ and run the unit tests
 # plus a short integration subset (a mount that reads, writes and resumes).
@@ -130,5 +133,26 @@ clean: ## remove build outputs
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+# The power-loss crash-state harness (tests/crash/, issue 11): an LD_PRELOAD
+# recorder (C), a library of crash models and checks, and its programs
+# (crash_check: in-process states; crash_states: states for the real-binary
+# sample; test_crash_states: cmocka tests that build crash states directly).
+CRASH_MAINS    := crash_check crash_states test_crash_states
+CRASH_LIB_SRCS := $(filter-out $(CRASH_MAINS:%=tests/crash/%.cpp),$(sort $(wildcard tests/crash/*.cpp)))
+CRASH_LIB_OBJS := $(CRASH_LIB_SRCS:%.cpp=$(BUILD)/%.o)
+CRASH_BINS     := $(CRASH_MAINS:%=$(BUILD)/tests/crash/%)
+CRASH_SHIM     := $(BUILD)/tests/crash/trace_shim.so
+DEPS           += $(CRASH_LIB_OBJS:.o=.d) $(CRASH_BINS:=.d)
+
+$(CRASH_BINS): $(BUILD)/tests/crash/%: tests/crash/%.cpp $(CRASH_LIB_OBJS) $(BUILD)/libbucketfs.a
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -o $@ $< $(CRASH_LIB_OBJS) $(BUILD)/libbucketfs.a $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+
+$(CRASH_SHIM): $(sort $(wildcard tests/crash/trace_shim*.c tests/crash/trace_shim.h))
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -fPIC -shared -fvisibility=hidden -o $@ $(filter %.c,$^) -ldl -pthread
+
+tests-build: $(CRASH_BINS) $(CRASH_SHIM)
 
 -include $(DEPS)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# run-all.sh [BUILD] - unit tests, then integration tests (`make test`).
-# BUILD is the build dir (default build). Prints both runners' output, the
+# run-all.sh [BUILD] - unit tests, the power-loss crash states, then
+# integration tests (`make test`).
+# BUILD is the build dir (default build). Prints the runners' output, the
 # per-suite totals, the elapsed time, and as the very last line the grand total
 # "N passed, N failed". Exits non-zero if either suite failed or ran nothing.
 set -uo pipefail
@@ -43,6 +44,9 @@ done
 shopt -u nullglob
 
 suite unit tests/run-unit.sh "${units[@]}"
+# Power-loss crash states in-process (tests/crash/README.md); the real-binary
+# sample of them is one of the integration tests.
+suite crash tests/crash/run.sh "$BUILD"
 # Three integration tests at a time: they wait on the network and the server
 # far more than they compute, and each has its own bucket, mount and ports.
 suite integration env BUILD="$BUILD" IT_JOBS="${IT_JOBS:-3}" tests/run-integration.sh

@@ -64,6 +64,8 @@ StoreResult<std::string> read_range(const FileRange& r) {
 
 std::string content_type_or_default(const std::string& ct) { return ct.empty() ? kDefaultContentType : ct; }
 
+const std::string kNoUpload;
+
 }  // namespace
 
 MemoryObjectStore::MemoryObjectStore(uint64_t min_part_size, Dialect d)
@@ -120,6 +122,19 @@ int MemoryObjectStore::calls(const std::string& op) const {
 void MemoryObjectStore::reset_counters() {
   std::lock_guard<std::mutex> lk(mu_);
   calls_.clear();
+}
+
+void MemoryObjectStore::set_observer(std::function<void(const Change&)> observer) {
+  std::lock_guard<std::mutex> lk(mu_);
+  observer_ = std::move(observer);
+}
+
+void MemoryObjectStore::assign_state(const MemoryObjectStore& other) {
+  if (&other == this) return;
+  std::scoped_lock lk(mu_, other.mu_);
+  objects_ = other.objects_;
+  uploads_ = other.uploads_;
+  next_upload_ = other.next_upload_;
 }
 
 Dialect MemoryObjectStore::dialect() const { return dialect_; }
@@ -180,6 +195,7 @@ StoreResult<std::string> MemoryObjectStore::put(const std::string& key, const Fi
   o.meta = opts.meta;
   o.content_type = content_type_or_default(opts.content_type);
   o.mtime = std::time(nullptr);
+  notify({"put", key, kNoUpload, 0, &o.data, &o.meta, &o.content_type});
   return o.etag;
 }
 
@@ -194,6 +210,7 @@ StoreResult<std::string> MemoryObjectStore::put_bytes(const std::string& key, co
   o.content_type = content_type_or_default(opts.content_type);
   o.etag = crypto::hex(crypto::md5(body));
   o.mtime = std::time(nullptr);
+  notify({"put", key, kNoUpload, 0, &o.data, &o.meta, &o.content_type});
   return o.etag;
 }
 
@@ -201,6 +218,7 @@ StoreResult<void> MemoryObjectStore::remove(const std::string& key) {
   std::lock_guard<std::mutex> lk(mu_);
   count("remove");
   objects_.erase(key);
+  notify({"remove", key, kNoUpload});
   return {};
 }
 
@@ -218,6 +236,8 @@ StoreResult<std::string> MemoryObjectStore::copy(const std::string& src, const s
   }
   copy.mtime = std::time(nullptr);
   objects_[dst] = std::move(copy);
+  notify({"copy", dst, kNoUpload, 0, nullptr, replace ? &replace->meta : nullptr,
+          replace ? &replace->content_type : nullptr, &src});
   return objects_[dst].etag;
 }
 
@@ -277,6 +297,7 @@ StoreResult<std::string> MemoryObjectStore::create_multipart(const std::string& 
   u.meta = opts.meta;
   u.content_type = content_type_or_default(opts.content_type);
   u.initiated = std::time(nullptr);
+  notify({"create_multipart", key, id, 0, nullptr, &u.meta, &u.content_type});
   return id;
 }
 
@@ -299,6 +320,7 @@ StoreResult<PartInfo> MemoryObjectStore::upload_part(const std::string& key, con
   p.md5 = crypto::hex(crypto::md5(*data));
   p.etag = p.md5;
   it->second.parts[part_number] = std::move(*data);
+  notify({"upload_part", key, upload_id, part_number, &it->second.parts[part_number]});
   return p;
 }
 
@@ -321,6 +343,7 @@ StoreResult<PartInfo> MemoryObjectStore::upload_part_copy(const std::string& key
   p.md5 = crypto::hex(crypto::md5(data));
   p.etag = p.md5;
   it->second.parts[part_number] = std::move(data);
+  notify({"upload_part", key, upload_id, part_number, &it->second.parts[part_number]});
   return p;
 }
 
@@ -361,6 +384,7 @@ StoreResult<std::string> MemoryObjectStore::complete_multipart(const std::string
   std::string etag = o.etag;
   objects_[key] = std::move(o);
   uploads_.erase(it);
+  notify({"complete_multipart", key, upload_id, 0, nullptr, nullptr, nullptr, nullptr, &parts});
   return etag;
 }
 
@@ -371,6 +395,7 @@ StoreResult<void> MemoryObjectStore::abort_multipart(const std::string& key, con
   auto it = uploads_.find(upload_id);
   if (it == uploads_.end() || it->second.key != key) return no_such_upload(upload_id);
   uploads_.erase(it);
+  notify({"abort_multipart", key, upload_id});
   return {};
 }
 

@@ -32,6 +32,11 @@ const USAGE = `usage: faultproxy.js --upstream http://127.0.0.1:PORT [options]
                         matches (cuts apply to all)
   --cut-mode reset|hang during a cut: reset at once, or hang until the cut ends and
                         then reset (reset)
+  --hold-writes         never forward a request that would change the bucket: a
+                        DELETE of an object is answered 204 (the server is not
+                        asked: the test must only delete keys it knows are absent),
+                        every other non-GET/HEAD request 403 AccessDenied; reads
+                        pass (config key holdWrites, switchable at run time)
   --signal-cut-seconds N  length of the cut SIGUSR2 starts (30)
   --control-prefix P    control endpoint path prefix (/__fault)
   --plan N              print the fault kinds the first N requests would get with
@@ -57,6 +62,7 @@ function defaultConfig() {
     match: '',
     cutMode: 'reset',
     paused: false,
+    holdWrites: false,
   };
 }
 
@@ -77,6 +83,8 @@ function applyConfig(cfg, patch) {
       next.cutMode = v;
     } else if (k === 'paused') {
       next.paused = Boolean(v);
+    } else if (k === 'holdWrites') {
+      next.holdWrites = Boolean(v);
     } else {
       throw new Error(`unknown config key ${JSON.stringify(k)}`);
     }
@@ -121,6 +129,7 @@ function parseArgs(argv) {
     else if (flag === '--signal-cut-seconds') opt.signalCutSeconds = Number(need());
     else if (flag === '--control-prefix') opt.controlPrefix = need().replace(/\/+$/, '');
     else if (flag === '--plan') opt.plan = Number(need());
+    else if (flag === '--hold-writes') opt.patch.holdWrites = true;
     else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(opt.plan) || opt.plan < 0) throw new Error('--plan must be a count');
@@ -193,7 +202,7 @@ function zeroStats() {
     requests: 0, // proxied requests seen (control requests excluded)
     forwarded: 0, // requests sent upstream
     completed: 0, // responses delivered whole to the client
-    faults: { none: 0, 503: 0, 500: 0, 429: 0, 'reset-req': 0, 'reset-resp': 0, delay: 0, cut: 0 },
+    faults: { none: 0, 503: 0, 500: 0, 429: 0, 'reset-req': 0, 'reset-resp': 0, delay: 0, cut: 0, held: 0 },
     upstreamStatus: {}, // status -> count
     upstreamErrors: 0, // upstream connection failures (client connection reset)
     clientAborts: 0, // client went away on its own
@@ -267,6 +276,30 @@ function sendLocalError(req, res, status, id) {
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
+// A request that would change the bucket, answered without the server (see
+// --hold-writes): the bucket stays as it was while the client thinks a DELETE
+// of an object worked and sees every upload refused.
+function holdWrite(req, res, rec, finish, id) {
+  stats.faults.held++;
+  rec.fault = 'held';
+  req.resume();
+  const objectDelete = req.method === 'DELETE' && !/[?&]uploadId=/.test(req.url);
+  if (objectDelete) {
+    res.writeHead(204, { 'x-amz-request-id': `faultproxy-held-${id}`, 'x-faultproxy': 'held' });
+    res.end();
+  } else {
+    const rid = `faultproxy-held-${id}`;
+    const body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>' +
+      '<Message>Writes are held by the test proxy.</Message>' +
+      `<Resource>${xmlEscape(req.url.split('?')[0])}</Resource><RequestId>${rid}</RequestId></Error>`;
+    res.writeHead(403, { 'Content-Type': 'application/xml', 'x-amz-request-id': rid, 'x-faultproxy': 'held' });
+    res.end(body);
+  }
+  const code = objectDelete ? '204' : '403';
+  res.on('finish', () => finish(code));
+  res.on('close', () => finish(code));
+}
+
 // --- proxying --------------------------------------------------------------------
 
 // Picks the faults for one request. Returns {kind, delay}; kind is one of none,
@@ -325,6 +358,8 @@ function handle(req, res) {
       else sock.destroy();
     }
   };
+
+  if (cfg.holdWrites && req.method !== 'GET' && req.method !== 'HEAD') return holdWrite(req, res, rec, finish, id);
 
   if (cutActive()) {
     stats.faults.cut++;

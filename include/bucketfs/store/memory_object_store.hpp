@@ -8,9 +8,11 @@
 // can assert what was (not) re-sent.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "bucketfs/store/object_store.hpp"
 
@@ -32,6 +34,26 @@ class MemoryObjectStore : public ObjectStore {
   // "complete_multipart", "abort_multipart", "list_parts", "list_uploads".
   int calls(const std::string& op) const;
   void reset_counters();
+
+  // Test hook (the crash-state harness, tests/crash/): called under the
+  // store's mutex right after a request changed the bucket, so a recorder
+  // sees the changes in the order they took effect. Pointers are valid only
+  // during the call. Set it before any request.
+  struct Change {
+    const char* op;                                // as in calls(); copy: "copy"
+    const std::string& key;                        // the key changed (copy: the destination)
+    const std::string& upload_id;                  // multipart operations, else ""
+    int part = 0;                                  // upload_part(_copy)
+    const std::string* data = nullptr;             // put/put_bytes: the object; upload_part(_copy): the part
+    const Metadata* meta = nullptr;                // put/put_bytes/create_multipart; copy with replace
+    const std::string* content_type = nullptr;     // with meta
+    const std::string* src_key = nullptr;          // copy
+    const std::vector<PartInfo>* parts = nullptr;  // complete_multipart
+  };
+  void set_observer(std::function<void(const Change&)> observer);
+  // Test hook: this store's objects, open uploads and upload-id counter
+  // become a copy of other's (its counters, capabilities and observer stay).
+  void assign_state(const MemoryObjectStore& other);
 
   Dialect dialect() const override;
   uint64_t min_part_size() const override;
@@ -76,6 +98,9 @@ class MemoryObjectStore : public ObjectStore {
     std::time_t initiated = 0;
   };
   void count(const char* op) const;
+  void notify(const Change& c) const {
+    if (observer_) observer_(c);
+  }
 
   mutable std::mutex mu_;
   uint64_t min_part_size_;
@@ -85,6 +110,7 @@ class MemoryObjectStore : public ObjectStore {
   std::map<std::string, Upload> uploads_;  // by upload id
   uint64_t next_upload_ = 1;
   mutable std::map<std::string, int> calls_;
+  std::function<void(const Change&)> observer_;
 };
 
 }  // namespace bucketfs::store
