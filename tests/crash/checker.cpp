@@ -158,7 +158,7 @@ Verdict Checker::check(const FsState& st, const store::MemoryObjectStore& bucket
     }
     if (Clock::now() > deadline) {
       std::string keys;
-      for (const auto& p : m->uploader->pending()) keys += " " + p.key;
+      for (const auto& p : m->uploader->pending()) keys += " " + p.mark.key;
       v.violations.push_back(
           {"recovery-stuck", "",
            "uploads still pending after " + std::to_string(cfg_.timeout.count()) + " ms:" + keys});

@@ -182,7 +182,7 @@ Verdict check_one(Checker& checker, const Timeline& t, const StateSpec& s, size_
 void run_model(Model m, const History& h, Checker& checker, const Options& o, size_t budget, Tally* tally) {
   std::mt19937_64 rng(o.seed * 2654435761u + static_cast<unsigned>(m));
   std::vector<size_t> points =
-      o.clean ? std::vector<size_t>{h.ops.size()} : plan_points(h, std::max<size_t>(1, budget / 4), rng);
+      o.clean ? std::vector<size_t>{h.ops.size()} : plan_points(h, std::max<size_t>(1, budget / 2), rng);
   Timeline t(h, m, 64 * 1024);
   std::set<uint64_t> seen;
   size_t left = o.clean ? 1 : budget;

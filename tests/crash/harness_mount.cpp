@@ -3,6 +3,7 @@
 #include "harness_mount.hpp"
 
 #include "bucketfs/cli/mount_layout.hpp"
+#include "bucketfs/fs/key_mapper.hpp"
 
 namespace crash {
 
@@ -46,6 +47,7 @@ Result<std::unique_ptr<Mount>, std::string> mount(const MountConfig& cfg, store:
   m->cp = std::move(opened.value());
   upload::UploaderConfig ucfg;
   ucfg.bucket = cfg.bucket;
+  ucfg.prefix = fs::KeyMapper(cfg.fs.prefix).prefix();
   ucfg.part_size = cfg.part_size;
   ucfg.concurrency = cfg.upload_concurrency;
   m->uploader = std::make_unique<upload::Uploader>(store, *m->cp, *m->staging, ucfg);

@@ -25,7 +25,7 @@ quiet=(--quiet)
 [ "${CRASH_VERBOSE:-0}" = 1 ] && quiet=()
 
 r_run_cmocka test_crash_states "$T" "$BUILD/tests/crash/test_crash_states"
-r_run_script crash_check "$T" "$BUILD/tests/crash/crash_check" --states "${CRASH_STATES:-2000}" "${quiet[@]}"
+r_run_script crash_check "$T" "$BUILD/tests/crash/crash_check" --states "${CRASH_STATES:-2200}" "${quiet[@]}"
 
 echo
 r_failed_list

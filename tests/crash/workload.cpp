@@ -20,15 +20,6 @@ using namespace bucketfs;
 constexpr const char* kDirs[] = {"d0", "d1", "d2"};
 constexpr mode_t kModes[] = {0600, 0640, 0644, 0664, 0755};
 
-// Calls fsyncdir where Filesystem has one (the lead is adding it); -1 if not.
-template <class F>
-int call_fsyncdir(F& fs, uint64_t fh) {
-  if constexpr (requires { fs.fsyncdir(fh, false); })
-    return fs.fsyncdir(fh, false);
-  else
-    return -1;
-}
-
 class Runner {
  public:
   Runner(fs::Filesystem& fs, const WorkloadConfig& cfg) : fs_(fs), cfg_(cfg), rng_(cfg.seed * 7919 + 17) {}
@@ -271,8 +262,7 @@ void Runner::fsyncdir(const std::string& dir) {
   fs::Ino ino;
   uint64_t fh = 0;
   if (resolve(dir, &ino) != 0 || fs_.opendir(ino, &fh) != 0) return;
-  if (call_fsyncdir(fs_, fh) != -1)
-    request(EventLog::kv("op", "fsyncdir") + EventLog::kv("path", dir), [&] { return call_fsyncdir(fs_, fh); });
+  request(EventLog::kv("op", "fsyncdir") + EventLog::kv("path", dir), [&] { return fs_.fsyncdir(ino); });
   fs_.releasedir(fh);
 }
 
