@@ -93,9 +93,11 @@ bench: ## install s3fs/rclone/gnuplot, build, run the side-by-side benchmark (BE
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) bench/run.sh
 
-soak: all tests-build ## kill -9 campaign (TRIALS=300, SEED, SERVER=rgw|s3rver), then 10x the power-loss states (CRASH_STATES=20000, CRASH_SEED, POWER_LOSS_STATES=300)
-	@rc=0; BUCKETFS_BIN=$(abspath $(BUILD))/bucketfs TRIALS=$${TRIALS:-300} SERVER=$${SERVER:-rgw} tests/crash/campaign.sh || rc=1; \
-	CRASH_STATES=$${CRASH_STATES:-20000} tests/crash/run.sh $(BUILD) || rc=1; \
+soak: all tests-build ## the crash proofs at scale: 500+500 kill trials (rgw, s3rver; TRIALS, SEED), 22,000 power-loss states (CRASH_STATES, CRASH_SEED), 300 through the binary (POWER_LOSS_STATES)
+	@rc=0; for srv in rgw s3rver; do \
+	  BUCKETFS_BIN=$(abspath $(BUILD))/bucketfs TRIALS=$${TRIALS:-500} SERVER=$$srv tests/crash/campaign.sh || rc=1; \
+	done; \
+	CRASH_STATES=$${CRASH_STATES:-22000} tests/crash/run.sh $(BUILD) || rc=1; \
 	IT_ONLY='^power_loss_sample\.sh$$' POWER_LOSS_STATES=$${POWER_LOSS_STATES:-300} BUILD=$(BUILD) tests/run-integration.sh || rc=1; \
 	exit $$rc
 
