@@ -508,7 +508,11 @@ Filesystem::HeadTally Filesystem::head_entries(const std::string& dir, DirListin
   };
   size_t n = std::min<size_t>(std::max(opts_.readdir_head_parallel, 1), todo.size());
   std::vector<std::thread> threads;
-  for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
+  try {
+    for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
+  } catch (const std::system_error&) {
+    // No more threads (a process or memory limit): fewer HEADs at a time.
+  }
   worker();
   for (auto& t : threads) t.join();
   return {with_meta.load(), failed.load()};
