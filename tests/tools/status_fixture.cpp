@@ -1,7 +1,9 @@
 // status_fixture.cpp - fills a checkpoint store with one record in each state
 // (pending, uploading with 3 of 8 parts, failing with an error, and one in the
 // failed table) so `bucketfs status` can be checked in all its forms without
-// a mount. Usage: status_fixture STATE_DIR
+// a mount. Usage: status_fixture STATE_DIR [FAILED_KEY FAILED_UPLOAD_ID]: the
+// record in the failed table gets that key and multipart upload id (an upload
+// bucketfs started and nothing will resume, for `bucketfs uploads`).
 #include <cstdio>
 #include <ctime>
 
@@ -10,8 +12,8 @@
 using namespace bucketfs::checkpoint;
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: status_fixture STATE_DIR\n");
+  if (argc != 2 && argc != 4) {
+    std::fprintf(stderr, "usage: status_fixture STATE_DIR [FAILED_KEY FAILED_UPLOAD_ID]\n");
     return 2;
   }
   std::string dir = argv[1];
@@ -50,6 +52,10 @@ int main(int argc, char** argv) {
   gone.key = "tmp/lost.bin";
   gone.staging_path = dir + "/staging/d.data";
   gone.size = 42;
+  if (argc == 4) {
+    gone.key = argv[2];
+    gone.upload_id = argv[3];
+  }
 
   for (const auto* r : {&pending, &uploading, &failing}) {
     if (auto p = (*cp)->put(*r); !p) {
