@@ -378,7 +378,8 @@ int Filesystem::list_dir(const std::string& path, std::shared_ptr<const DirListi
         unpublished = std::move(later);
       }
     }
-    if (opts_.readdir_meta == Options::ReaddirMeta::Auto && !sampled && !sampler.joinable()) {
+    // joinable() first: `sampled` is the running sampler's until it is joined.
+    if (opts_.readdir_meta == Options::ReaddirMeta::Auto && !sampler.joinable() && !sampled) {
       sample.entries = pick_sample(path, merged);
       try {
         if (!sample.entries.empty())
