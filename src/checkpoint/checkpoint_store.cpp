@@ -30,6 +30,7 @@
 #include <shared_mutex>
 #include <utility>
 
+#include "bucketfs/util/fd.hpp"
 #include "bucketfs/util/private_dir.hpp"
 
 namespace bucketfs::checkpoint {
@@ -40,31 +41,6 @@ namespace {
 constexpr size_t kDirectKeyMax = 400;
 constexpr size_t kHashedPrefix = 384;
 constexpr size_t kMaxMapSize = size_t{1} << 40;
-
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-
- private:
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  int fd_ = -1;
-};
 
 // Move-only transaction (lmdbxx style): the destructor aborts; commit() clears
 // the handle first because LMDB frees it whether the commit succeeds or not.
@@ -204,7 +180,7 @@ CpResult<void> take_lock(const std::string& dir, Fd* out) {
   if (dfd.get() < 0) return errno_error("cannot open the checkpoint dir " + dir, errno);
   auto opened = open_private_file(dfd.get(), dir, "lock", O_RDWR | O_CREAT, 0600);
   if (!opened) return StoreError{StoreError::Io, "cannot use the lock file: " + opened.error()};
-  Fd fd(opened->release());
+  Fd fd = std::move(*opened);
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno != EWOULDBLOCK) return errno_error("cannot lock " + path, errno);
     char buf[32] = {};

@@ -7,10 +7,10 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include "bucketfs/util/log.hpp"
+#include "lib/scratch_dir.hpp"
 
 #include <csetjmp>
 #include <cstdarg>
@@ -34,9 +34,8 @@ State* st(void** state) { return static_cast<State*>(*state); }
 
 int setup(void** state) {
   auto* s = new State;
-  std::string tmpl = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/bfs-log.XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) return -1;
-  s->root = tmpl;
+  s->root = testing::make_scratch_dir("bfs-log");
+  if (s->root.empty()) return -1;
   s->canary = s->root + "/canary";
   std::ofstream(s->canary) << kCanaryText;
   *state = s;
@@ -46,17 +45,9 @@ int setup(void** state) {
 int teardown(void** state) {
   State* s = st(state);
   log::set_stderr();
-  std::string cmd = "rm -rf '" + s->root + "'";
-  if (std::system(cmd.c_str()) != 0) return -1;
+  if (!testing::remove_scratch_dir(s->root)) return -1;
   delete s;
   return 0;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 bool contains(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
@@ -94,7 +85,7 @@ void test_log_lines_are_escaped(void** state) {
   assert_string_equal(log::set_file(path).c_str(), "");
   LOG_ERROR("upload failed: evil\n2000-01-01 00:00:00.000 bucketfs[1] info: forged\x1b[31m");
   log::set_stderr();
-  const std::string text = read_file(path);
+  const std::string text = testing::read_whole_file(path);
   size_t lines = 0;
   for (char c : text) lines += c == '\n';
   assert_int_equal(lines, 1);
@@ -109,7 +100,7 @@ void test_log_file_symlink_refused(void** state) {
   std::string why = log::set_file(path);
   assert_true(contains(why, "is a symlink"));
   LOG_ERROR("must not reach the canary");
-  assert_string_equal(read_file(s->canary).c_str(), kCanaryText);
+  assert_string_equal(testing::read_whole_file(s->canary).c_str(), kCanaryText);
 }
 
 void test_log_file_hard_link_refused(void** state) {
@@ -119,7 +110,7 @@ void test_log_file_hard_link_refused(void** state) {
   std::string why = log::set_file(path);
   assert_true(contains(why, "hard links"));
   LOG_ERROR("must not reach the canary");
-  assert_string_equal(read_file(s->canary).c_str(), kCanaryText);
+  assert_string_equal(testing::read_whole_file(s->canary).c_str(), kCanaryText);
 }
 
 void test_log_file_fifo_refused(void** state) {
@@ -138,7 +129,7 @@ void test_log_file_foreign_owner_refused(void** state) {
   assert_int_equal(::chown(path.c_str(), 65534, 65534), 0);
   std::string why = log::set_file(path);
   assert_true(contains(why, "owned by uid 65534"));
-  assert_string_equal(read_file(path).c_str(), "theirs\n");
+  assert_string_equal(testing::read_whole_file(path).c_str(), "theirs\n");
 }
 
 }  // namespace

@@ -13,11 +13,11 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
 #include "bucketfs/util/private_dir.hpp"
+#include "lib/scratch_dir.hpp"
 
 #include <csetjmp>
 #include <cstdarg>
@@ -44,9 +44,8 @@ State* st(void** state) { return static_cast<State*>(*state); }
 
 int setup(void** state) {
   auto* s = new State;
-  std::string tmpl = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/bfs-pdir.XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) return -1;
-  s->root = tmpl;
+  s->root = testing::make_scratch_dir("bfs-pdir");
+  if (s->root.empty()) return -1;
   s->canary = s->root + "/canary";
   std::ofstream(s->canary) << kCanaryText;
   *state = s;
@@ -55,17 +54,9 @@ int setup(void** state) {
 
 int teardown(void** state) {
   State* s = st(state);
-  std::string cmd = "chmod -R u+rwx '" + s->root + "' 2>/dev/null; rm -rf '" + s->root + "'";
-  if (std::system(cmd.c_str()) != 0) return -1;
+  if (!testing::remove_scratch_dir(s->root)) return -1;
   delete s;
   return 0;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 mode_t mode_of(const std::string& path) {
@@ -219,7 +210,7 @@ void test_private_file(void** state) {
   auto r3 = open_private_file(fd, dir->path, "fifo", O_RDWR | O_CREAT, 0600);  // does not hang
   assert_false(r3.ok());
   assert_true(contains(r3.error(), "not a regular file"));
-  assert_string_equal(read_file(s->canary).c_str(), kCanaryText);
+  assert_string_equal(testing::read_whole_file(s->canary).c_str(), kCanaryText);
 }
 
 void test_private_file_foreign_owner(void** state) {
@@ -247,14 +238,14 @@ void test_checkpoint_lock_not_followed(void** state) {
   assert_false(r.ok());
   assert_true(contains(r.error().message, "lock"));
   assert_true(contains(r.error().message, "symlink"));
-  assert_string_equal(read_file(s->canary).c_str(), kCanaryText);
+  assert_string_equal(testing::read_whole_file(s->canary).c_str(), kCanaryText);
 
   assert_int_equal(::unlink((cp + "/lock").c_str()), 0);
   assert_int_equal(::link(s->canary.c_str(), (cp + "/lock").c_str()), 0);
   auto r2 = checkpoint::CheckpointStore::open(cp, false);
   assert_false(r2.ok());
   assert_true(contains(r2.error().message, "hard links"));
-  assert_string_equal(read_file(s->canary).c_str(), kCanaryText);
+  assert_string_equal(testing::read_whole_file(s->canary).c_str(), kCanaryText);
 
   // A lock file left by an earlier run is reused; the pid is written at a
   // fixed width over whatever was there, without truncating.
@@ -263,7 +254,7 @@ void test_checkpoint_lock_not_followed(void** state) {
   ::chmod((cp + "/lock").c_str(), 0600);
   auto ok = checkpoint::CheckpointStore::open(cp, false);
   assert_true(ok.ok());
-  const std::string pid = read_file(cp + "/lock");
+  const std::string pid = testing::read_whole_file(cp + "/lock");
   assert_int_equal(std::strtol(pid.c_str(), nullptr, 10), ::getpid());
   auto second = checkpoint::CheckpointStore::open(cp, false);
   assert_false(second.ok());
