@@ -176,9 +176,9 @@ bool on_network_fs(const std::string& dir) {
 // planted link to a system file is refused, not written.
 CpResult<void> take_lock(const std::string& dir, Fd* out) {
   const std::string path = dir + "/lock";
-  Fd dfd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (dfd.get() < 0) return errno_error("cannot open the checkpoint dir " + dir, errno);
-  auto opened = open_private_file(dfd.get(), dir, "lock", O_RDWR | O_CREAT, 0600);
+  auto d = open_private_dir(dir, "checkpoint dir");
+  if (!d) return StoreError{StoreError::Io, d.error()};
+  auto opened = open_private_file(d->fd.get(), d->path, "lock", O_RDWR | O_CREAT, 0600);
   if (!opened) return StoreError{StoreError::Io, "cannot use the lock file: " + opened.error()};
   Fd fd = std::move(*opened);
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {

@@ -136,6 +136,9 @@ Result<PrivateDir, std::string> open_private_dir(const std::string& dir, const s
     return "cannot open " + what + " " + last.path + ": " + std::strerror(errno);
   // "/" itself (or a path that climbs back to it) is never a private directory.
   if (stack.size() == 1) return what + " refused: / is not a directory of your own; use another directory";
+  // Again as the directory asked for: a trailing "." or ".." made the walk
+  // check it as one on the way (where /tmp would pass).
+  if (std::string why = distrust(what, last.path, st, true); !why.empty()) return why;
   if ((st.st_mode & 077) != 0) {
     Fd rd(::openat(last.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!rd.valid() || ::fchmod(rd.get(), 0700) != 0)

@@ -129,8 +129,12 @@ void test_world_writable_parent_refused(void** state) {
   // The sticky bit (as /tmp has) keeps others from replacing our entries.
   assert_int_equal(::chmod(shared.c_str(), 01777), 0);
   assert_true(open_dir(s, shared + "/cache"));
-  // ... but the directory itself must not be writable by others, sticky or not.
+  // ... but the directory itself must not be writable by others, sticky or not,
+  // however it is spelled (and it is left as it was, not chmod'ed).
   assert_refused(s, shared, "writable by other users");
+  assert_refused(s, shared + "/.", "writable by other users");
+  assert_refused(s, shared + "/cache/..", "writable by other users");
+  assert_int_equal(mode_of(shared), 01777);
 }
 
 void test_group_writable_final_dir_refused(void** state) {
