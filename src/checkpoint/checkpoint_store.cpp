@@ -36,6 +36,7 @@
 #include <utility>
 
 #include "bucketfs/util/fd.hpp"
+#include "bucketfs/util/private_dir.hpp"
 
 namespace bucketfs::checkpoint {
 
@@ -150,14 +151,13 @@ StoreError errno_error(const std::string& what, int err) {
   return {err == ENOSPC || err == EDQUOT ? StoreError::NoSpace : StoreError::Io, what + ": " + std::strerror(err)};
 }
 
-// mkdir -p with mode 0700 for the components it creates.
-int make_dirs(const std::string& dir) {
-  for (size_t pos = 1; pos <= dir.size(); ++pos) {
-    if (pos != dir.size() && dir[pos] != '/') continue;
-    std::string part = dir.substr(0, pos);
-    if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) return errno;
-  }
-  return 0;
+// mkdir -p with mode 0700, refusing a path another user could change (a
+// planted symlink, a world-writable or foreign-owned component): see
+// util/private_dir.hpp.
+CpResult<void> make_dirs(const std::string& dir) {
+  auto opened = open_private_dir(dir, "checkpoint dir");
+  if (!opened) return StoreError{StoreError::Io, opened.error()};
+  return {};
 }
 
 bool on_network_fs(const std::string& dir) {
@@ -175,11 +175,17 @@ bool on_network_fs(const std::string& dir) {
   }
 }
 
-// Takes the writer lock on DIR/lock with a fresh open file description.
+// Takes the writer lock on DIR/lock with a fresh open file description. The
+// file is opened relative to the directory without following a symlink and
+// must be a regular file of ours with one link, and it is never truncated: a
+// planted link to a system file is refused, not written.
 CpResult<void> take_lock(const std::string& dir, Fd* out) {
   const std::string path = dir + "/lock";
-  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (fd.get() < 0) return errno_error("cannot open lock file " + path, errno);
+  auto d = open_private_dir(dir, "checkpoint dir");
+  if (!d) return StoreError{StoreError::Io, d.error()};
+  auto opened = open_private_file(d->fd.get(), d->path, "lock", O_RDWR | O_CREAT, 0600);
+  if (!opened) return StoreError{StoreError::Io, "cannot use the lock file: " + opened.error()};
+  Fd fd = std::move(*opened);
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno != EWOULDBLOCK) return errno_error("cannot lock " + path, errno);
     char buf[32] = {};
@@ -189,9 +195,11 @@ CpResult<void> take_lock(const std::string& dir, Fd* out) {
     return StoreError{StoreError::Locked, "another bucketfs process is using the cache dir " + dir + who +
                                               "; unmount it first or pass a different cache_dir"};
   }
-  // Best effort: the pid only makes the Locked message more helpful.
-  std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd.get(), 0) == 0 && ::pwrite(fd.get(), pid.data(), pid.size(), 0) < 0) {
+  // Best effort: the pid only makes the Locked message more helpful. Written
+  // at a fixed width, so no truncation is needed to replace a longer one.
+  char pid[24];
+  int len = std::snprintf(pid, sizeof pid, "%-20ld\n", static_cast<long>(::getpid()));
+  if (len > 0 && ::pwrite(fd.get(), pid, static_cast<size_t>(len), 0) < 0) {
     // ignored: the lock itself is held
   }
   *out = std::move(fd);
@@ -414,7 +422,7 @@ CpResult<std::unique_ptr<CheckpointStore>> CheckpointStore::open(const std::stri
   auto empty_store = [&]() { return std::unique_ptr<CheckpointStore>(new CheckpointStore(std::move(impl))); };
 
   if (!read_only) {
-    if (int err = make_dirs(dir); err != 0) return errno_error("cannot create cache dir " + dir, err);
+    if (auto r = make_dirs(dir); !r) return r.error();
   }
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {

@@ -47,10 +47,31 @@ fusefs::MountOptions make_mount_options(const MountConfig& cfg) {
   mo.foreground = cfg.foreground;
   mo.debug = cfg.fuse_debug;
   mo.allow_other = cfg.allow_other;
-  mo.default_permissions = cfg.default_permissions;
+  mo.default_permissions = cfg.default_permissions.value_or(cfg.allow_other);
   mo.read_only = cfg.read_only;
   mo.max_threads = cfg.max_threads;
   return mo;
+}
+
+std::vector<std::string> security_warnings(const MountConfig& cfg) {
+  std::vector<std::string> w;
+  if (cfg.allow_other && !cfg.default_permissions.value_or(true)) {
+    w.push_back(
+        "allow_other with no_default_permissions: no permission is checked, every local user can read, change "
+        "and delete every file of this mount with its credentials; drop no_default_permissions to have modes "
+        "enforced");
+  }
+  if (cfg.endpoint.rfind("http://", 0) == 0) {
+    w.push_back("endpoint " + cfg.endpoint +
+                " is plain http: object data, names, metadata and the access key id cross the network in clear, "
+                "and anyone on the way can read or change them (the secret key is never sent); use https://");
+  }
+  if (!cfg.verify_tls) {
+    w.push_back(
+        "no_verify_ssl: the endpoint's TLS certificate is not checked, so anyone on the network path can pose "
+        "as the server and read or change the data; use ca_file=BUNDLE for a private CA instead");
+  }
+  return w;
 }
 
 std::string describe_check_failure(const MountConfig& cfg, const store::Error& e) {

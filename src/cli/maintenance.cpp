@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 #include <map>
@@ -18,6 +20,7 @@
 #include "bucketfs/store/credentials.hpp"
 #include "bucketfs/store/http_object_store.hpp"
 #include "bucketfs/upload/recovery.hpp"
+#include "bucketfs/util/log.hpp"
 
 namespace bucketfs::cli {
 namespace {
@@ -55,9 +58,10 @@ int recover_state_dir(const std::string& state_dir) {
   // exactly this plan (upload/recovery.hpp), so say what it will do.
   auto plan = upload::plan_recovery((*staging)->scan(), loaded->good, *failed, "", "");
   for (const auto& u : plan.uploads)
-    std::cout << "will upload " << u.file.mark.key << " (" << u.file.mark.size << " bytes"
+    std::cout << "will upload " << log::printable(u.file.mark.key) << " (" << u.file.mark.size << " bytes"
               << (u.progress && !u.progress->upload_id.empty() ? ", resuming its parts" : "") << ")\n";
-  for (const auto& f : plan.failed) std::cout << "cannot upload " << f.record.key << ": " << f.reason << "\n";
+  for (const auto& f : plan.failed)
+    std::cout << "cannot upload " << log::printable(f.record.key) << ": " << log::printable(f.reason) << "\n";
   std::cout << plan.uploads.size() << " staged file(s) in " << state_dir
             << (plan.uploads.empty() ? "" : " upload at the next mount") << "\n";
   if (!plan.remove.empty())
@@ -117,18 +121,107 @@ int recover_main(const std::vector<std::string>& args) {
   return rc;
 }
 
+Result<long, std::string> parse_duration(const std::string& text) {
+  size_t i = 0;
+  long long n = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9' && n < (1LL << 40)) n = n * 10 + (text[i++] - '0');
+  const std::string unit = text.substr(i);
+  long long scale = unit.empty() || unit == "s" ? 1
+                    : unit == "m"               ? 60
+                    : unit == "h"               ? 3600
+                    : unit == "d"               ? 86400
+                                                : 0;
+  if (i == 0 || scale == 0 || n >= (1LL << 40))
+    return "bad duration '" + text + "': expected a whole number with s, m, h or d (e.g. 90m, 7d)";
+  return static_cast<long>(n * scale);
+}
+
+Result<LocalUploads, std::string> load_local_uploads(const std::string& cache_dir) {
+  LocalUploads out;
+  struct stat st {};
+  if (::stat(cache_dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return out;  // nothing was ever mounted with this cache dir
+    return "cannot read the cache dir " + cache_dir + ": " + std::strerror(errno);
+  }
+  if (::access(cache_dir.c_str(), R_OK | X_OK) != 0)
+    return "cannot read the cache dir " + cache_dir + ": " + std::strerror(errno);
+  for (const std::string& dir : list_state_dirs(cache_dir)) {
+    ++out.stores;
+    const std::string cp_dir = dir + "/checkpoint";
+    auto cp = checkpoint::CheckpointStore::open(cp_dir, true);
+    if (!cp) return "cannot read the checkpoint store in " + cp_dir + ": " + cp.error().message;
+    auto all = (*cp)->load_all();
+    auto failed = (*cp)->load_failed();
+    if (!all || !failed) return "cannot read the checkpoint store in " + cp_dir;
+    for (const auto& r : all->good)
+      if (!r.upload_id.empty()) out.pending.insert(r.upload_id);
+    for (const auto& r : *failed)
+      if (!r.upload_id.empty()) out.failed.insert(r.upload_id);
+  }
+  return out;
+}
+
+UploadOwner classify_upload(const LocalUploads& local, const std::string& upload_id) {
+  if (local.pending.count(upload_id)) return UploadOwner::Pending;
+  if (local.failed.count(upload_id)) return UploadOwner::Orphan;
+  return UploadOwner::Unknown;
+}
+
+bool may_abort(UploadOwner owner, std::time_t initiated, std::optional<long> older_than, std::time_t now) {
+  switch (owner) {
+    case UploadOwner::Pending: return false;  // a mount resumes it
+    case UploadOwner::Orphan: return true;    // ours, and nothing will resume it
+    case UploadOwner::Unknown: break;
+  }
+  // Someone else's, or ours with its record lost: only when told how old is
+  // old enough, and only if the server said when it started.
+  return older_than && initiated > 0 && now - initiated >= *older_than;
+}
+
+namespace {
+
+const char* owner_word(UploadOwner o) {
+  switch (o) {
+    case UploadOwner::Pending: return "pending";
+    case UploadOwner::Orphan: return "orphan ";
+    case UploadOwner::Unknown: return "unknown";
+  }
+  return "?";
+}
+
+const char* kUploadsHelp =
+    "usage: bucketfs uploads BUCKET[:/PREFIX] [-o OPTIONS] [--abort-orphans [--older-than DURATION]]\n"
+    "Lists the multipart uploads in the bucket (under the prefix) and whose they are, as far as\n"
+    "the checkpoint stores under the cache dir tell (the server lists no owner of its own):\n"
+    "  pending  a pending upload of a mount of this cache dir: never aborted (it resumes)\n"
+    "  orphan   started by bucketfs here, its file dropped (failed table): nothing resumes it\n"
+    "  unknown  not recorded here: another host's or cache dir's mount, another tool (aws cli,\n"
+    "           a backup job), or one of ours whose cache dir was lost\n"
+    "--abort-orphans aborts the orphans; unknown uploads only with --older-than DURATION\n"
+    "(e.g. 90m, 12h, 7d; 0 for all) and only those started longer ago than that.\n"
+    "Store options (endpoint, passwd_file, cache_dir, ...) as for mounting.\n";
+
+}  // namespace
+
 int uploads_main(const std::vector<std::string>& args) {
   bool abort_orphans = false;
+  std::optional<long> older_than;
   std::vector<std::string> argv = {"bucketfs"};
   std::string spec;
-  for (const auto& a : args) {
-    if (a == "--abort-orphans")
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--abort-orphans") {
       abort_orphans = true;
-    else if (a == "-h" || a == "--help") {
-      std::cout << "usage: bucketfs uploads BUCKET[:/PREFIX] [-o OPTIONS] [--abort-orphans]\n"
-                   "Lists the multipart uploads in the bucket (under the prefix); those no local\n"
-                   "checkpoint record owns are orphans, which --abort-orphans aborts.\n"
-                   "Store options (endpoint, passwd_file, cache_dir, ...) as for mounting.\n";
+    } else if (a == "--older-than" || a.rfind("--older-than=", 0) == 0) {
+      std::string v = a.size() > 12 ? a.substr(13) : (i + 1 < args.size() ? args[++i] : "");
+      auto d = parse_duration(v);
+      if (!d) {
+        std::cerr << "bucketfs uploads: --older-than: " << d.error() << "\n";
+        return 2;
+      }
+      older_than = *d;
+    } else if (a == "-h" || a == "--help") {
+      std::cout << kUploadsHelp;
       return 0;
     } else {
       if (spec.empty() && !a.empty() && a[0] != '-' && argv.size() == 1) spec = a;
@@ -137,6 +230,10 @@ int uploads_main(const std::vector<std::string>& args) {
   }
   if (spec.empty()) {
     std::cerr << "bucketfs uploads: give BUCKET[:/PREFIX]; see bucketfs uploads --help\n";
+    return 2;
+  }
+  if (older_than && !abort_orphans) {
+    std::cerr << "bucketfs uploads: --older-than only applies to --abort-orphans\n";
     return 2;
   }
   // The store options are the mount's; "/" stands in for the mountpoint.
@@ -152,6 +249,14 @@ int uploads_main(const std::vector<std::string>& args) {
     std::cerr << "bucketfs uploads: " << r.error() << "\n";
     return 2;
   }
+  // Every store under the cache dir, whatever endpoint spelling or prefix it
+  // was mounted with. One that cannot be read could own any upload: refuse.
+  auto local = load_local_uploads(cfg.cache_dir);
+  if (!local) {
+    std::cerr << "bucketfs uploads: " << local.error()
+              << "; nothing was listed or aborted (fix it, or give the right cache_dir=)\n";
+    return 1;
+  }
   const store::Dialect dialect =
       cfg.provider.value_or(Provider::S3) == Provider::OSS ? store::Dialect::OSS : store::Dialect::S3;
   auto creds = store::load_credentials(dialect, cfg.bucket, cfg.passwd_file,
@@ -162,41 +267,38 @@ int uploads_main(const std::vector<std::string>& args) {
   }
   store::HttpObjectStore store(make_store_config(cfg, std::move(*creds)));
 
-  std::set<std::string> owned;
-  const MountLayout layout = layout_for(cfg.cache_dir, cfg.endpoint, cfg.bucket, cfg.prefix);
-  if (auto cp = checkpoint::CheckpointStore::open(layout.checkpoint_dir, true)) {
-    if (auto all = (*cp)->load_all())
-      for (const auto& r : all->good)
-        if (!r.upload_id.empty()) owned.insert(r.upload_id);
-  }
-
+  const std::time_t now = std::time(nullptr);
   std::string key_marker, id_marker;
-  size_t total = 0, orphans = 0, aborted = 0;
+  size_t total = 0, aborted = 0, left_unknown = 0;
+  size_t count[3] = {0, 0, 0};
   int rc = 0;
   for (;;) {
     auto page = store.list_uploads(cfg.prefix, key_marker, id_marker);
     if (!page) {
       std::cerr << "bucketfs uploads: cannot list multipart uploads of '" << cfg.bucket
-                << "': " << page.error().describe() << "\n";
+                << "': " << log::printable(page.error().describe()) << "\n";
       return 1;
     }
     for (const auto& u : page->uploads) {
       ++total;
-      bool orphan = !owned.count(u.upload_id);
-      orphans += orphan;
+      const UploadOwner owner = classify_upload(*local, u.upload_id);
+      ++count[static_cast<int>(owner)];
       char when[32] = "?";
       struct tm tm;
       if (u.initiated && gmtime_r(&u.initiated, &tm)) std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-      std::cout << (orphan ? "orphan " : "owned  ") << when << "  " << u.key << "  " << u.upload_id;
-      if (orphan && abort_orphans) {
+      std::cout << owner_word(owner) << "  " << when << "  " << log::printable(u.key) << "  "
+                << log::printable(u.upload_id);
+      if (abort_orphans && may_abort(owner, u.initiated, older_than, now)) {
         auto r = store.abort_multipart(u.key, u.upload_id);
         if (r) {
           ++aborted;
           std::cout << "  aborted";
         } else {
-          std::cout << "  abort failed: " << r.error().describe();
+          std::cout << "  abort failed: " << log::printable(r.error().describe());
           rc = 1;
         }
+      } else if (abort_orphans && owner == UploadOwner::Unknown) {
+        ++left_unknown;
       }
       std::cout << "\n";
     }
@@ -204,9 +306,20 @@ int uploads_main(const std::vector<std::string>& args) {
     key_marker = page->next_key_marker;
     id_marker = page->next_upload_id_marker;
   }
-  std::cout << total << " multipart upload(s), " << orphans << " orphan(s)";
-  if (abort_orphans) std::cout << ", " << aborted << " aborted";
+  std::cout << total << " multipart upload(s): " << count[0] << " pending, " << count[1] << " orphan(s), "
+            << count[2] << " unknown";
+  if (abort_orphans) std::cout << "; " << aborted << " aborted";
   std::cout << "\n";
+  if (local->stores == 0 && total > 0)
+    std::cout << "no bucketfs state under " << cfg.cache_dir
+              << ": is that the cache dir the mounts use (cache_dir=)? nothing here is known to be ours\n";
+  if (left_unknown > 0) {
+    std::cout << left_unknown
+              << " unknown upload(s) left alone: they may be in use by another mount, host or tool; "
+              << (older_than ? "they started less than --older-than ago"
+                             : "add --older-than DURATION (e.g. 7d) to abort those started longer ago")
+              << "\n";
+  }
   return rc;
 }
 

@@ -30,7 +30,7 @@ namespace bucketfs::cli {
 namespace {
 
 int fail(const std::string& message) {
-  std::cerr << "bucketfs: " << message << "\n";
+  std::cerr << "bucketfs: " << log::printable(message) << "\n";
   return kExitFailure;
 }
 
@@ -68,10 +68,13 @@ int run_mount(const MountConfig& given) {
   }
   cfg.mountpoint = real;
 
-  if (!cfg.log_file.empty() && !log::set_file(cfg.log_file)) {
-    return fail("cannot open log file '" + cfg.log_file + "': " + std::strerror(errno));
+  if (!cfg.log_file.empty()) {
+    if (std::string why = log::set_file(cfg.log_file); !why.empty()) return fail(why);
   }
-  if (auto d = make_private_dirs(cfg.cache_dir); !d) return fail(d.error());
+  // From here on the cache dir is named by its checked, symlink-free path.
+  std::string cache_dir;
+  if (auto d = make_private_dirs(cfg.cache_dir, &cache_dir); !d) return fail(d.error());
+  cfg.cache_dir = cache_dir;
 
   const store::Dialect dialect =
       cfg.provider.value_or(Provider::S3) == Provider::OSS ? store::Dialect::OSS : store::Dialect::S3;
@@ -98,7 +101,8 @@ int run_mount(const MountConfig& given) {
   // is reported on the terminal; the daemon opens it again after the fork
   // (an LMDB environment must not cross a fork).
   const MountLayout layout = layout_for(cfg.cache_dir, cfg.endpoint, cfg.bucket, cfg.prefix);
-  if (auto d = make_private_dirs(layout.state_dir); !d) return fail(d.error());
+  for (const std::string* dir : {&layout.state_dir, &layout.checkpoint_dir, &layout.staging_dir})
+    if (auto d = make_private_dirs(*dir); !d) return fail(d.error());
   if (!cfg.read_only) {
     auto probe = checkpoint::CheckpointStore::open(layout.checkpoint_dir, false);
     if (!probe) return fail(probe.error().message);
@@ -112,10 +116,18 @@ int run_mount(const MountConfig& given) {
   const fusefs::MountOptions mount_opts = make_mount_options(cfg);
   const bool to_syslog = !cfg.foreground && cfg.log_file.empty();
 
+  // Once the checks passed (a failed mount stays one line): on stderr, and in
+  // the log once it is the daemon's (the same stream in the foreground
+  // without log_file, so only once there).
+  const std::vector<std::string> warnings = security_warnings(cfg);
+  if (!cfg.foreground || !cfg.log_file.empty())
+    for (const auto& w : warnings) std::cerr << "bucketfs: warning: " << w << "\n";
+
   std::unique_ptr<checkpoint::CheckpointStore> cp;
   std::unique_ptr<upload::Uploader> uploader;
   int rc = fusefs::serve(filesystem, mount_opts, [&] {
     if (to_syslog) log::set_syslog("bucketfs");
+    for (const auto& w : warnings) LOG_WARN(w);
     if (!cfg.read_only) {
       auto opened = checkpoint::CheckpointStore::open(layout.checkpoint_dir, false);
       if (!opened) throw std::runtime_error(opened.error().message);

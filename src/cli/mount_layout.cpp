@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/util/private_dir.hpp"
 
 namespace bucketfs::cli {
 namespace {
@@ -41,41 +42,36 @@ MountLayout layout_for(const std::string& cache_dir, const std::string& endpoint
   return l;
 }
 
-Result<Ok, std::string> make_private_dirs(const std::string& dir) {
-  std::string cur;
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = dir.find('/', pos + 1);
-    cur = dir.substr(0, pos);
-    if (cur.empty()) continue;
-    if (::mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST)
-      return "cannot create " + cur + ": " + std::strerror(errno);
-  }
-  struct stat st;
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return dir + " is not a directory";
-  if ((st.st_mode & 077) != 0 && ::chmod(dir.c_str(), 0700) != 0)
-    return "cannot make " + dir + " private (chmod 700): " + std::strerror(errno);
+Result<Ok, std::string> make_private_dirs(const std::string& dir, std::string* resolved) {
+  auto opened = open_private_dir(dir);
+  if (!opened) return opened.error();
+  if (resolved != nullptr) *resolved = opened->path;
   return Ok{};
 }
 
 Result<Ok, std::string> register_mount(const std::string& cache_dir, const std::string& mountpoint,
                                        const std::string& state_dir) {
-  std::string dir = cache_dir + "/mounts";
-  if (auto r = make_private_dirs(dir); !r) return r.error();
-  std::string path = dir + "/" + short_hash(canonical(mountpoint));
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return "cannot write " + tmp + ": " + std::strerror(errno);
+  auto dir = open_private_dir(cache_dir + "/mounts");
+  if (!dir) return dir.error();
+  const std::string name = short_hash(canonical(mountpoint));
+  const std::string tmp = name + ".tmp";
+  // A leftover (or planted) temp file is removed, never opened: O_EXCL and
+  // O_NOFOLLOW create a fresh file or fail.
+  if (::unlinkat(dir->fd.get(), tmp.c_str(), 0) != 0 && errno != ENOENT)
+    return "cannot replace " + dir->path + "/" + tmp + ": " + std::strerror(errno);
+  auto fd = open_private_file(dir->fd.get(), dir->path, tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (!fd) return "cannot register the mount: " + fd.error();
   std::string content = state_dir + "\n";
-  bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) return "cannot write " + path + ": " + std::strerror(errno);
+  bool ok = ::write(fd->get(), content.data(), content.size()) == static_cast<ssize_t>(content.size());
+  fd->reset();
+  if (!ok || ::renameat(dir->fd.get(), tmp.c_str(), dir->fd.get(), name.c_str()) != 0)
+    return "cannot write " + dir->path + "/" + name + ": " + std::strerror(errno);
   return Ok{};
 }
 
 std::string lookup_mount(const std::string& cache_dir, const std::string& mountpoint) {
   std::string path = cache_dir + "/mounts/" + short_hash(canonical(mountpoint));
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return {};
   char buf[PATH_MAX + 2];
   ssize_t n = ::read(fd, buf, sizeof buf - 1);

@@ -160,8 +160,8 @@ std::vector<OptionSpec> make_table() {
        {},
        K::Flag,
        nullptr,
-       "Let other users access the mount (root, or user_allow_other in "
-       "/etc/fuse.conf)",
+       "Let other users access the mount (root, or user_allow_other in /etc/fuse.conf); "
+       "turns on default_permissions",
        {},
        0,
        0,
@@ -169,12 +169,22 @@ std::vector<OptionSpec> make_table() {
   add({"default_permissions",
        {},
        K::Flag,
-       nullptr,
+       "on with allow_other",
        "Let the kernel check permissions from mode/uid/gid",
        {},
        0,
        0,
        [](C& c, const V& v) { c.default_permissions = v.flag; }});
+  add({"no_default_permissions",
+       {},
+       K::Flag,
+       nullptr,
+       "With allow_other: no permission checks, every local user may read, change and delete every file "
+       "(insecure; logged at mount)",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.default_permissions = !v.flag; }});
   add({"ro", {"read_only"}, K::Flag, nullptr, "Mount read-only", {}, 0, 0, [](C& c, const V& v) {
          c.read_only = v.flag;
        }});

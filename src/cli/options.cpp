@@ -337,6 +337,8 @@ Result<void, std::string> resolve_defaults(MountConfig* cfg, const std::string& 
 
   if (!cfg->path_style) cfg->path_style = !(ends_with(host, "amazonaws.com") || ends_with(host, "aliyuncs.com"));
 
+  if (!cfg->default_permissions) cfg->default_permissions = cfg->allow_other;
+
   if (cfg->cache_dir.empty()) {
     if (is_root) {
       cfg->cache_dir = "/var/cache/bucketfs";

@@ -19,6 +19,7 @@
 #include "bucketfs/cli/mount_layout.hpp"
 #include "bucketfs/stage/staging_area.hpp"
 #include "bucketfs/upload/recovery.hpp"
+#include "bucketfs/util/log.hpp"
 
 namespace bucketfs::cli {
 namespace {
@@ -163,13 +164,15 @@ std::string render_plain(const StatusSnapshot& s) {
   std::ostringstream o;
   if (s.pending.empty() && s.failed.empty() && s.damaged == 0) return "nothing pending\n";
   for (const auto& r : s.pending) {
-    o << r.key << "\t" << r.size << " bytes\tparts " << r.parts.size() << "/" << r.parts_total() << "\tuploaded "
-      << r.bytes_done() << "/" << r.size << "\t" << checkpoint::state_name(r.state) << "\tattempts " << r.attempts;
-    if (!r.last_error.empty()) o << "\terror: " << r.last_error;
+    o << log::printable(r.key) << "\t" << r.size << " bytes\tparts " << r.parts.size() << "/" << r.parts_total()
+      << "\tuploaded " << r.bytes_done() << "/" << r.size << "\t" << checkpoint::state_name(r.state)
+      << "\tattempts " << r.attempts;
+    if (!r.last_error.empty()) o << "\terror: " << log::printable(r.last_error);
     o << "\n";
   }
   for (const auto& r : s.failed)
-    o << r.key << "\t" << r.size << " bytes\tFAILED\t" << r.last_error << "\t(staging " << r.staging_path << ")\n";
+    o << log::printable(r.key) << "\t" << r.size << " bytes\tFAILED\t" << log::printable(r.last_error)
+      << "\t(staging " << log::printable(r.staging_path) << ")\n";
   if (s.damaged > 0)
     o << s.damaged << " damaged checkpoint record(s): run `bucketfs recover` to re-queue the staged files\n";
   uint64_t total = 0, done = 0;
@@ -217,7 +220,8 @@ std::string render_tty(const StatusSnapshot& s, const Rates& rates, int width) {
       tail += " " + human(it->second) + "/s ETA " +
               std::to_string(static_cast<int>((r.size - r.bytes_done()) / it->second)) + "s";
     }
-    std::string key = r.key.size() > 30 ? "..." + r.key.substr(r.key.size() - 27) : r.key;
+    const std::string shown = log::printable(r.key);  // a key could hold terminal escapes
+    std::string key = shown.size() > 30 ? "..." + shown.substr(shown.size() - 27) : shown;
     // The bar takes what the key and the figures leave (10 to 40 columns);
     // the last error gets a line of its own, cut to the terminal's width.
     int barw = std::clamp(width - static_cast<int>(key.size() + tail.size()) - 4, 10, 40);  // " [" "]" and a spare
@@ -225,13 +229,14 @@ std::string render_tty(const StatusSnapshot& s, const Rates& rates, int width) {
     if (static_cast<int>(line.size()) > width) line.resize(static_cast<size_t>(width));
     o << line << "\n";
     if (!r.last_error.empty()) {
-      std::string err = "    last error (attempt " + std::to_string(r.attempts) + "): " + r.last_error;
+      std::string err =
+          "    last error (attempt " + std::to_string(r.attempts) + "): " + log::printable(r.last_error);
       if (static_cast<int>(err.size()) > width) err.resize(static_cast<size_t>(width));
       o << err << "\n";
     }
   }
   for (const auto& r : s.failed) {
-    std::string line = r.key + " FAILED: " + r.last_error;
+    std::string line = log::printable(r.key) + " FAILED: " + log::printable(r.last_error);
     if (static_cast<int>(line.size()) > width) line.resize(static_cast<size_t>(width));
     o << line << "\n";
   }

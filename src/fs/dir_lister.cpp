@@ -85,6 +85,7 @@ struct DirLister::Sampler {
       sample.entries.clear();  // no thread: sampled after the listing, as for one page
     }
   }
+  // joinable() first: `tally` is the running sampler's until it is joined.
   bool started() const { return thread.joinable() || tally.has_value(); }
   void join() {
     if (thread.joinable()) thread.join();
@@ -297,7 +298,11 @@ DirLister::HeadTally DirLister::head_entries(const std::string& dir, DirListing*
   };
   size_t n = std::min<size_t>(std::max(opts_.readdir_head_parallel, 1), todo.size());
   std::vector<std::thread> threads;
-  for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
+  try {
+    for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
+  } catch (const std::system_error&) {
+    // No more threads (a process or memory limit): fewer HEADs at a time.
+  }
   worker();
   for (auto& t : threads) t.join();
   return {with_meta.load(), failed.load()};

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include <sys/mman.h>
 
@@ -240,7 +241,14 @@ int Prefetcher::read(uint64_t offset, size_t n, const ReadSink& deliver) {
           lk.lock();
         }
       } else if (!thread_.joinable()) {
-        thread_ = std::thread([this] { stream_loop(); });
+        try {
+          thread_ = std::thread([this] { stream_loop(); });
+        } catch (const std::system_error&) {
+          // No thread (a process or memory limit): no stream, fetch what is asked.
+          stop_stream();
+          lk.unlock();
+          return deliver_exact(offset, want, &head, deliver);
+        }
       }
       cv_.notify_all();
       cv_.wait(lk, [&] { return (w = window_at(offset)) != nullptr; });

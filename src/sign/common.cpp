@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "bucketfs/sign/crypto.hpp"
 #include "internal.hpp"
 
 namespace bucketfs::sign::detail {
@@ -114,6 +115,20 @@ std::string legacy_string_to_sign(const SignRequest& r, std::string_view prefix,
   }
   out += canonical_resource;
   return out;
+}
+
+std::string derive_key(std::string_view prefix, const Secret& secret,
+                       std::initializer_list<std::string_view> steps) {
+  std::string key;
+  key.reserve(prefix.size() + secret.reveal().size());  // one buffer: no unwiped copy left by a regrowth
+  key += prefix;
+  key += secret.reveal();
+  for (std::string_view step : steps) {
+    std::string next = crypto::hmac_sha256(key, step);
+    secure_wipe(key);
+    key.swap(next);  // next now holds the wiped buffer
+  }
+  return key;
 }
 
 }  // namespace bucketfs::sign::detail

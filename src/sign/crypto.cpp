@@ -6,6 +6,7 @@
 // broken library; they are reported as std::bad_alloc / std::runtime_error.
 #include "bucketfs/sign/crypto.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -45,7 +46,9 @@ std::string hmac(const EVP_MD* md, std::string_view key, std::string_view data) 
   if (HMAC(md, key.data(), static_cast<int>(key.size()), d, data.size(), out, &len) == nullptr) {
     throw std::runtime_error("HMAC failed");
   }
-  return std::string(reinterpret_cast<char*>(out), len);
+  std::string mac(reinterpret_cast<char*>(out), len);
+  OPENSSL_cleanse(out, sizeof out);  // a MAC may be a derived signing key
+  return mac;
 }
 
 // Shared body of Md5 and Sha256: a lazily (re)initialised digest context.

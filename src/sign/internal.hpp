@@ -2,6 +2,7 @@
 // Not a public header: nothing outside src/sign/ includes it.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,6 +53,13 @@ std::string legacy_canonical_resource(std::string_view bucket, std::string_view 
 // `prefix` ("x-amz-" / "x-oss-"), as "name:v1,v2\n", sorted.
 std::string legacy_string_to_sign(const SignRequest& r, std::string_view prefix, std::string_view date,
                                   std::string_view canonical_resource);
+
+// The chained HMAC-SHA256 key derivation of SigV4 and OSS V4:
+// HMAC(...HMAC(HMAC(prefix + secret, steps[0]), steps[1])..., steps[n-1]).
+// Every intermediate key (and the copy of the secret) is wiped before it is
+// freed; the caller wipes the returned key (secure_wipe) once it has signed.
+std::string derive_key(std::string_view prefix, const Secret& secret,
+                       std::initializer_list<std::string_view> steps);
 
 }  // namespace bucketfs::sign::detail
 

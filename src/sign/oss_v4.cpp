@@ -122,13 +122,7 @@ std::string string_to_sign(std::string_view iso_datetime, std::string_view scope
 }
 
 std::string signing_key(const Secret& secret, std::string_view date, std::string_view region) {
-  std::string k = "aliyun_v4";
-  k += secret.reveal();
-  std::string key = crypto::hmac_sha256(k, date);
-  std::fill(k.begin(), k.end(), '\0');
-  key = crypto::hmac_sha256(key, region);
-  key = crypto::hmac_sha256(key, "oss");
-  return crypto::hmac_sha256(key, "aliyun_v4_request");
+  return detail::derive_key("aliyun_v4", secret, {date, region, "oss", "aliyun_v4_request"});
 }
 
 std::string signature(std::string_view signing_key, std::string_view string_to_sign) {
@@ -151,7 +145,9 @@ void sign(SignRequest& r, const Credentials& c, std::string_view region, std::st
 
   std::vector<std::string> additional = effective_additional(r, additional_headers);
   std::string sts = string_to_sign(datetime, scope, canonical_request_with(r, canonical_uri, additional));
-  std::string sig = signature(signing_key(c.secret, date, region), sts);
+  std::string key = signing_key(c.secret, date, region);
+  std::string sig = signature(key, sts);
+  secure_wipe(key);  // a derived key signs any request of that day and region
 
   std::string auth(kAlgorithm);
   auth += " Credential=";

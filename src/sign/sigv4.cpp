@@ -73,14 +73,7 @@ std::string string_to_sign(std::string_view amz_date, std::string_view scope, st
 
 std::string signing_key(const Secret& secret, std::string_view date, std::string_view region,
                         std::string_view service) {
-  std::string k = "AWS4";
-  k += secret.reveal();
-  std::string key = crypto::hmac_sha256(k, date);
-  // Overwrite the copy of the secret before it is freed.
-  std::fill(k.begin(), k.end(), '\0');
-  key = crypto::hmac_sha256(key, region);
-  key = crypto::hmac_sha256(key, service);
-  return crypto::hmac_sha256(key, "aws4_request");
+  return detail::derive_key("AWS4", secret, {date, region, service, "aws4_request"});
 }
 
 std::string signature(std::string_view signing_key, std::string_view string_to_sign) {
@@ -107,7 +100,9 @@ void sign(SignRequest& r, const Credentials& c, std::string_view region, std::st
   std::string signed_headers;
   std::string creq = canonical_request(r, payload_hash, &signed_headers);
   std::string sts = string_to_sign(amz_date, scope, creq);
-  std::string sig = signature(signing_key(c.secret, date, region, service), sts);
+  std::string key = signing_key(c.secret, date, region, service);
+  std::string sig = signature(key, sts);
+  secure_wipe(key);  // a derived key signs any request of that day and region
 
   std::string auth(kAlgorithm);
   auth += " Credential=";

@@ -2,14 +2,20 @@
 #include "bucketfs/util/log.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <mutex>
+
+#include "bucketfs/util/fd.hpp"
+#include "bucketfs/util/private_dir.hpp"
 
 namespace bucketfs::log {
 namespace {
@@ -36,19 +42,29 @@ int syslog_priority(Level l) {
   }
   return LOG_INFO;
 }
+
 }  // namespace
 
 void set_level(Level level) { g_level = static_cast<int>(level); }
 Level level() { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
 
-bool set_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
+std::string set_file(const std::string& path) {
+  // O_NONBLOCK: a planted FIFO without a reader fails here instead of hanging.
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
+    const int err = errno;
+    struct stat st {};
+    // ELOOP, or EACCES where the kernel protects symlinks in sticky dirs.
+    if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+      return "log file " + path + " is a symlink; give the file itself (bucketfs never follows one)";
+    return "cannot open log file " + path + ": " + std::strerror(err);
+  }
+  if (std::string why = check_private_file(fd.get(), path); !why.empty()) return "log file refused: " + why;
   std::lock_guard lock(g_mu);
   if (g_sink == Sink::File && g_fd > 2) ::close(g_fd);
-  g_fd = fd;
+  g_fd = fd.release();
   g_sink = Sink::File;
-  return true;
+  return "";
 }
 
 void set_syslog(const char* ident) {
@@ -77,7 +93,70 @@ bool parse_level(const std::string& n, Level* out) {
   return true;
 }
 
-void write(Level l, const std::string& message) {
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i] (0 if there is none), as RFC 3629
+// defines it: no overlong forms, no surrogates, nothing above U+10FFFF.
+size_t utf8_length(std::string_view s, size_t i) {
+  auto at = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = at(i);
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size() || at(i + 1) < lo || at(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k)
+    if (at(i + k) < 0x80 || at(i + k) > 0xBF) return 0;
+  return n;
+}
+
+}  // namespace
+
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto escape = [&](unsigned char b) {
+    static const char kHex[] = "0123456789abcdef";
+    out += "\\x";
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  };
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7F)
+        escape(c);
+      else
+        out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    size_t n = utf8_length(s, i);
+    if (n == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) n = 0;  // a C1 control
+    if (n == 0) {
+      escape(c);
+      ++i;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+void write(Level l, const std::string& raw) {
+  const std::string message = printable(raw);
   std::lock_guard lock(g_mu);
   if (g_sink == Sink::Syslog) {
     syslog(syslog_priority(l), "%s", message.c_str());

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ship_man.sh - the manual page: groff -ww and man -l render man/bucketfs.1
-# without a warning; it has the sections a user looks for; its option entries
+# without a warning; it has the sections a user looks for (SECURITY stating
+# the trust model among them); its option entries
 # and `bucketfs --help` list the same options (names, --long spellings,
 # aliases, the fstab options accepted and ignored, numeric defaults); the
 # status --json members and the credential variables are documented.
@@ -34,10 +35,18 @@ fi
 groff -man -Tascii -P-cbou -rLL=200n "$PAGE" >"$T_TMP/page.txt" 2>/dev/null
 section() { awk -v s="$1" '/^[A-Z]/ { on = ($0 == s) } on' "$T_TMP/page.txt"; }
 
-for s in NAME SYNOPSIS DESCRIPTION OPTIONS SUBCOMMANDS GUARANTEES "CHECKPOINT AND RESUME" FILES ENVIRONMENT \
+for s in NAME SYNOPSIS DESCRIPTION OPTIONS SUBCOMMANDS GUARANTEES "CHECKPOINT AND RESUME" SECURITY FILES \
+  ENVIRONMENT \
   "EXIT STATUS" EXAMPLES "SEE ALSO"; do
   if grep -qx -- "$s" "$T_TMP/page.txt"; then t_ok "section $s"; else t_fail "section $s" "missing"; fi
 done
+# SECURITY states the trust model: who may use a mount, the cache dir, http://.
+missing=''
+for w in "Who may use a mount" "The cache directory" "Over the network" allow_other default_permissions \
+  no_default_permissions "world-writable" "sticky" "http://" "in clear" no_verify_ssl; do
+  section SECURITY | grep -qF -- "$w" || missing+=" [$w]"
+done
+t_check "SECURITY: the trust model" "$missing" ""
 
 # --- options: --help and the man page agree ---
 "$BIN" --help >"$T_TMP/help" 2>&1

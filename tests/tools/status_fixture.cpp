@@ -2,7 +2,10 @@
 // marks, as a close writes them) and checkpoint records in each state (queued
 // with no record, uploading with 3 of 8 parts, failing with an error), plus one
 // entry in the failed table, so `bucketfs status` can be checked in all its
-// forms without a mount. The files are sparse. Usage: status_fixture STATE_DIR
+// forms without a mount. The files are sparse.
+// Usage: status_fixture STATE_DIR [FAILED_KEY FAILED_UPLOAD_ID]: the record in
+// the failed table gets that key and multipart upload id (an upload bucketfs
+// started and nothing will resume, for `bucketfs uploads`).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,8 +39,8 @@ bool stage_closed(stage::StagingArea& area, const std::string& key, uint64_t siz
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: status_fixture STATE_DIR\n");
+  if (argc != 2 && argc != 4) {
+    std::fprintf(stderr, "usage: status_fixture STATE_DIR [FAILED_KEY FAILED_UPLOAD_ID]\n");
     return 2;
   }
   std::string dir = argv[1];
@@ -67,6 +70,10 @@ int main(int argc, char** argv) {
   gone.staging_path = dir + "/staging/d.data";
   gone.size = 42;
   gone.attempts = 0;
+  if (argc == 4) {
+    gone.key = argv[2];
+    gone.upload_id = argv[3];
+  }
 
   for (const auto* r : {&uploading, &failing}) {
     if (auto p = (*cp)->put(*r); !p) return fail(p.error().message);

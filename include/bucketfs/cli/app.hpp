@@ -28,6 +28,11 @@ int run_mount(const MountConfig& cfg);
 store::HttpStoreConfig make_store_config(const MountConfig& cfg, sign::Credentials credentials);
 fusefs::MountOptions make_mount_options(const MountConfig& cfg);
 
+// What in cfg weakens security, one line each, to be shown once at mount on
+// stderr and in the log: allow_other with no_default_permissions, an http://
+// endpoint, no_verify_ssl. Empty when nothing does.
+std::vector<std::string> security_warnings(const MountConfig& cfg);
+
 // "cannot mount bucket 'b' at URL: <what the server said>: <what to check>",
 // without the "bucketfs: " prefix and never containing a secret.
 std::string describe_check_failure(const MountConfig& cfg, const store::Error& e);

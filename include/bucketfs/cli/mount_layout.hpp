@@ -5,7 +5,10 @@
 //   CACHE/mounts/<hash of mountpoint>   the state dir of the last mount there,
 //                                       so `bucketfs status MOUNTPOINT` finds it
 // <hash> is of endpoint + bucket + prefix: one store per mounted bucket prefix.
-// Every directory is created 0700.
+// Every directory is created 0700, and every one on the way is checked as ssh
+// checks ~/.ssh (util/private_dir.hpp): a cache dir another user could change
+// is refused. Files inside are opened relative to their directory, never
+// following a symlink.
 #pragma once
 
 #include <string>
@@ -23,8 +26,10 @@ struct MountLayout {
 MountLayout layout_for(const std::string& cache_dir, const std::string& endpoint, const std::string& bucket,
                        const std::string& prefix);
 
-// Creates dir and its parents as needed, 0700; an error line if it cannot.
-Result<Ok, std::string> make_private_dirs(const std::string& dir);
+// Creates dir and its parents as needed, 0700; an error line if it cannot or
+// if another user could change it (see open_private_dir). *resolved, if
+// given, receives its absolute symlink-free path.
+Result<Ok, std::string> make_private_dirs(const std::string& dir, std::string* resolved = nullptr);
 
 // Records that `mountpoint` is served from `state_dir`.
 Result<Ok, std::string> register_mount(const std::string& cache_dir, const std::string& mountpoint,

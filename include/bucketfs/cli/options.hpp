@@ -53,7 +53,9 @@ struct MountConfig {
   unsigned umask = 022;
   bool umask_given = false;
   bool allow_other = false;
-  bool default_permissions = false;
+  // Not given: on with allow_other (resolve_defaults), so no other user gets
+  // past the modes; off only when asked for (no_default_permissions).
+  std::optional<bool> default_permissions;
   bool read_only = false;
   double stat_ttl_s = 60;
   double dir_ttl_s = 30;
@@ -127,7 +129,8 @@ Result<void, std::string> parse_bucket_spec(const std::string& spec, MountConfig
 // ("aliyuncs.com" -> oss), endpoint from provider and region, region, sigv
 // (4) and its validity for the provider, path style (virtual host for
 // *.amazonaws.com and *.aliyuncs.com, path style elsewhere), cache_dir
-// (home/.cache/bucketfs, or /var/cache/bucketfs when euid is 0).
+// (home/.cache/bucketfs, or /var/cache/bucketfs when euid is 0),
+// default_permissions (on with allow_other unless given).
 Result<void, std::string> resolve_defaults(MountConfig* cfg, const std::string& home, bool is_root);
 
 // Provider guessed from an endpoint URL or host.
