@@ -13,6 +13,7 @@
 
 #include "bucketfs/http/transport.hpp"
 #include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/util/crc.hpp"
 #include "bucketfs/util/log.hpp"
 #include "bucketfs/util/time.hpp"
 #include "bucketfs/xml/s3_xml.hpp"
@@ -544,7 +545,7 @@ StoreResult<PartInfo> HttpObjectStore::upload_part(const std::string& key, const
   };
   c.on_body_chunk = [&](const char* d, size_t n) {
     md5.update(d, n);
-    if (oss) crc = crypto::crc64ecma(crc, d, n);
+    if (oss) crc = crc::crc64ecma(crc, d, n);
   };
   auto r = execute(c);
   if (!r) {
