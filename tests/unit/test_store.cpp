@@ -77,6 +77,30 @@ void test_errno_mapping(void**) {
   assert_string_equal(full.describe().c_str(), "AccessDenied (403 AccessDenied): no [request id r1]");
 }
 
+// Every code has a class, every class a budget; the ones that do not heal by
+// waiting give up first, and the explanation says what to check.
+void test_error_classes(void**) {
+  auto cls = [](ErrorCode c) { return error_class(c); };
+  assert_true(cls(ErrorCode::Transient) == ErrorClass::Transient);
+  assert_true(cls(ErrorCode::Throttled) == ErrorClass::Throttled);
+  assert_true(cls(ErrorCode::SignatureMismatch) == ErrorClass::Auth);
+  assert_true(cls(ErrorCode::ClockSkew) == ErrorClass::Auth);
+  assert_true(cls(ErrorCode::NoSuchUpload) == ErrorClass::NotFound);
+  assert_true(cls(ErrorCode::Integrity) == ErrorClass::Integrity);
+  assert_true(cls(ErrorCode::LocalIo) == ErrorClass::Local);
+  assert_true(cls(ErrorCode::InvalidArgument) == ErrorClass::Permanent);
+  assert_true(cls(ErrorCode::Other) == ErrorClass::Permanent);
+  assert_true(default_budget(ErrorClass::Transient).passes > default_budget(ErrorClass::Auth).passes);
+  assert_true(default_budget(ErrorClass::Auth).passes > default_budget(ErrorClass::Permanent).passes);
+  assert_int_equal(default_budget(ErrorClass::Local).passes, 0);
+  assert_true(default_budget(ErrorClass::Integrity).passes > 0);
+  assert_true(default_budget(ErrorClass::Throttled).backoff_cap_s >=
+              default_budget(ErrorClass::Transient).backoff_cap_s);
+  Error denied{ErrorCode::SignatureMismatch, 403, "SignatureDoesNotMatch", "", "r"};
+  assert_non_null(strstr(explain(denied).c_str(), "check the secret key"));
+  assert_non_null(strstr(explain(denied).c_str(), "403 SignatureDoesNotMatch"));
+}
+
 void test_retry_policy(void**) {
   http::RetryPolicy p{5, 100, 1000, 3000};
   // Doubling steps, capped, jittered within [d/2, d].
@@ -289,6 +313,7 @@ void test_metadata_headers_and_range(void** state) {
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_errno_mapping),
+      cmocka_unit_test(test_error_classes),
       cmocka_unit_test(test_retry_policy),
       cmocka_unit_test_setup_teardown(test_5xx_then_success_is_retried, setup, teardown),
       cmocka_unit_test_setup_teardown(test_persistent_5xx_gives_transient, setup, teardown),
