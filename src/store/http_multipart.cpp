@@ -327,7 +327,8 @@ StoreResult<std::string> HttpObjectStore::copy_multipart(const std::string& src,
   HeaderList kept = kept_headers(info);
   auto up = create(dst, opts, &kept, ChecksumAlgo::None);
   if (!up) return up.error();
-  const uint64_t part = std::max({cfg_.copy_part_size, min_part_size(), (info.size + 9999) / 10000});
+  // copy_part_size (1 GiB) is above every server's minimum part size.
+  const uint64_t part = std::max<uint64_t>({cfg_.copy_part_size, (info.size + 9999) / 10000, 1});
   std::vector<PartInfo> parts;
   for (uint64_t off = 0; off < info.size; off += part) {
     auto p = upload_part_copy(dst, up->upload_id, static_cast<int>(parts.size() + 1), src, off,

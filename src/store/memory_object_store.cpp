@@ -135,6 +135,7 @@ MemoryObjectStore::Object MemoryObjectStore::make_object(std::string data, const
 ObjectInfo MemoryObjectStore::info_of(const std::string& key, const Object& o, bool with_checksum) const {
   ObjectInfo info{key, o.data.size(), o.etag, o.mtime, o.content_type, o.meta};
   if (with_checksum && reports_checksums_) info.checksum = o.crc;
+  if (etag_style_ == EtagStyle::Opaque) info.sse = "aws:kms";  // why its ETags are not MD5s
   return info;
 }
 

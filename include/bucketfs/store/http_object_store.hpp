@@ -52,8 +52,9 @@ struct HttpStoreConfig {
   enum class Checksum { Auto, Crc32c, Crc64Nvme, Md5 };
   Checksum checksum = Checksum::Auto;
   int list_version = 0;
-  // Copies of objects larger than this go part by part (UploadPartCopy),
-  // as S3 refuses a single CopyObject over 5 GiB.
+  // Copies of objects larger than this go part by part (UploadPartCopy) of
+  // copy_part_size (at least the server's minimum part size), as S3 refuses
+  // a single CopyObject over 5 GiB.
   uint64_t max_single_copy = uint64_t{5} << 30;
   uint64_t copy_part_size = uint64_t{1} << 30;
 
