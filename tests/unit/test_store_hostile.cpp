@@ -128,6 +128,7 @@ void test_oversized_listing_page(void** state) {
   auto r = f->store->list(ListRequest{"", "/", "", "", 1000});
   assert_false(r.ok());
   assert_true(code_of(r.error()) == ErrorCode::Other);
+  assert_non_null(strstr(r.error().message.c_str(), "larger than"));
   assert_int_equal(f->server.count(), 1);
 }
 
@@ -186,6 +187,19 @@ void test_endless_listing_ends(void** state) {
   assert_false(r.ok());
   assert_non_null(strstr(r.error().message.c_str(), "no progress"));
   assert_int_equal(f->server.count(), 2);
+}
+
+// The same check in a single page, for callers that page themselves (the
+// directory listing): a page that hands back the token it was asked with.
+void test_page_repeating_its_token(void** state) {
+  auto* f = fx(state);
+  f->server.push({200,
+                  {},
+                  page_xml("<Contents><Key>a</Key><Size>1</Size></Contents>", true,
+                           "<NextContinuationToken>t1</NextContinuationToken>")});
+  auto r = f->store->list(ListRequest{"", "/", "t1", "", 1000});
+  assert_false(r.ok());
+  assert_non_null(strstr(r.error().message.c_str(), "no progress"));
 }
 
 // Truncated, with no keys and no token: nothing to continue from.
@@ -274,6 +288,7 @@ int main() {
       cmocka_unit_test_setup_teardown(test_stalled_answer_times_out, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_lengths_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_endless_listing_ends, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_page_repeating_its_token, setup, teardown),
       cmocka_unit_test_setup_teardown(test_empty_truncated_page_ends, setup, teardown),
       cmocka_unit_test_setup_teardown(test_v2_refused_falls_back_to_v1, setup, teardown),
       cmocka_unit_test_setup_teardown(test_v1_answer_to_v2_is_learnt, setup, teardown),
