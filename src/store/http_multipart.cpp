@@ -1,5 +1,5 @@
 // http_multipart.cpp - HttpObjectStore: multipart uploads (create, parts,
-// complete, abort, listings of parts and uploads) and multipart copies.
+// complete, abort, listings of parts and uploads).
 //
 // A flexible-checksum upload (S3) is declared FULL_OBJECT on create, so its
 // Complete can carry the whole object's CRC, combined from the parts'
@@ -7,6 +7,7 @@
 // whole object's CRC-64 in the Complete answer, checked the same way.
 #include "bucketfs/store/checksums.hpp"
 #include "bucketfs/util/log.hpp"
+#include "bucketfs/util/mime_types.hpp"
 #include "bucketfs/util/time.hpp"
 #include "bucketfs/xml/s3_xml.hpp"
 #include "http_call.hpp"
@@ -318,30 +319,6 @@ StoreResult<ListUploadsPage> HttpObjectStore::list_uploads(const std::string& pr
     return Error{ErrorCode::Other, static_cast<int>(r->status), "",
                  "the server's list of uploads makes no progress", ""};
   return page;
-}
-
-// A copy of an object over the single-copy limit: a multipart upload of the
-// destination, with the source's options, filled by UploadPartCopy.
-StoreResult<std::string> HttpObjectStore::copy_multipart(const std::string& src, const std::string& dst,
-                                                         const ObjectInfo& info, const PutOptions& opts) {
-  HeaderList kept = kept_headers(info);
-  auto up = create(dst, opts, &kept, ChecksumAlgo::None);
-  if (!up) return up.error();
-  // copy_part_size (1 GiB) is above every server's minimum part size.
-  const uint64_t part = std::max<uint64_t>({cfg_.copy_part_size, (info.size + 9999) / 10000, 1});
-  std::vector<PartInfo> parts;
-  for (uint64_t off = 0; off < info.size; off += part) {
-    auto p = upload_part_copy(dst, up->upload_id, static_cast<int>(parts.size() + 1), src, off,
-                              std::min(part, info.size - off));
-    if (!p) {
-      if (auto a = abort_multipart(dst, up->upload_id); !a && a.error().code != ErrorCode::Unsupported)
-        LOG_WARN("cannot abort the multipart copy to " << dst << ": " << a.error().describe());
-      return p.error();
-    }
-    parts.push_back(std::move(*p));
-  }
-  LOG_DEBUG("copied " << src << " to " << dst << " in " << parts.size() << " parts");
-  return complete_upload(dst, *up, parts);
 }
 
 }  // namespace bucketfs::store

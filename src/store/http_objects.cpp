@@ -1,5 +1,5 @@
 // http_objects.cpp - HttpObjectStore: single objects (head, get, put,
-// remove, copy) and listings (ListObjects V2, and V1 where V2 is refused).
+// remove) and listings (ListObjects V2, and V1 where V2 is refused).
 //
 // What an answer must be before anything reaches the caller: a ranged GET
 // answered with 206 and the Content-Range asked for (a 200 carries the
@@ -172,30 +172,33 @@ StoreResult<uint64_t> HttpObjectStore::get(const std::string& key, uint64_t offs
 
 StoreResult<std::string> HttpObjectStore::put(const std::string& key, const FileRange& body,
                                               const PutOptions& opts) {
-  Call c;
-  c.op = "put";
-  c.method = "PUT";
-  c.key = key;
-  c.file = body;
-  c.has_body = true;
-  add_object_headers(c, key, opts);
-  BodyChecksums sent;
-  auto r = send_body(c, &body, nullptr, upload_algo(), opts.checksums, &sent);
-  if (!r) return r.error();
-  return strip_quotes(r->header("etag"));
+  return put_object(key, &body, nullptr, opts, nullptr);
 }
 
 StoreResult<std::string> HttpObjectStore::put_bytes(const std::string& key, const std::string& body,
                                                     const PutOptions& opts) {
+  return put_object(key, nullptr, &body, opts, nullptr);
+}
+
+StoreResult<std::string> HttpObjectStore::put_object(const std::string& key, const FileRange* file,
+                                                     const std::string* bytes, const PutOptions& opts,
+                                                     const HeaderList* object_headers) {
   Call c;
   c.op = "put";
   c.method = "PUT";
   c.key = key;
-  c.body = body;
+  if (file) c.file = *file;
+  if (bytes) c.body = *bytes;
   c.has_body = true;
-  add_object_headers(c, key, opts);
+  if (object_headers) {
+    c.headers.emplace_back("content-type", opts.content_type.empty() ? mime::kDefaultType : opts.content_type);
+    for (const auto& [k, v] : opts.meta) c.headers.emplace_back(meta_prefix() + k, v);
+    for (const auto& h : *object_headers) c.headers.push_back(h);
+  } else {
+    add_object_headers(c, key, opts);
+  }
   BodyChecksums sent;
-  auto r = send_body(c, nullptr, &body, upload_algo(), opts.checksums, &sent);
+  auto r = send_body(c, file, bytes, upload_algo(), opts.checksums, &sent);
   if (!r) return r.error();
   return strip_quotes(r->header("etag"));
 }
@@ -208,63 +211,6 @@ StoreResult<void> HttpObjectStore::remove(const std::string& key) {
   auto r = execute(c);
   if (!r && r.error().code != ErrorCode::NoSuchKey) return r.error();
   return Ok{};
-}
-
-// The source's HEAD says how it is stored (size, type, class, encryption):
-// a copy keeps all of it, and one over the single-copy limit goes in parts.
-StoreResult<std::string> HttpObjectStore::copy(const std::string& src, const std::string& dst,
-                                               const std::optional<PutOptions>& replace) {
-  auto info = head(src);
-  if (!info) return info.error();
-  PutOptions opts = replace ? *replace : PutOptions{info->meta, info->content_type, {}};
-  if (opts.content_type.empty()) opts.content_type = info->content_type;
-  if (info->size > cfg_.max_single_copy) return copy_multipart(src, dst, *info, opts);
-
-  const bool oss = cfg_.dialect == Dialect::OSS;
-  Call c;
-  c.op = "copy";
-  c.method = "PUT";
-  c.key = dst;
-  c.has_body = true;
-  c.headers.emplace_back(oss ? "x-oss-copy-source" : "x-amz-copy-source",
-                         "/" + cfg_.bucket + "/" + sign::uri_encode(src, false));
-  c.headers.emplace_back(oss ? "x-oss-metadata-directive" : "x-amz-metadata-directive",
-                         replace ? "REPLACE" : "COPY");
-  if (replace) {
-    c.headers.emplace_back("content-type",
-                           !opts.content_type.empty() ? opts.content_type : mime::content_type_for(dst));
-    for (const auto& [k, v] : opts.meta) c.headers.emplace_back(meta_prefix() + k, v);
-  }
-  for (auto& h : kept_headers(*info)) c.headers.push_back(std::move(h));
-  if (info->sse == "SSE-C")
-    for (auto& h : encryption_headers(cfg_.encryption, cfg_.dialect, HeaderUse::CopySource))
-      c.headers.push_back(std::move(h));
-  auto r = execute(c);
-  if (!r) return r.error();
-  auto etag = xml::parse_copy_result(r->body);
-  return strip_quotes(etag ? *etag : r->header("etag"));
-}
-
-// What a copy of this object must say to stay as it is: its storage class
-// and encryption (a copy otherwise gets the bucket's defaults; an SSE-C copy
-// is written with the mount's key, the only one we have).
-HeaderList HttpObjectStore::kept_headers(const ObjectInfo& info) const {
-  HeaderList h;
-  const bool oss = cfg_.dialect == Dialect::OSS;
-  if (!info.storage_class.empty()) h.emplace_back(storage_class_header(cfg_.dialect), info.storage_class);
-  Encryption keep;
-  if (info.sse == "SSE-C") {
-    keep = cfg_.encryption;
-  } else if (info.sse == "AES256") {
-    keep.mode = Encryption::Mode::Managed;
-  } else if (info.sse == "SM4") {
-    keep.mode = Encryption::Mode::Sm4;
-  } else if (!info.sse.empty() && (info.sse.rfind("aws:kms", 0) == 0 || (oss && info.sse == "KMS"))) {
-    keep.mode = Encryption::Mode::Kms;
-    keep.kms_key_id = info.sse_kms_key_id;
-  }
-  for (auto& x : encryption_headers(keep, cfg_.dialect, HeaderUse::NewObject)) h.push_back(std::move(x));
-  return h;
 }
 
 StoreResult<ListPage> HttpObjectStore::list(const ListRequest& req) {

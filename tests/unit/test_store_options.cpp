@@ -12,6 +12,7 @@
 #include <string>
 
 #include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/store/checksums.hpp"
 #include "bucketfs/store/object_options.hpp"
 #include "bucketfs/util/crc.hpp"
 #include "lib/store_fixture.hpp"
@@ -210,6 +211,48 @@ void test_large_copy_goes_in_parts(void** state) {
   assert_non_null(strstr(seen[5].body.c_str(), "<PartNumber>3</PartNumber><ETag>\"p3\"</ETag>"));
 }
 
+// A server that cannot copy an encrypted object (Ceph 16: NotImplemented)
+// gets its bytes through us: read, checked against the source's CRC, sent
+// again with the source's encryption. Bytes that do not match are not sent.
+void test_encrypted_copy_through_client(void** state) {
+  auto* f = fx(state);
+  auto cfg = testsupport::cfg_for(f->server);
+  cfg.checksum = HttpStoreConfig::Checksum::Md5;
+  f->reset(cfg);
+  const std::string data = "hello";
+  const std::string crc = crc_base64(Crc{ChecksumAlgo::Crc32c, crc::crc32c(0, data.data(), data.size())});
+  Canned src_head{200,
+                  {{"Content-Length", "5"},
+                   {"ETag", "\"e\""},
+                   {"x-amz-server-side-encryption", "aws:kms"},
+                   {"x-amz-server-side-encryption-aws-kms-key-id", "k9"},
+                   {"x-amz-checksum-crc32c", crc}},
+                  ""};
+  f->server.push(src_head);
+  f->server.push({501, {}, testsupport::err_xml("NotImplemented")});
+  f->server.push({206, {{"Content-Range", "bytes 0-4/5"}}, data});
+  f->server.push(ok_put(data));
+  auto r = f->store->copy("a", "b", std::nullopt);
+  assert_true(r.ok());
+  auto seen = f->server.seen();
+  assert_int_equal(seen.size(), 4);
+  assert_string_equal(seen[2].method.c_str(), "GET");
+  assert_string_equal(seen[3].method.c_str(), "PUT");
+  assert_string_equal(seen[3].target.c_str(), "/bkt/b");
+  assert_string_equal(seen[3].body.c_str(), "hello");
+  assert_string_equal(seen[3].header("x-amz-copy-source").c_str(), "");
+  assert_string_equal(seen[3].header("x-amz-server-side-encryption").c_str(), "aws:kms");
+  assert_string_equal(seen[3].header("x-amz-server-side-encryption-aws-kms-key-id").c_str(), "k9");
+  // The same with bytes that are not the source's: nothing is written.
+  f->server.push(src_head);
+  f->server.push({501, {}, testsupport::err_xml("NotImplemented")});
+  f->server.push({206, {{"Content-Range", "bytes 0-4/5"}}, "hellO"});
+  auto bad = f->store->copy("a", "b", std::nullopt);
+  assert_false(bad.ok());
+  assert_true(bad.error().code == ErrorCode::Integrity);
+  assert_int_equal(f->server.count(), 7);
+}
+
 // OSS names for the same options.
 void test_oss_option_headers(void** state) {
   auto* f = fx(state);
@@ -294,6 +337,7 @@ int main() {
       cmocka_unit_test_setup_teardown(test_sse_c_everywhere_never_in_messages, setup, teardown),
       cmocka_unit_test_setup_teardown(test_copy_keeps_class_and_encryption, setup, teardown),
       cmocka_unit_test_setup_teardown(test_large_copy_goes_in_parts, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_encrypted_copy_through_client, setup, teardown),
       cmocka_unit_test_setup_teardown(test_oss_option_headers, setup, teardown),
       cmocka_unit_test(test_parse_sse),
       cmocka_unit_test(test_key_file),

@@ -11,8 +11,8 @@
 //
 // The implementation is split by concern: http_object_store.cpp (signing,
 // the retry loop, capabilities), http_objects.cpp (objects and listings),
-// http_multipart.cpp (multipart uploads and copies), http_checksums.cpp
-// (what a body carries and how the answer is checked).
+// http_multipart.cpp (multipart uploads), http_copy.cpp (copies),
+// http_checksums.cpp (what a body carries and how the answer is checked).
 #pragma once
 
 #include <atomic>
@@ -128,8 +128,17 @@ class HttpObjectStore final : public ObjectStore {
   StoreResult<http::Response> send_body(Call& c, const FileRange* file, const std::string* bytes,
                                         ChecksumAlgo algo, const BodyChecksums& known, BodyChecksums* sent);
   StoreResult<ListPage> list_page(const ListRequest& req, bool v2);
+  // PUT of a file range or of bytes, with the mount's object options or
+  // (object_headers set, for a copy) those instead.
+  StoreResult<std::string> put_object(const std::string& key, const FileRange* file, const std::string* bytes,
+                                      const PutOptions& opts, const HeaderList* object_headers);
+  StoreResult<std::string> copy_single(const std::string& src, const std::string& dst, const ObjectInfo& info,
+                                       const PutOptions& opts, bool replace);
   StoreResult<std::string> copy_multipart(const std::string& src, const std::string& dst, const ObjectInfo& info,
                                           const PutOptions& opts);
+  StoreResult<std::string> copy_through_client(const std::string& src, const std::string& dst,
+                                               const ObjectInfo& info, const PutOptions& opts);
+  void abort_quietly(const std::string& key, const std::string& upload_id);
   HeaderList kept_headers(const ObjectInfo& source) const;
   // CreateMultipartUpload with the mount's object options, or (object_headers
   // set, for a copy) with those instead.
