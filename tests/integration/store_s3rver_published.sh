@@ -48,14 +48,10 @@ MIB=$((1024 * 1024))
 B=$(s3_encode "$S3_BUCKET")
 FILES=(a.bin b.bin c.bin)
 
-node "$BUCKETFS_ROOT/tests/tools/faultproxy.js" --upstream "$S3_ENDPOINT" --port-file "$T_TMP/px.port" \
-  --log "$T_TMP/px.log" --match 'POST .*uploadId=' --reset-resp 100 --delay-max 1500 >>"$T_TMP/px.err" 2>&1 &
-PX_PID=$!
-t_cleanup_push kill -TERM "$PX_PID"
-for _ in $(seq 1 100); do [ -s "$T_TMP/px.port" ] && break; sleep 0.1; done
-[ -s "$T_TMP/px.port" ] || t_abort "faultproxy did not start: $(cat "$T_TMP/px.err")"
+# shellcheck source=../lib/fault.sh
+. "$(dirname "$0")/../lib/fault.sh"
+start_proxy --match 'POST .*uploadId=' --reset-resp 100 --delay-max 1500 || t_abort "faultproxy did not start: $(cat "$T_TMP/proxy.stderr")"
 
-PX=http://127.0.0.1:$(cat "$T_TMP/px.port")
 m_mount "$MNT" -o "url=$PX,part_size=5,upload_concurrency=6" ||
   t_abort "mount through the proxy failed"
 mark=$(t_log_mark)
@@ -64,7 +60,7 @@ for f in "${FILES[@]}"; do
   cp "$T_TMP/$f" "$MNT/$f" || t_fail "cp $f"
 done
 # until the Complete of each file reached s3rver and its answer was lost
-lost() { grep 'reset-resp' "$T_TMP/px.log" 2>/dev/null | grep -o "POST /$B/[a-c]\.bin" | sort -u | wc -l; }
+lost() { grep 'reset-resp' "$PX_LOG" 2>/dev/null | grep -o "POST /$B/[a-c]\.bin" | sort -u | wc -l; }
 for _ in $(seq 1 1200); do [ "$(lost)" -ge 3 ] && break; sleep 0.1; done
 pid=$(cat "$T_TMP/pid.$(basename "$MNT")")
 kill -KILL "$pid"

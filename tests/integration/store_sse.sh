@@ -71,23 +71,19 @@ t_check "RGW learnt as a Content-MD5 server" "$(grep -c 'does not verify flexibl
 m_umount "$MNT"
 
 # ============ SSE-KMS: kill -9 while Complete's answer is lost ============
-node "$BUCKETFS_ROOT/tests/tools/faultproxy.js" --upstream "$S3_ENDPOINT" --port-file "$T_TMP/px.port" \
-  --log "$T_TMP/px.log" --match 'POST .*uploadId=' --reset-resp 100 --delay-max 2000 >>"$T_TMP/px.err" 2>&1 &
-PX_PID=$!
-t_cleanup_push kill -TERM "$PX_PID"
-for _ in $(seq 1 100); do [ -s "$T_TMP/px.port" ] && break; sleep 0.1; done
-[ -s "$T_TMP/px.port" ] || t_abort "faultproxy did not start: $(cat "$T_TMP/px.err")"
-PX=http://127.0.0.1:$(cat "$T_TMP/px.port")
+# shellcheck source=../lib/fault.sh
+. "$(dirname "$0")/../lib/fault.sh"
+start_proxy --match 'POST .*uploadId=' --reset-resp 100 --delay-max 2000 || t_abort "faultproxy did not start: $(cat "$T_TMP/proxy.stderr")"
 m_mount "$MNT" -o "url=$PX,sse=aws:kms:$KMS,part_size=5" ||
   t_abort "mount through the proxy failed"
 mark=$(t_log_mark)
 cp "$T_TMP/big.bin" "$MNT/lost.bin"
-for _ in $(seq 1 600); do grep -q 'reset-resp' "$T_TMP/px.log" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 600); do grep -q 'reset-resp' "$PX_LOG" 2>/dev/null && break; sleep 0.1; done
 pid=$(cat "$T_TMP/pid.$(basename "$MNT")")
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null
 fusermount3 -u -z "$MNT"
-if grep -q 'POST .*reset-resp' "$T_TMP/px.log"; then t_ok "kill: a Complete reached RGW, its answer lost"; else t_fail "kill: a Complete reached RGW" "$(tail -n 3 "$T_TMP/px.log")"; fi
+if grep -q 'POST .*reset-resp' "$PX_LOG"; then t_ok "kill: a Complete reached RGW, its answer lost"; else t_fail "kill: a Complete reached RGW" "$(tail -n 3 "$PX_LOG")"; fi
 t_check "kill: the record was still pending" "$(st_get lost.bin key)" lost.bin
 before=$(t_log_count "$mark" "\"PUT /$B/lost\\.bin\\?partNumber=")
 # The same endpoint (the proxy, its faults off): the cache's state belongs to an endpoint.

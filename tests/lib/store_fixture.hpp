@@ -2,6 +2,9 @@
 // store's unit tests (test_store*.cpp): quick retries, a fixed identity.
 #pragma once
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -36,6 +39,31 @@ struct StoreFixture {
   void reset(bucketfs::store::HttpStoreConfig cfg) {
     store = std::make_unique<bucketfs::store::HttpObjectStore>(std::move(cfg));
   }
+};
+
+// cmocka fixtures: a StoreFixture per test as its state.
+inline int store_setup(void** state) {
+  *state = new StoreFixture();
+  return 0;
+}
+inline int store_teardown(void** state) {
+  delete static_cast<StoreFixture*>(*state);
+  return 0;
+}
+inline StoreFixture* fx(void** state) { return static_cast<StoreFixture*>(*state); }
+
+// An unlinked temporary file holding `data`, closed by the destructor.
+struct TempFile {
+  int fd = -1;
+  explicit TempFile(const std::string& data) {
+    char path[] = "/tmp/bucketfs-test-XXXXXX";
+    fd = ::mkstemp(path);
+    ::unlink(path);
+    if (fd < 0 || ::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) std::abort();
+  }
+  ~TempFile() { ::close(fd); }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
 };
 
 }  // namespace testsupport

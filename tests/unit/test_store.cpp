@@ -23,17 +23,10 @@ using testsupport::Canned;
 using testsupport::err_xml;
 using testsupport::FakeHttpServer;
 using Fixture = testsupport::StoreFixture;
+constexpr auto setup = testsupport::store_setup;
+constexpr auto teardown = testsupport::store_teardown;
 
 namespace {
-
-int setup(void** state) {
-  *state = new Fixture();
-  return 0;
-}
-int teardown(void** state) {
-  delete static_cast<Fixture*>(*state);
-  return 0;
-}
 
 void test_errno_mapping(void**) {
   auto e = [](ErrorCode c) { return to_errno(Error{c, 0, "", "", ""}); };

@@ -25,18 +25,12 @@ using namespace bucketfs::store;
 using testsupport::Canned;
 using testsupport::err_xml;
 using Fixture = testsupport::StoreFixture;
+using testsupport::fx;
+using testsupport::TempFile;
+constexpr auto setup = testsupport::store_setup;
+constexpr auto teardown = testsupport::store_teardown;
 
 namespace {
-
-int setup(void** state) {
-  *state = new Fixture();
-  return 0;
-}
-int teardown(void** state) {
-  delete static_cast<Fixture*>(*state);
-  return 0;
-}
-Fixture* fx(void** state) { return static_cast<Fixture*>(*state); }
 
 ErrorCode code_of(const Error& e) { return e.code; }
 

@@ -32,6 +32,10 @@ using namespace bucketfs::store;
 using testsupport::Canned;
 using testsupport::err_xml;
 using Fixture = testsupport::StoreFixture;
+using testsupport::fx;
+using testsupport::TempFile;
+constexpr auto setup = testsupport::store_setup;
+constexpr auto teardown = testsupport::store_teardown;
 
 namespace {
 
@@ -47,28 +51,6 @@ std::string q(const std::string& s) { return "\"" + s + "\""; }
 Canned flexible_ok(const std::string& body) {
   return {200, {{"ETag", q(md5_hex(body))}, {"x-amz-checksum-crc32c", crc32c_b64(body)}}, ""};
 }
-
-int setup(void** state) {
-  *state = new Fixture();
-  return 0;
-}
-int teardown(void** state) {
-  delete static_cast<Fixture*>(*state);
-  return 0;
-}
-Fixture* fx(void** state) { return static_cast<Fixture*>(*state); }
-
-// A temporary file holding `data`, closed and removed with the test state.
-struct TempFile {
-  int fd = -1;
-  explicit TempFile(const std::string& data) {
-    char path[] = "/tmp/bucketfs-test-XXXXXX";
-    fd = ::mkstemp(path);
-    ::unlink(path);
-    if (::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) std::abort();
-  }
-  ~TempFile() { ::close(fd); }
-};
 
 // --- S3: what a body carries, learnt from the first answer -------------------
 

@@ -29,20 +29,14 @@ using namespace bucketfs;
 using namespace bucketfs::store;
 using testsupport::Canned;
 using Fixture = testsupport::StoreFixture;
+using testsupport::fx;
+using testsupport::TempFile;
+constexpr auto setup = testsupport::store_setup;
+constexpr auto teardown = testsupport::store_teardown;
 
 namespace {
 
 const std::string kKey = "0123456789abcdef0123456789ABCDEF";  // 32 bytes
-
-int setup(void** state) {
-  *state = new Fixture();
-  return 0;
-}
-int teardown(void** state) {
-  delete static_cast<Fixture*>(*state);
-  return 0;
-}
-Fixture* fx(void** state) { return static_cast<Fixture*>(*state); }
 
 Canned ok_put(const std::string& body) {
   return {200, {{"ETag", "\"" + crypto::hex(crypto::md5(body)) + "\""}}, ""};
@@ -64,12 +58,8 @@ void test_kms_and_storage_class(void** state) {
   assert_true(f->store->put_bytes("a.json", "x", {}).ok());
   auto up = f->store->create_upload("b", {});
   assert_true(up.ok());
-  char path[] = "/tmp/bucketfs-opt-XXXXXX";
-  int fd = mkstemp(path);
-  unlink(path);
-  assert_int_equal(write(fd, "y", 1), 1);
-  assert_true(f->store->upload_part("b", *up, 1, FileRange{fd, 0, 1}, {}).ok());
-  close(fd);
+  TempFile y("y");
+  assert_true(f->store->upload_part("b", *up, 1, FileRange{y.fd, 0, 1}, {}).ok());
   auto seen = f->server.seen();
   for (int i : {0, 1}) {
     assert_string_equal(seen[i].header("x-amz-server-side-encryption").c_str(), "aws:kms");
@@ -93,10 +83,7 @@ void test_sse_c_everywhere_never_in_messages(void** state) {
   cfg.checksum = HttpStoreConfig::Checksum::Md5;
   f->reset(cfg);
   const std::string b64 = crypto::base64(kKey), md5 = crypto::base64(crypto::md5(kKey));
-  char path[] = "/tmp/bucketfs-opt-XXXXXX";
-  int fd = mkstemp(path);
-  unlink(path);
-  assert_int_equal(write(fd, "x", 1), 1);
+  TempFile x("x");
   f->server.push(ok_put("x"));                                              // put
   f->server.push({200, {{"Content-Length", "1"}, {"ETag", "\"e\""}}, ""});  // head
   f->server.push({206, {{"Content-Range", "bytes 0-0/1"}}, "x"});           // get
@@ -107,8 +94,7 @@ void test_sse_c_everywhere_never_in_messages(void** state) {
   assert_true(f->store->head("k").ok());
   assert_true(get_bytes(*f->store, "k", 0, 1).ok());
   MultipartUpload up{"u1", ChecksumAlgo::None};
-  auto part = f->store->upload_part("k", up, 1, FileRange{fd, 0, 1}, {});
-  close(fd);
+  auto part = f->store->upload_part("k", up, 1, FileRange{x.fd, 0, 1}, {});
   assert_true(part.ok());
   assert_true(f->store->complete_upload("k", up, {*part}).ok());
   auto denied = f->store->head("k");
