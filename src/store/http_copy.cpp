@@ -6,9 +6,10 @@
 // defaults) and, for SSE-C, sends the key as copy-source headers too. Objects
 // over the single-copy limit (5 GiB on S3) are copied part by part with
 // UploadPartCopy. A server that cannot copy an encrypted object (Ceph 16
-// answers NotImplemented to CopyObject and UploadPartCopy of one) gets the
-// bytes through us instead: read in pieces into an anonymous memory file,
-// sent again, checked against the source's size and whole-object CRC.
+// answers NotImplemented to a CopyObject of an SSE-KMS or SSE-C one, while
+// its UploadPartCopy works) gets the bytes through us instead: read in pieces
+// into an anonymous memory file, sent again, checked against the source's
+// size and whole-object CRC.
 #include <sys/mman.h>
 #include <unistd.h>
 

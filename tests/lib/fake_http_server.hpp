@@ -143,7 +143,7 @@ class FakeHttpServer {
       bool has_len = false;
       for (auto& [k, v] : r.headers) {
         out += k + ": " + v + "\r\n";
-        if (k == "Content-Length") has_len = true;
+        if (k == "Content-Length" || k == "Transfer-Encoding") has_len = true;
       }
       uint64_t body_len = r.stream_bytes > 0 ? r.stream_bytes : r.body.size();
       if (!has_len && s.method != "HEAD") out += "Content-Length: " + std::to_string(body_len) + "\r\n";

@@ -66,6 +66,24 @@ void test_wrong_content_range_is_refused(void** state) {
   assert_string_equal(got.c_str(), "");
 }
 
+// A 206 that carries more than the range asked for is refused, and no byte
+// beyond the range reaches the reader (here sent chunked: no length to check first).
+void test_overlong_range_refused(void** state) {
+  auto* f = fx(state);
+  f->server.push({206, {{"Content-Range", "bytes 5-8/16"}, {"Content-Length", "8"}}, "56789abc"});
+  f->server.push(
+      {206, {{"Content-Range", "bytes 5-8/16"}, {"Transfer-Encoding", "chunked"}}, "8\r\n56789abc\r\n0\r\n\r\n"});
+  for (int i = 0; i < 2; ++i) {
+    std::string got;
+    auto r = f->store->get("k", 5, 4, [&](const char* d, size_t n) {
+      got.append(d, n);
+      return true;
+    });
+    assert_false(r.ok());
+    assert_true(got.size() <= 4);
+  }
+}
+
 // Asking for more than the object holds from offset 0 may be answered with
 // the whole (smaller) object: those are the right bytes.
 void test_whole_object_from_zero_is_fine(void** state) {
@@ -275,6 +293,7 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_ranged_get_answered_200_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wrong_content_range_is_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_overlong_range_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_whole_object_from_zero_is_fine, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_range_overflow, setup, teardown),
       cmocka_unit_test_setup_teardown(test_one_gib_error_body, setup, teardown),
