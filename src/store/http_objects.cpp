@@ -79,7 +79,6 @@ void HttpObjectStore::add_object_headers(Call& c, const std::string& key, const 
 }
 
 StoreResult<ObjectInfo> HttpObjectStore::head(const std::string& key) {
-  const bool sse_c = cfg_.encryption.mode == Encryption::Mode::CustomerKey;
   Call c;
   c.op = "head";
   c.method = "HEAD";
@@ -89,8 +88,9 @@ StoreResult<ObjectInfo> HttpObjectStore::head(const std::string& key) {
   if (cfg_.dialect == Dialect::S3 && cfg_.checksum != HttpStoreConfig::Checksum::Md5)
     c.headers.emplace_back("x-amz-checksum-mode", "ENABLED");
   auto r = execute(c);
-  if (!r && sse_c && r.error().code == ErrorCode::InvalidArgument) {
-    // S3 refuses customer-key headers for an object stored without them.
+  if (!r && !c.headers.empty() && r.error().code == ErrorCode::InvalidArgument) {
+    // S3 refuses customer-key headers for an object stored without them; a
+    // strict server may refuse the checksum mode. Neither is needed to stat.
     c.headers.clear();
     r = execute(c);
   }

@@ -108,6 +108,14 @@ void test_sse_c_everywhere_never_in_messages(void** state) {
   }
   assert_null(strstr(denied.error().describe().c_str(), b64.c_str()));
   assert_null(strstr(denied.error().describe().c_str(), kKey.c_str()));
+  // An object stored without SSE-C: S3 refuses the key headers (400); the
+  // HEAD is asked again without them.
+  f->server.push({400, {}, ""});
+  f->server.push({200, {{"Content-Length", "3"}, {"ETag", "\"e\""}}, ""});
+  auto plain = f->store->head("plain");
+  assert_true(plain.ok());
+  assert_int_equal(plain->size, 3);
+  assert_string_equal(f->server.seen().back().header("x-amz-server-side-encryption-customer-key").c_str(), "");
   // A copy of an SSE-C object reads it with the key and writes it with the key.
   f->server.push(
       {200,
