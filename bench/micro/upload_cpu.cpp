@@ -5,7 +5,7 @@
 // in-process sink reads and drops every body and answers as a server that
 // verifies would (echoing the checksum headers, the OSS CRC computed on its
 // own thread), so only the client's cost is counted. Not a test.
-// Run: make bench-upload-cpu   (or build/bench/micro/upload_cpu [MiB] [part MiB])
+// Run: build/bench/micro/upload_cpu [MiB] [part MiB]  (built by make tests-build)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
