@@ -42,12 +42,14 @@ UNIT_BINS := $(UNIT_SRCS:%.cpp=$(BUILD)/%)
 IT_SRCS   := $(sort $(wildcard tests/integration/*_it.cpp))
 IT_BINS   := $(IT_SRCS:%.cpp=$(BUILD)/%)
 TOOL_SRCS := $(sort $(wildcard tests/tools/*.cpp))
+MICRO_SRCS := $(sort $(wildcard bench/micro/*.cpp))
+MICRO_BINS := $(MICRO_SRCS:%.cpp=$(BUILD)/%)
 TOOL_BINS := $(TOOL_SRCS:%.cpp=$(BUILD)/%)
 TEST_SUPPORT_SRCS := $(sort $(wildcard tests/lib/*.cpp))
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.cpp=$(BUILD)/%.o)
-DEPS      := $(OBJS:.o=.d) $(UNIT_BINS:=.d) $(IT_BINS:=.d) $(TOOL_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d)
+DEPS      := $(OBJS:.o=.d) $(UNIT_BINS:=.d) $(IT_BINS:=.d) $(TOOL_BINS:=.d) $(MICRO_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d)
 
-.PHONY: all deps check check-asan check-tsan unit integration test tests-build demo bench soak format format-check clean help install uninstall
+.PHONY: all deps check check-asan check-tsan unit integration test tests-build demo bench bench-crc soak format format-check clean help install uninstall
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/bucketfs ## build the bucketfs binary (SANITIZE=address|undefined|thread for instrumented)
@@ -69,6 +71,10 @@ $(BUILD)/tests/%: tests/%.cpp $(BUILD)/libbucketfs.a $(TEST_SUPPORT_OBJS)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) -Itests -o $@ $< $(TEST_SUPPORT_OBJS) $(BUILD)/libbucketfs.a $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
 
+$(BUILD)/bench/micro/%: bench/micro/%.cpp $(BUILD)/libbucketfs.a
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -o $@ $< $(BUILD)/libbucketfs.a $(LDFLAGS) $(PKG_LIBS)
+
 $(BUILD)/tests/lib/%.o: tests/lib/%.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) -Itests -c -o $@ $<
@@ -76,7 +82,7 @@ $(BUILD)/tests/lib/%.o: tests/lib/%.cpp
 deps: ## install the Debian packages and the npm test server (idempotent)
 	@scripts/deps.sh
 
-tests-build: $(UNIT_BINS) $(IT_BINS) $(TOOL_BINS) $(BUILD)/bucketfs
+tests-build: $(UNIT_BINS) $(IT_BINS) $(TOOL_BINS) $(MICRO_BINS) $(BUILD)/bucketfs
 
 check: $(UNIT_BINS) ## build and run the unit tests (cmocka)
 	@tests/run-unit.sh $(UNIT_BINS)
@@ -99,6 +105,9 @@ bench: ## install s3fs/rclone/gnuplot, build, run the side-by-side benchmark (BE
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) bench/run.sh
 
+bench-crc: $(BUILD)/bench/micro/crc_bench ## checksum throughput: CRC-32C, CRC-64 (ECMA, NVME) and MD5, in GB/s
+	@$(BUILD)/bench/micro/crc_bench
+
 soak: all tests-build ## the crash proofs at scale: 500+500 kill trials (rgw, s3rver; TRIALS, SEED), 22,000 power-loss states (CRASH_STATES, CRASH_SEED), 300 through the binary (POWER_LOSS_STATES)
 	@rc=0; for srv in rgw s3rver; do \
 	  BUCKETFS_BIN=$(abspath $(BUILD))/bucketfs TRIALS=$${TRIALS:-500} SERVER=$$srv tests/crash/campaign.sh || rc=1; \
@@ -120,10 +129,10 @@ check-tsan: ## unit tests under ThreadSanitizer
 	@tests/run-unit.sh $(UNIT_SRCS:%.cpp=build-thread/%)
 
 format: ## reformat the tree with clang-format
-	@clang-format -i $(SRCS) $(wildcard src/*/*.hpp include/bucketfs/*/*.hpp tests/*/*.cpp tests/*/*.hpp)
+	@clang-format -i $(SRCS) $(wildcard src/*/*.hpp include/bucketfs/*/*.hpp tests/*/*.cpp tests/*/*.hpp bench/*/*.cpp)
 
 format-check: ## fail if any file is not clang-formatted
-	@clang-format --dry-run -Werror $(SRCS) $(wildcard src/*/*.hpp include/bucketfs/*/*.hpp tests/*/*.cpp tests/*/*.hpp)
+	@clang-format --dry-run -Werror $(SRCS) $(wildcard src/*/*.hpp include/bucketfs/*/*.hpp tests/*/*.cpp tests/*/*.hpp bench/*/*.cpp)
 
 # The helper learns where bucketfs lives (BINDIR, without DESTDIR: the path at run time).
 install: $(BUILD)/bucketfs ## install bucketfs, /sbin/mount.bucketfs and the man page (PREFIX, DESTDIR, BINDIR, SBINDIR, MANDIR)

@@ -15,7 +15,7 @@
 #include <cstring>
 
 #include "bucketfs/util/codec.hpp"
-#include "bucketfs/util/crc32c.hpp"
+#include "bucketfs/util/crc.hpp"
 
 namespace bucketfs::checkpoint {
 
@@ -89,7 +89,7 @@ std::string encode(const UploadRecord& r) {
   std::string& out = w.bytes();
   const uint32_t total = static_cast<uint32_t>(out.size() + kCrcSize);
   w.patch_u32(8, total);
-  w.u32(bucketfs::crc32c(out.data(), out.size()));
+  w.u32(crc::crc32c(0, out.data(), out.size()));
   return std::move(out);
 }
 
@@ -102,7 +102,7 @@ bool decode(const std::string& bytes, UploadRecord* out, std::string* why) {
   if (total > bytes.size()) return fail(why, "truncated");
   if (total < bytes.size()) return fail(why, "trailing bytes after the record");
   const size_t body_end = bytes.size() - kCrcSize;
-  if (bucketfs::crc32c(bytes.data(), body_end) != ByteReader::load_u32(bytes, body_end))
+  if (crc::crc32c(0, bytes.data(), body_end) != ByteReader::load_u32(bytes, body_end))
     return fail(why, "checksum mismatch");
   // Checked after the CRC so that a damaged version field reads as damage.
   if (ByteReader::load_u32(bytes, 4) != UploadRecord::kSchemaVersion) return fail(why, "unknown schema version");

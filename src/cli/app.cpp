@@ -34,6 +34,15 @@ store::HttpStoreConfig make_store_config(const MountConfig& cfg, sign::Credentia
   sc.verify_tls = cfg.verify_tls;
   sc.ca_file = cfg.ca_file;
   sc.max_attempts = cfg.retries + 1;
+  // sse= was checked by resolve_defaults; the SSE-C key is read by run_mount.
+  if (auto e = store::parse_sse(cfg.sse, sc.dialect); e && !cfg.sse.empty()) sc.encryption = std::move(*e);
+  sc.storage_class = cfg.storage_class;
+  using Checksum = store::HttpStoreConfig::Checksum;
+  sc.checksum = cfg.checksum == "crc32c"      ? Checksum::Crc32c
+                : cfg.checksum == "crc64nvme" ? Checksum::Crc64Nvme
+                : cfg.checksum == "md5"       ? Checksum::Md5
+                                              : Checksum::Auto;
+  sc.list_version = cfg.list_version;
   return sc;
 }
 

@@ -83,6 +83,12 @@ int run_mount(const MountConfig& given) {
   if (!creds) return fail(creds.error());
 
   store::HttpStoreConfig store_cfg = make_store_config(cfg, std::move(*creds));
+  if (!cfg.sse_c_key_file.empty()) {
+    auto key = store::load_customer_key(cfg.sse_c_key_file);
+    if (!key) return fail(key.error());
+    store_cfg.encryption.mode = store::Encryption::Mode::CustomerKey;
+    store_cfg.encryption.customer_key = std::move(*key);
+  }
   {
     // A probe with a short retry budget: a mount that cannot work must fail
     // within seconds, not after the long budget meant for data transfers.

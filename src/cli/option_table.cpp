@@ -116,6 +116,56 @@ std::vector<OptionSpec> make_table() {
        100,
        [](C& c, const V& v) { c.retries = static_cast<int>(v.number); }});
 
+  // Objects.
+  add({"sse",
+       {},
+       K::String,
+       "none: the bucket's default encryption",
+       "Server-side encryption of new objects: AES256, aws:kms or aws:kms:KEYID on S3; "
+       "AES256, KMS, KMS:KEYID or SM4 on OSS",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.sse = v.text; }});
+  add({"sse_c_key_file",
+       {"sse_c_key"},
+       K::String,
+       nullptr,
+       "SSE-C (S3): encrypt with the 256-bit key in this file (32 bytes or their base64, mode 600); "
+       "sent with every read and write, never logged",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.sse_c_key_file = v.text; }});
+  add({"storage_class",
+       {},
+       K::String,
+       "the bucket's default",
+       "Storage class of new objects, e.g. STANDARD_IA (S3) or IA (OSS); copies keep theirs",
+       {},
+       0,
+       0,
+       [](C& c, const V& v) { c.storage_class = v.text; }});
+  add({"checksum",
+       {},
+       K::Enum,
+       "auto",
+       "What S3 uploads carry for the server to verify: auto (CRC-32C where the server checks it, "
+       "else Content-MD5), crc32c, crc64nvme or md5 (OSS always checks CRC-64)",
+       {"auto", "crc32c", "crc64nvme", "md5"},
+       0,
+       0,
+       [](C& c, const V& v) { c.checksum = v.text; }});
+  add({"list_version",
+       {},
+       K::Enum,
+       "2, or 1 when the server refuses V2",
+       "ListObjects version: 1 (marker) or 2 (continuation token)",
+       {"1", "2"},
+       0,
+       0,
+       [](C& c, const V& v) { c.list_version = std::stoi(v.text); }});
+
   // Filesystem.
   add({"cache_dir",
        {},

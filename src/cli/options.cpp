@@ -1,6 +1,8 @@
 // options.cpp - parsing argv against the option table, defaults, --help (see options.hpp).
 #include "bucketfs/cli/options.hpp"
 
+#include "bucketfs/store/object_options.hpp"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -338,6 +340,17 @@ Result<void, std::string> resolve_defaults(MountConfig* cfg, const std::string& 
   if (!cfg->path_style) cfg->path_style = !(ends_with(host, "amazonaws.com") || ends_with(host, "aliyuncs.com"));
 
   if (!cfg->default_permissions) cfg->default_permissions = cfg->allow_other;
+  const store::Dialect dialect = oss ? store::Dialect::OSS : store::Dialect::S3;
+  if (!cfg->sse.empty()) {
+    if (auto e = store::parse_sse(cfg->sse, dialect); !e) return e.error();
+    if (!cfg->sse_c_key_file.empty()) return std::string("give sse= or sse_c_key_file=, not both");
+  }
+  if (!cfg->sse_c_key_file.empty() && oss)
+    return std::string("sse_c_key_file= is for S3; OSS has no SSE-C (use sse=KMS)");
+  if (!cfg->storage_class.empty())
+    if (auto r = store::check_storage_class(cfg->storage_class); !r) return r.error();
+  if (oss && (cfg->checksum == "crc32c" || cfg->checksum == "crc64nvme"))
+    return "checksum=" + cfg->checksum + " is for S3; OSS uploads always carry CRC-64 (use auto or md5)";
 
   if (cfg->cache_dir.empty()) {
     if (is_root) {

@@ -42,6 +42,9 @@ struct Exchange {
   bool local_io_error = false;
   int local_errno = 0;
   bool sink_cancelled = false;
+  bool too_large = false;
+  bool rejected = false;
+  bool accepted = false;  // accept() said yes (or there is none)
   long status_seen = -1;
   const curl_socket_t* socket = nullptr;  // the handle's connection, for quick_ack
 };
@@ -105,12 +108,25 @@ size_t on_write(char* data, size_t size, size_t nmemb, void* user) {
   quick_ack(ex);
   if (ex->status_seen < 0) curl_easy_getinfo(ex->easy, CURLINFO_RESPONSE_CODE, &ex->status_seen);
   bool success = ex->status_seen >= 200 && ex->status_seen < 300;
+  // Any short count makes curl stop with CURLE_WRITE_ERROR.
+  if (success && !ex->accepted) {
+    if (ex->req->accept && !ex->req->accept(ex->status_seen, ex->resp->headers)) {
+      ex->rejected = true;
+      return 0;
+    }
+    ex->accepted = true;
+  }
   if (success && ex->req->sink) {
     if (!ex->req->sink(data, n)) {
       ex->sink_cancelled = true;
-      return 0;  // any short count makes curl stop with CURLE_WRITE_ERROR
+      return 0;
     }
     return n;
+  }
+  uint64_t cap = success ? ex->req->max_body : ex->req->max_error_body;
+  if (ex->resp->body.size() + n > cap) {
+    ex->too_large = true;
+    return 0;
   }
   ex->resp->body.append(data, n);
   return n;
@@ -244,6 +260,7 @@ Result<Response, TransportError> Transport::perform(const Request& req) {
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, opts_.connect_timeout_ms);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, opts_.low_speed_limit);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, opts_.low_speed_time_s);
+  if (req.timeout_ms > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req.timeout_ms);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, opts_.verify_tls ? 1L : 0L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, opts_.verify_tls ? 2L : 0L);
   if (!opts_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, opts_.ca_file.c_str());
@@ -290,6 +307,17 @@ Result<Response, TransportError> Transport::perform(const Request& req) {
     } else if (ex.sink_cancelled) {
       err.kind = TransportError::Cancelled;
       err.message = "cancelled by the receiver";
+    } else if (ex.too_large) {
+      err.kind = TransportError::TooLarge;
+      err.status = ex.status_seen;
+      err.message =
+          "the server's answer body is larger than " +
+          std::to_string(ex.status_seen >= 200 && ex.status_seen < 300 ? req.max_body : req.max_error_body) +
+          " bytes; refused";
+    } else if (ex.rejected) {
+      err.kind = TransportError::Rejected;
+      err.status = ex.status_seen;
+      err.message = "answer refused";
     } else {
       err.kind = classify(rc);
       err.message = errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(rc));

@@ -1,4 +1,5 @@
-// crypto.cpp - hashes, HMAC, hex/base64 and CRC-64 over OpenSSL libcrypto.
+// crypto.cpp - hashes, HMAC and hex/base64 over OpenSSL libcrypto (the CRCs
+// are in util/crc.hpp).
 //
 // Digests go through the EVP interface (the low-level MD5_/SHA256_ calls are
 // deprecated in OpenSSL 3). Every EVP_MD_CTX is owned by a unique_ptr, so no
@@ -10,7 +11,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include <array>
 #include <new>
 #include <stdexcept>
 
@@ -71,19 +71,6 @@ struct Digest {
     if (EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw std::runtime_error("EVP_DigestInit_ex failed");
   }
 };
-
-constexpr uint64_t kCrc64Poly = 0xC96C5795D7870F42ULL;  // ECMA-182, reflected
-
-constexpr std::array<uint64_t, 256> make_crc64_table() {
-  std::array<uint64_t, 256> t{};
-  for (uint64_t i = 0; i < 256; ++i) {
-    uint64_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ kCrc64Poly : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-constexpr std::array<uint64_t, 256> kCrc64Table = make_crc64_table();
 
 int b64_value(unsigned char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -149,13 +136,6 @@ bool base64_decode(std::string_view in, std::string* out) {
   }
   *out = std::move(result);
   return true;
-}
-
-uint64_t crc64ecma(uint64_t crc, const void* data, size_t n) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  crc = ~crc;
-  for (size_t i = 0; i < n; ++i) crc = kCrc64Table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
 }
 
 // --- incremental digests ---------------------------------------------------

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "bucketfs/util/codec.hpp"
-#include "bucketfs/util/crc32c.hpp"
+#include "bucketfs/util/crc.hpp"
 
 namespace bucketfs::stage {
 namespace {
@@ -36,7 +36,7 @@ std::string encode_mark(const ClosedMark& m) {
   }
   w.str(m.content_type);
   w.patch_u32(8, static_cast<uint32_t>(w.bytes().size() + kCrc));
-  w.u32(crc32c(w.bytes().data(), w.bytes().size()));
+  w.u32(crc::crc32c(0, w.bytes().data(), w.bytes().size()));
   return std::move(w.bytes());
 }
 
@@ -45,7 +45,7 @@ bool decode_mark(const std::string& bytes, ClosedMark* out, std::string* why) {
   if (std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) return fail(why, "bad magic");
   if (ByteReader::load_u32(bytes, 8) != bytes.size()) return fail(why, "wrong length");
   const size_t body_end = bytes.size() - kCrc;
-  if (crc32c(bytes.data(), body_end) != ByteReader::load_u32(bytes, body_end))
+  if (crc::crc32c(0, bytes.data(), body_end) != ByteReader::load_u32(bytes, body_end))
     return fail(why, "checksum mismatch");
   if (ByteReader::load_u32(bytes, 4) != ClosedMark::kVersion) return fail(why, "unknown version");
   ByteReader rd(bytes, kHeader, body_end);

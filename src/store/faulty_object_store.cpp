@@ -86,12 +86,13 @@ StoreResult<std::string> FaultyObjectStore::copy(const std::string& src, const s
 StoreResult<ListPage> FaultyObjectStore::list(const ListRequest& req) {
   return wrap("list", [&] { return inner_.list(req); });
 }
-StoreResult<std::string> FaultyObjectStore::create_multipart(const std::string& key, const PutOptions& opts) {
-  return wrap("create_multipart", [&] { return inner_.create_multipart(key, opts); });
+StoreResult<MultipartUpload> FaultyObjectStore::create_upload(const std::string& key, const PutOptions& opts) {
+  return wrap("create_multipart", [&] { return inner_.create_upload(key, opts); });
 }
-StoreResult<PartInfo> FaultyObjectStore::upload_part(const std::string& key, const std::string& upload_id,
-                                                     int part_number, const FileRange& body) {
-  return wrap("upload_part", [&] { return inner_.upload_part(key, upload_id, part_number, body); });
+StoreResult<PartInfo> FaultyObjectStore::upload_part(const std::string& key, const MultipartUpload& upload,
+                                                     int part_number, const FileRange& body,
+                                                     const BodyChecksums& known) {
+  return wrap("upload_part", [&] { return inner_.upload_part(key, upload, part_number, body, known); });
 }
 StoreResult<PartInfo> FaultyObjectStore::upload_part_copy(const std::string& key, const std::string& upload_id,
                                                           int part_number, const std::string& src_key,
@@ -99,10 +100,9 @@ StoreResult<PartInfo> FaultyObjectStore::upload_part_copy(const std::string& key
   return wrap("upload_part_copy",
               [&] { return inner_.upload_part_copy(key, upload_id, part_number, src_key, offset, length); });
 }
-StoreResult<std::string> FaultyObjectStore::complete_multipart(const std::string& key,
-                                                               const std::string& upload_id,
-                                                               const std::vector<PartInfo>& parts) {
-  return wrap("complete_multipart", [&] { return inner_.complete_multipart(key, upload_id, parts); });
+StoreResult<std::string> FaultyObjectStore::complete_upload(const std::string& key, const MultipartUpload& upload,
+                                                            const std::vector<PartInfo>& parts) {
+  return wrap("complete_multipart", [&] { return inner_.complete_upload(key, upload, parts); });
 }
 StoreResult<void> FaultyObjectStore::abort_multipart(const std::string& key, const std::string& upload_id) {
   return wrap("abort_multipart", [&] { return inner_.abort_multipart(key, upload_id); });

@@ -1,5 +1,7 @@
 // http_object_store.cpp - ObjectStore over HTTP: builds, signs, sends and
-// retries S3/OSS requests and turns the answers into typed results.
+// retries S3/OSS requests and turns the answers into typed results; the
+// capabilities learnt on the way. The operations themselves are in
+// http_objects.cpp, http_multipart.cpp and http_checksums.cpp.
 //
 // Every attempt is signed afresh (the date changes, and after a
 // RequestTimeTooSkewed answer the learnt clock offset is applied). Bodies are
@@ -11,32 +13,19 @@
 #include <random>
 #include <thread>
 
-#include "bucketfs/http/transport.hpp"
 #include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/util/log.hpp"
 #include "bucketfs/util/time.hpp"
 #include "bucketfs/xml/s3_xml.hpp"
+#include "http_call.hpp"
 
 namespace bucketfs::store {
+
+using detail::lower;
 
 namespace {
 
 constexpr size_t kMaxKeyBytes = 1024;
-
-std::string strip_quotes(std::string s) {
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
-  return s;
-}
-
-bool is_md5_hex(const std::string& s) {
-  return s.size() == 32 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 // scheme://host[:port] split from an endpoint (a trailing path is ignored).
 struct Endpoint {
@@ -108,6 +97,12 @@ Error from_transport(const http::TransportError& te) {
     case http::TransportError::LocalIo: e.code = ErrorCode::LocalIo; break;
     case http::TransportError::Cancelled: e.code = ErrorCode::Cancelled; break;
     case http::TransportError::Tls: e.code = ErrorCode::Other; break;
+    case http::TransportError::TooLarge:
+      // An error answer is judged by its status; a success whose body will
+      // not end is no answer we can use.
+      e.code = te.status >= 300 ? code_from_server("", te.status) : ErrorCode::Other;
+      e.http_status = static_cast<int>(te.status);
+      break;
     default: e.code = ErrorCode::Transient; break;
   }
   e.message = te.message;
@@ -115,29 +110,15 @@ Error from_transport(const http::TransportError& te) {
 }
 
 bool transport_retryable(const http::TransportError& te) {
+  if (te.kind == http::TransportError::TooLarge)
+    return te.status >= 300 && is_retryable(code_from_server("", te.status));
   return te.kind != http::TransportError::LocalIo && te.kind != http::TransportError::Cancelled &&
-         te.kind != http::TransportError::Tls;
+         te.kind != http::TransportError::Tls && te.kind != http::TransportError::Rejected;
 }
 
 thread_local std::mt19937_64 t_rng{std::random_device{}()};
 
 }  // namespace
-
-// One logical request; execute() turns it into signed attempts.
-struct HttpObjectStore::Call {
-  const char* op = "";
-  std::string method = "GET";
-  std::string key;  // empty: the bucket itself
-  std::vector<sign::QueryParam> query;
-  http::Headers headers;  // lower-case names; signed
-  std::string body;
-  bool has_body = false;
-  FileRange file;  // file.fd >= 0: stream this
-  std::function<void(const char*, size_t)> on_body_chunk;
-  std::function<void()> before_attempt;  // reset per-attempt state (digests, counters)
-  std::function<bool(const char*, size_t)> sink;
-  int transport_failures = 0;  // attempts that broke off: the server may have acted on them
-};
 
 HttpObjectStore::HttpObjectStore(HttpStoreConfig cfg) : cfg_(std::move(cfg)) {
   if (cfg_.region.empty()) {
@@ -163,6 +144,16 @@ uint64_t HttpObjectStore::min_part_size() const {
 Capabilities HttpObjectStore::capabilities() const {
   std::lock_guard lock(caps_mu_);
   return caps_;
+}
+
+void HttpObjectStore::set_cap(bool Capabilities::*cap, bool value) {
+  std::lock_guard lock(caps_mu_);
+  caps_.*cap = value;
+}
+
+bool HttpObjectStore::cap(bool Capabilities::*cap) const {
+  std::lock_guard lock(caps_mu_);
+  return caps_.*cap;
 }
 
 std::string HttpObjectStore::meta_prefix() const {
@@ -243,12 +234,22 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
     req.body_length = call.file.length;
     req.on_body_chunk = call.on_body_chunk;
     req.sink = call.sink;
+    req.accept = call.accept;
+    req.max_body = call.max_body;
+    if (!call.no_time_limit) {
+      uint64_t bytes =
+          std::max<uint64_t>(call.expected_bytes, call.file.fd >= 0 ? call.file.length : call.body.size());
+      req.timeout_ms = cfg_.attempt_timeout_base_ms +
+                       static_cast<long>(bytes / std::max<uint64_t>(cfg_.attempt_min_rate, 1) * 1000);
+    }
     sign(req, call, std::time(nullptr) + clock_skew_s_.load());
 
     auto res = transport_->perform(req);
     Error err;
     bool retry = false;
-    if (!res) {
+    if (!res && res.error().kind == http::TransportError::Rejected) {
+      err = call.refused;  // the call's own check refused the answer
+    } else if (!res) {
       ++call.transport_failures;
       err = from_transport(res.error());
       retry = transport_retryable(res.error());
@@ -302,438 +303,12 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
 }
 
 StoreResult<void> HttpObjectStore::check_bucket(const std::string& prefix) {
-  Call c;
-  c.op = "check_bucket";
-  c.query = {{"list-type", "2"}, {"max-keys", "1"}, {"prefix", prefix}};
-  auto r = execute(c);
-  if (!r) {
-    Error e = r.error();
-    if (e.code == ErrorCode::NoSuchKey) e.code = ErrorCode::NoSuchBucket;
-    return e;
-  }
+  ListRequest req;
+  req.prefix = prefix;
+  req.max_keys = 1;
+  auto r = list(req);  // learns whether the server lists with V2
+  if (!r) return r.error();
   return Ok{};
-}
-
-StoreResult<ObjectInfo> HttpObjectStore::head(const std::string& key) {
-  Call c;
-  c.op = "head";
-  c.method = "HEAD";
-  c.key = key;
-  auto r = execute(c);
-  if (!r) return r.error();
-  ObjectInfo info;
-  info.key = key;
-  info.size = std::strtoull(r->header("content-length").c_str(), nullptr, 10);
-  info.etag = strip_quotes(r->header("etag"));
-  info.content_type = r->header("content-type");
-  if (auto t = timefmt::parse_http_date(r->header("last-modified"))) info.last_modified = *t;
-  std::string prefix = meta_prefix();
-  for (const auto& [k, v] : r->headers)
-    if (k.rfind(prefix, 0) == 0) info.meta[k.substr(prefix.size())] = v;
-  return info;
-}
-
-StoreResult<uint64_t> HttpObjectStore::get(const std::string& key, uint64_t offset, uint64_t length,
-                                           const ByteSink& sink) {
-  Call c;
-  c.op = "get";
-  c.key = key;
-  if (offset > 0 || length > 0) {
-    std::string range = "bytes=" + std::to_string(offset) + "-";
-    if (length > 0) range += std::to_string(offset + length - 1);
-    c.headers.emplace_back("range", range);
-  }
-  // A retried attempt starts the body again; skip what the sink already has.
-  uint64_t delivered = 0, pos = 0;
-  c.before_attempt = [&] { pos = 0; };
-  c.sink = [&](const char* d, size_t n) {
-    uint64_t end = pos + n;
-    if (end > delivered) {
-      size_t skip = static_cast<size_t>(delivered > pos ? delivered - pos : 0);
-      if (!sink(d + skip, n - skip)) return false;
-      delivered = end;
-    }
-    pos = end;
-    return true;
-  };
-  auto r = execute(c);
-  if (!r) {
-    // 416: asked at or past the end of the object; that is an empty read.
-    if (r.error().http_status == 416) return uint64_t{0};
-    return r.error();
-  }
-  return delivered;
-}
-
-StoreResult<std::string> HttpObjectStore::put(const std::string& key, const FileRange& body,
-                                              const PutOptions& opts) {
-  Call c;
-  c.op = "put";
-  c.method = "PUT";
-  c.key = key;
-  c.file = body;
-  c.has_body = true;
-  c.headers.emplace_back("content-type",
-                         opts.content_type.empty() ? "application/octet-stream" : opts.content_type);
-  for (const auto& [k, v] : opts.meta) c.headers.emplace_back(meta_prefix() + k, v);
-  crypto::Md5 md5;
-  c.before_attempt = [&] { md5.reset(); };
-  c.on_body_chunk = [&](const char* d, size_t n) { md5.update(d, n); };
-  auto r = execute(c);
-  if (!r) return r.error();
-  std::string etag = strip_quotes(r->header("etag"));
-  std::string sent = crypto::hex(md5.finish());
-  if (is_md5_hex(etag) && etag != sent)
-    return Error{ErrorCode::Integrity, 0, "", "ETag " + etag + " does not match the MD5 sent " + sent, ""};
-  return etag;
-}
-
-StoreResult<std::string> HttpObjectStore::put_bytes(const std::string& key, const std::string& body,
-                                                    const PutOptions& opts) {
-  Call c;
-  c.op = "put";
-  c.method = "PUT";
-  c.key = key;
-  c.body = body;
-  c.has_body = true;
-  c.headers.emplace_back("content-type",
-                         opts.content_type.empty() ? "application/octet-stream" : opts.content_type);
-  for (const auto& [k, v] : opts.meta) c.headers.emplace_back(meta_prefix() + k, v);
-  auto r = execute(c);
-  if (!r) return r.error();
-  std::string etag = strip_quotes(r->header("etag"));
-  std::string sent = crypto::hex(crypto::md5(body));
-  if (is_md5_hex(etag) && etag != sent)
-    return Error{ErrorCode::Integrity, 0, "", "ETag " + etag + " does not match the MD5 sent " + sent, ""};
-  return etag;
-}
-
-StoreResult<void> HttpObjectStore::remove(const std::string& key) {
-  Call c;
-  c.op = "remove";
-  c.method = "DELETE";
-  c.key = key;
-  auto r = execute(c);
-  if (!r && r.error().code != ErrorCode::NoSuchKey) return r.error();
-  return Ok{};
-}
-
-StoreResult<std::string> HttpObjectStore::copy(const std::string& src, const std::string& dst,
-                                               const std::optional<PutOptions>& replace) {
-  bool oss = cfg_.dialect == Dialect::OSS;
-  Call c;
-  c.op = "copy";
-  c.method = "PUT";
-  c.key = dst;
-  c.has_body = true;
-  c.headers.emplace_back(oss ? "x-oss-copy-source" : "x-amz-copy-source",
-                         "/" + cfg_.bucket + "/" + sign::uri_encode(src, false));
-  if (replace) {
-    c.headers.emplace_back(oss ? "x-oss-metadata-directive" : "x-amz-metadata-directive", "REPLACE");
-    c.headers.emplace_back("content-type",
-                           replace->content_type.empty() ? "application/octet-stream" : replace->content_type);
-    for (const auto& [k, v] : replace->meta) c.headers.emplace_back(meta_prefix() + k, v);
-  } else {
-    c.headers.emplace_back(oss ? "x-oss-metadata-directive" : "x-amz-metadata-directive", "COPY");
-  }
-  auto r = execute(c);
-  if (!r) return r.error();
-  auto etag = xml::parse_copy_result(r->body);
-  return strip_quotes(etag ? *etag : r->header("etag"));
-}
-
-StoreResult<ListPage> HttpObjectStore::list(const ListRequest& req) {
-  Call c;
-  c.op = "list";
-  c.query.push_back({"list-type", "2"});
-  if (!req.continuation_token.empty()) c.query.push_back({"continuation-token", req.continuation_token});
-  if (!req.delimiter.empty()) c.query.push_back({"delimiter", req.delimiter});
-  c.query.push_back({"max-keys", std::to_string(req.max_keys)});
-  c.query.push_back({"prefix", req.prefix});
-  if (!req.start_after.empty()) c.query.push_back({"start-after", req.start_after});
-  auto r = execute(c);
-  if (!r) {
-    Error e = r.error();
-    if (e.code == ErrorCode::NoSuchKey) e.code = ErrorCode::NoSuchBucket;
-    return e;
-  }
-  auto parsed = xml::parse_list_objects(r->body);
-  if (!parsed)
-    return Error{ErrorCode::Other, static_cast<int>(r->status), "", "unreadable listing from server", ""};
-  ListPage page;
-  for (auto& o : parsed->contents) {
-    ObjectInfo info;
-    info.key = std::move(o.key);
-    info.size = o.size;
-    info.etag = strip_quotes(o.etag);
-    if (auto t = timefmt::parse_iso8601(o.last_modified)) info.last_modified = *t;
-    page.objects.push_back(std::move(info));
-  }
-  page.common_prefixes = std::move(parsed->common_prefixes);
-  page.truncated = parsed->is_truncated;
-  page.next_token = parsed->next_continuation_token;
-  return page;
-}
-
-StoreResult<std::string> HttpObjectStore::create_multipart(const std::string& key, const PutOptions& opts) {
-  Call c;
-  c.op = "create_multipart";
-  c.method = "POST";
-  c.key = key;
-  c.has_body = true;
-  c.query = {{"uploads", "", false}};
-  c.headers.emplace_back("content-type",
-                         opts.content_type.empty() ? "application/octet-stream" : opts.content_type);
-  for (const auto& [k, v] : opts.meta) c.headers.emplace_back(meta_prefix() + k, v);
-  const std::time_t since = std::time(nullptr) + clock_skew_s_.load();  // the server's clock
-  auto r = execute(c);
-  if (!r) return r.error();
-  auto id = xml::parse_initiate_multipart(r->body);
-  if (!id || id->empty())
-    return Error{ErrorCode::Other, static_cast<int>(r->status), "", "no UploadId in the server's answer", ""};
-  if (c.transport_failures > 0) abort_lost_creates(key, *id, since);
-  return *id;
-}
-
-// An attempt whose connection broke after the request went out may have
-// created an upload whose id never reached us; the retry created another. The
-// lost one would hold its parts' space until a lifecycle rule or `bucketfs
-// uploads --abort-orphans` removes it, so it goes now: uploads of exactly this
-// key, begun since the first attempt (a minute's leeway for the clocks), other
-// than ours. Best effort: a failure leaves only that orphan.
-void HttpObjectStore::abort_lost_creates(const std::string& key, const std::string& keep, std::time_t since) {
-  constexpr std::time_t kLeeway = 60;
-  std::string key_marker, id_marker;
-  for (int pages = 0; pages < 10; ++pages) {
-    auto page = list_uploads(key, key_marker, id_marker);
-    if (!page) {
-      if (page.error().code != ErrorCode::Unsupported)
-        LOG_WARN("cannot look for a lost multipart upload of " << key << ": " << page.error().describe());
-      return;
-    }
-    for (const auto& u : page->uploads) {
-      if (u.key != key || u.upload_id == keep || u.initiated == 0 || u.initiated < since - kLeeway) continue;
-      auto a = abort_multipart(key, u.upload_id);
-      if (a || a.error().code == ErrorCode::NoSuchUpload)
-        LOG_INFO("aborted a multipart upload of " << key << " whose creation answer was lost");
-      else
-        LOG_WARN("cannot abort the lost multipart upload " << u.upload_id << " of " << key << ": "
-                                                           << a.error().describe());
-    }
-    if (!page->truncated) return;
-    key_marker = page->next_key_marker;
-    id_marker = page->next_upload_id_marker;
-  }
-}
-
-StoreResult<PartInfo> HttpObjectStore::upload_part(const std::string& key, const std::string& upload_id,
-                                                   int part_number, const FileRange& body) {
-  Call c;
-  c.op = "upload_part";
-  c.method = "PUT";
-  c.key = key;
-  c.file = body;
-  c.has_body = true;
-  c.query = {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}};
-  crypto::Md5 md5;
-  uint64_t crc = 0;
-  bool oss = cfg_.dialect == Dialect::OSS;
-  c.before_attempt = [&] {
-    md5.reset();
-    crc = 0;
-  };
-  c.on_body_chunk = [&](const char* d, size_t n) {
-    md5.update(d, n);
-    if (oss) crc = crypto::crc64ecma(crc, d, n);
-  };
-  auto r = execute(c);
-  if (!r) {
-    if (r.error().code == ErrorCode::NoSuchKey) r.error().code = ErrorCode::NoSuchUpload;
-    return r.error();
-  }
-  PartInfo p;
-  p.number = part_number;
-  p.size = body.length;
-  p.etag = strip_quotes(r->header("etag"));
-  p.md5 = crypto::hex(md5.finish());
-  if (is_md5_hex(p.etag) && p.etag != p.md5)
-    return Error{
-        ErrorCode::Integrity, 0, "",
-        "part " + std::to_string(part_number) + " ETag " + p.etag + " does not match the MD5 sent " + p.md5, ""};
-  std::string server_crc = r->header("x-oss-hash-crc64ecma");
-  if (oss && !server_crc.empty() && std::strtoull(server_crc.c_str(), nullptr, 10) != crc)
-    return Error{ErrorCode::Integrity, 0, "", "part " + std::to_string(part_number) + " CRC64 mismatch", ""};
-  return p;
-}
-
-StoreResult<PartInfo> HttpObjectStore::upload_part_copy(const std::string& key, const std::string& upload_id,
-                                                        int part_number, const std::string& src_key,
-                                                        uint64_t offset, uint64_t length) {
-  {
-    std::lock_guard lock(caps_mu_);
-    if (!caps_.upload_part_copy) return Error{ErrorCode::Unsupported, 0, "", "server has no UploadPartCopy", ""};
-  }
-  bool oss = cfg_.dialect == Dialect::OSS;
-  Call c;
-  c.op = "upload_part_copy";
-  c.method = "PUT";
-  c.key = key;
-  c.has_body = true;  // RGW wants an explicit Content-Length: 0
-  c.query = {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}};
-  c.headers.emplace_back(oss ? "x-oss-copy-source" : "x-amz-copy-source",
-                         "/" + cfg_.bucket + "/" + sign::uri_encode(src_key, false));
-  c.headers.emplace_back(oss ? "x-oss-copy-source-range" : "x-amz-copy-source-range",
-                         "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1));
-  auto r = execute(c);
-  if (!r) {
-    if (r.error().code == ErrorCode::Unsupported) {
-      std::lock_guard lock(caps_mu_);
-      caps_.upload_part_copy = false;
-    }
-    return r.error();
-  }
-  auto etag = xml::parse_copy_result(r->body);
-  if (!etag) {
-    // A server without UploadPartCopy may treat this as a plain PUT of an empty part.
-    std::lock_guard lock(caps_mu_);
-    caps_.upload_part_copy = false;
-    return Error{ErrorCode::Unsupported, static_cast<int>(r->status), "", "server has no UploadPartCopy", ""};
-  }
-  PartInfo p;
-  p.number = part_number;
-  p.size = length;
-  p.etag = strip_quotes(*etag);
-  return p;
-}
-
-StoreResult<std::string> HttpObjectStore::complete_multipart(const std::string& key, const std::string& upload_id,
-                                                             const std::vector<PartInfo>& parts) {
-  std::vector<std::pair<int, std::string>> list;
-  list.reserve(parts.size());
-  for (const auto& p : parts) list.emplace_back(p.number, "\"" + p.etag + "\"");
-  Call c;
-  c.op = "complete_multipart";
-  c.method = "POST";
-  c.key = key;
-  c.has_body = true;
-  c.body = xml::build_complete_multipart(list);
-  c.query = {{"uploadId", upload_id}};
-  c.headers.emplace_back("content-type", "application/xml");
-  auto r = execute(c);
-  if (!r) {
-    if (r.error().code == ErrorCode::NoSuchKey) r.error().code = ErrorCode::NoSuchUpload;
-    return r.error();
-  }
-  auto etag = xml::parse_complete_multipart(r->body);
-  std::string e = etag ? strip_quotes(*etag) : "";
-  if (e.empty()) {
-    // Ceph 16 answers with an empty <ETag>; the object's HEAD has the real one.
-    auto h = head(key);
-    if (!h) return h.error();
-    e = h->etag;
-  }
-  return e;
-}
-
-StoreResult<void> HttpObjectStore::abort_multipart(const std::string& key, const std::string& upload_id) {
-  {
-    std::lock_guard lock(caps_mu_);
-    if (!caps_.abort_multipart)
-      return Error{ErrorCode::Unsupported, 0, "", "server has no AbortMultipartUpload", ""};
-  }
-  Call c;
-  c.op = "abort_multipart";
-  c.method = "DELETE";
-  c.key = key;
-  c.query = {{"uploadId", upload_id}};
-  auto r = execute(c);
-  if (!r) {
-    if (r.error().code == ErrorCode::Unsupported) {
-      std::lock_guard lock(caps_mu_);
-      caps_.abort_multipart = false;
-    }
-    if (r.error().code == ErrorCode::NoSuchKey) r.error().code = ErrorCode::NoSuchUpload;
-    return r.error();
-  }
-  return Ok{};
-}
-
-StoreResult<ListPartsPage> HttpObjectStore::list_parts(const std::string& key, const std::string& upload_id,
-                                                       int marker, int max_parts) {
-  {
-    std::lock_guard lock(caps_mu_);
-    if (!caps_.list_parts) return Error{ErrorCode::Unsupported, 0, "", "server has no ListParts", ""};
-  }
-  Call c;
-  c.op = "list_parts";
-  c.key = key;
-  c.query = {{"max-parts", std::to_string(max_parts)}};
-  if (marker > 0) c.query.push_back({"part-number-marker", std::to_string(marker)});
-  c.query.push_back({"uploadId", upload_id});
-  auto r = execute(c);
-  if (!r) {
-    if (r.error().code == ErrorCode::Unsupported) {
-      std::lock_guard lock(caps_mu_);
-      caps_.list_parts = false;
-    }
-    // Ceph 16 answers NoSuchKey for an upload that was aborted.
-    if (r.error().code == ErrorCode::NoSuchKey) r.error().code = ErrorCode::NoSuchUpload;
-    return r.error();
-  }
-  auto parsed = xml::parse_list_parts(r->body);
-  if (!parsed) {
-    // A server that ignores ?uploadId answers with the object itself (or junk).
-    std::lock_guard lock(caps_mu_);
-    caps_.list_parts = false;
-    return Error{ErrorCode::Unsupported, static_cast<int>(r->status), "", "server has no ListParts", ""};
-  }
-  ListPartsPage page;
-  for (auto& p : parsed->parts) page.parts.push_back({p.part_number, p.size, strip_quotes(p.etag), ""});
-  page.truncated = parsed->is_truncated;
-  page.next_marker = parsed->next_part_number_marker;
-  return page;
-}
-
-StoreResult<ListUploadsPage> HttpObjectStore::list_uploads(const std::string& prefix,
-                                                           const std::string& key_marker,
-                                                           const std::string& upload_id_marker) {
-  {
-    std::lock_guard lock(caps_mu_);
-    if (!caps_.list_uploads) return Error{ErrorCode::Unsupported, 0, "", "server has no ListMultipartUploads", ""};
-  }
-  Call c;
-  c.op = "list_uploads";
-  if (!key_marker.empty()) c.query.push_back({"key-marker", key_marker});
-  if (!prefix.empty()) c.query.push_back({"prefix", prefix});
-  if (!upload_id_marker.empty()) c.query.push_back({"upload-id-marker", upload_id_marker});
-  c.query.push_back({"uploads", "", false});
-  auto r = execute(c);
-  if (!r) {
-    if (r.error().code == ErrorCode::Unsupported) {
-      std::lock_guard lock(caps_mu_);
-      caps_.list_uploads = false;
-    }
-    return r.error();
-  }
-  auto parsed = xml::parse_list_uploads(r->body);
-  if (!parsed) {
-    std::lock_guard lock(caps_mu_);
-    caps_.list_uploads = false;
-    return Error{ErrorCode::Unsupported, static_cast<int>(r->status), "", "server has no ListMultipartUploads",
-                 ""};
-  }
-  ListUploadsPage page;
-  for (auto& u : parsed->uploads) {
-    UploadInfo info;
-    info.key = std::move(u.key);
-    info.upload_id = std::move(u.upload_id);
-    if (auto t = timefmt::parse_iso8601(u.initiated)) info.initiated = *t;
-    page.uploads.push_back(std::move(info));
-  }
-  page.truncated = parsed->is_truncated;
-  page.next_key_marker = parsed->next_key_marker;
-  page.next_upload_id_marker = parsed->next_upload_id_marker;
-  return page;
 }
 
 }  // namespace bucketfs::store

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/store/checksums.hpp"
 
 namespace bucketfs::store {
 namespace {
@@ -66,6 +67,10 @@ std::string content_type_or_default(const std::string& ct) { return ct.empty() ?
 
 const std::string kNoUpload;
 
+Error bad_digest(const std::string& what) {
+  return make_error(ErrorCode::Integrity, 400, "BadDigest", what + " does not match the body");
+}
+
 }  // namespace
 
 MemoryObjectStore::MemoryObjectStore(uint64_t min_part_size, Dialect d)
@@ -78,14 +83,70 @@ void MemoryObjectStore::set_capabilities(const Capabilities& caps) {
   caps_ = caps;
 }
 
+void MemoryObjectStore::set_etag_style(EtagStyle s) {
+  std::lock_guard<std::mutex> lk(mu_);
+  etag_style_ = s;
+}
+
+void MemoryObjectStore::set_reports_checksums(bool on) {
+  std::lock_guard<std::mutex> lk(mu_);
+  reports_checksums_ = on;
+}
+
+ChecksumAlgo MemoryObjectStore::algo() const {
+  return dialect_ == Dialect::OSS ? ChecksumAlgo::Crc64Ecma : ChecksumAlgo::Crc32c;
+}
+
+std::string MemoryObjectStore::etag_for(const std::string& md5_hex) const {
+  switch (etag_style_) {
+    case EtagStyle::UpperMd5: {
+      std::string up = md5_hex;
+      for (char& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      return up;
+    }
+    case EtagStyle::Opaque:
+      // 32 hex digits that are not the MD5, as SSE-KMS gives (stable per content).
+      return crypto::hex(crypto::md5("opaque" + md5_hex));
+    case EtagStyle::Md5:
+    case EtagStyle::PlainMultipart: return md5_hex;
+  }
+  return md5_hex;
+}
+
+// A server verifies what the client says of the body before storing it.
+std::optional<Error> MemoryObjectStore::check_known(const std::string& data, const BodyChecksums& known,
+                                                    ChecksumAlgo a) const {
+  if (!known.md5.empty() && !etag_equals(known.md5, crypto::hex(crypto::md5(data))))
+    return bad_digest("Content-MD5");
+  if (known.crc.known() && known.crc.algo == a && crc_update(a, 0, data.data(), data.size()) != known.crc.value)
+    return bad_digest(name(a));
+  return std::nullopt;
+}
+
+MemoryObjectStore::Object MemoryObjectStore::make_object(std::string data, const PutOptions& opts) const {
+  Object o;
+  o.etag = etag_for(crypto::hex(crypto::md5(data)));
+  o.crc = Crc{algo(), crc_update(algo(), 0, data.data(), data.size())};
+  o.data = std::move(data);
+  o.meta = opts.meta;
+  o.content_type = content_type_or_default(opts.content_type);
+  o.mtime = std::time(nullptr);
+  return o;
+}
+
+ObjectInfo MemoryObjectStore::info_of(const std::string& key, const Object& o, bool with_checksum) const {
+  ObjectInfo info{key, o.data.size(), o.etag, o.mtime, o.content_type, o.meta};
+  if (with_checksum && reports_checksums_) info.checksum = o.crc;
+  if (etag_style_ == EtagStyle::Opaque) info.sse = "aws:kms";  // why its ETags are not MD5s
+  return info;
+}
+
 void MemoryObjectStore::put_object(const std::string& key, const std::string& data, const Metadata& meta) {
   std::lock_guard<std::mutex> lk(mu_);
-  Object& o = objects_[key];
-  o.data = data;
-  o.meta = meta;
-  o.content_type = (!key.empty() && key.back() == '/') ? "application/x-directory" : kDefaultContentType;
-  o.etag = crypto::hex(crypto::md5(data));
-  o.mtime = std::time(nullptr);
+  PutOptions opts;
+  opts.meta = meta;
+  opts.content_type = (!key.empty() && key.back() == '/') ? "application/x-directory" : kDefaultContentType;
+  objects_[key] = make_object(data, opts);
 }
 
 std::optional<std::string> MemoryObjectStore::object_data(const std::string& key) const {
@@ -99,8 +160,7 @@ std::optional<ObjectInfo> MemoryObjectStore::object_info(const std::string& key)
   std::lock_guard<std::mutex> lk(mu_);
   auto it = objects_.find(key);
   if (it == objects_.end()) return std::nullopt;
-  const Object& o = it->second;
-  return ObjectInfo{key, o.data.size(), o.etag, o.mtime, o.content_type, o.meta};
+  return info_of(key, it->second, true);
 }
 
 size_t MemoryObjectStore::object_count() const {
@@ -145,6 +205,8 @@ Capabilities MemoryObjectStore::capabilities() const {
   return caps_;
 }
 
+ChecksumPlan MemoryObjectStore::checksum_plan() const { return {algo(), false}; }
+
 StoreResult<void> MemoryObjectStore::check_bucket(const std::string&) { return {}; }
 
 StoreResult<ObjectInfo> MemoryObjectStore::head(const std::string& key) {
@@ -152,8 +214,7 @@ StoreResult<ObjectInfo> MemoryObjectStore::head(const std::string& key) {
   count("head");
   auto it = objects_.find(key);
   if (it == objects_.end()) return no_such_key(key);
-  const Object& o = it->second;
-  return ObjectInfo{key, o.data.size(), o.etag, o.mtime, o.content_type, o.meta};
+  return info_of(key, it->second, true);
 }
 
 StoreResult<uint64_t> MemoryObjectStore::get(const std::string& key, uint64_t offset, uint64_t length,
@@ -189,12 +250,9 @@ StoreResult<std::string> MemoryObjectStore::put(const std::string& key, const Fi
   auto data = read_range(body);
   if (!data) return data.error();
   std::lock_guard<std::mutex> lk(mu_);
+  if (auto e = check_known(*data, opts.checksums, algo())) return *e;
   Object& o = objects_[key];
-  o.etag = crypto::hex(crypto::md5(*data));
-  o.data = std::move(*data);
-  o.meta = opts.meta;
-  o.content_type = content_type_or_default(opts.content_type);
-  o.mtime = std::time(nullptr);
+  o = make_object(std::move(*data), opts);
   notify({"put", key, kNoUpload, 0, &o.data, &o.meta, &o.content_type});
   return o.etag;
 }
@@ -204,12 +262,9 @@ StoreResult<std::string> MemoryObjectStore::put_bytes(const std::string& key, co
   std::lock_guard<std::mutex> lk(mu_);
   count("put");
   if (auto e = check_key(key)) return *e;
+  if (auto e = check_known(body, opts.checksums, algo())) return *e;
   Object& o = objects_[key];
-  o.data = body;
-  o.meta = opts.meta;
-  o.content_type = content_type_or_default(opts.content_type);
-  o.etag = crypto::hex(crypto::md5(body));
-  o.mtime = std::time(nullptr);
+  o = make_object(body, opts);
   notify({"put", key, kNoUpload, 0, &o.data, &o.meta, &o.content_type});
   return o.etag;
 }
@@ -287,7 +342,7 @@ StoreResult<ListPage> MemoryObjectStore::list(const ListRequest& req) {
   return page;
 }
 
-StoreResult<std::string> MemoryObjectStore::create_multipart(const std::string& key, const PutOptions& opts) {
+StoreResult<MultipartUpload> MemoryObjectStore::create_upload(const std::string& key, const PutOptions& opts) {
   std::lock_guard<std::mutex> lk(mu_);
   count("create_multipart");
   if (auto e = check_key(key)) return *e;
@@ -296,13 +351,15 @@ StoreResult<std::string> MemoryObjectStore::create_multipart(const std::string& 
   u.key = key;
   u.meta = opts.meta;
   u.content_type = content_type_or_default(opts.content_type);
+  u.algo = algo();
   u.initiated = std::time(nullptr);
   notify({"create_multipart", key, id, 0, nullptr, &u.meta, &u.content_type});
-  return id;
+  return MultipartUpload{id, u.algo};
 }
 
-StoreResult<PartInfo> MemoryObjectStore::upload_part(const std::string& key, const std::string& upload_id,
-                                                     int part_number, const FileRange& body) {
+StoreResult<PartInfo> MemoryObjectStore::upload_part(const std::string& key, const MultipartUpload& upload,
+                                                     int part_number, const FileRange& body,
+                                                     const BodyChecksums& known) {
   {
     std::lock_guard<std::mutex> lk(mu_);
     count("upload_part");
@@ -312,15 +369,18 @@ StoreResult<PartInfo> MemoryObjectStore::upload_part(const std::string& key, con
   auto data = read_range(body);
   if (!data) return data.error();
   std::lock_guard<std::mutex> lk(mu_);
-  auto it = uploads_.find(upload_id);
-  if (it == uploads_.end() || it->second.key != key) return no_such_upload(upload_id);
+  auto it = uploads_.find(upload.upload_id);
+  if (it == uploads_.end() || it->second.key != key) return no_such_upload(upload.upload_id);
+  if (auto e = check_known(*data, known, it->second.algo)) return *e;
   PartInfo p;
   p.number = part_number;
   p.size = data->size();
   p.md5 = crypto::hex(crypto::md5(*data));
-  p.etag = p.md5;
+  p.etag = etag_for(p.md5);
+  if (it->second.algo != ChecksumAlgo::None)
+    p.crc = Crc{it->second.algo, crc_update(it->second.algo, 0, data->data(), data->size())};
   it->second.parts[part_number] = std::move(*data);
-  notify({"upload_part", key, upload_id, part_number, &it->second.parts[part_number]});
+  notify({"upload_part", key, upload.upload_id, part_number, &it->second.parts[part_number]});
   return p;
 }
 
@@ -341,19 +401,18 @@ StoreResult<PartInfo> MemoryObjectStore::upload_part_copy(const std::string& key
   p.number = part_number;
   p.size = data.size();
   p.md5 = crypto::hex(crypto::md5(data));
-  p.etag = p.md5;
+  p.etag = etag_for(p.md5);
   it->second.parts[part_number] = std::move(data);
   notify({"upload_part", key, upload_id, part_number, &it->second.parts[part_number]});
   return p;
 }
 
-StoreResult<std::string> MemoryObjectStore::complete_multipart(const std::string& key,
-                                                               const std::string& upload_id,
-                                                               const std::vector<PartInfo>& parts) {
+StoreResult<std::string> MemoryObjectStore::complete_upload(const std::string& key, const MultipartUpload& upload,
+                                                            const std::vector<PartInfo>& parts) {
   std::lock_guard<std::mutex> lk(mu_);
   count("complete_multipart");
-  auto it = uploads_.find(upload_id);
-  if (it == uploads_.end() || it->second.key != key) return no_such_upload(upload_id);
+  auto it = uploads_.find(upload.upload_id);
+  if (it == uploads_.end() || it->second.key != key) return no_such_upload(upload.upload_id);
   if (parts.empty()) return make_error(ErrorCode::InvalidArgument, 400, "MalformedXML", "complete without parts");
   Upload& u = it->second;
   std::string data;
@@ -368,23 +427,29 @@ StoreResult<std::string> MemoryObjectStore::complete_multipart(const std::string
     if (part == u.parts.end())
       return make_error(ErrorCode::InvalidArgument, 400, "InvalidPart", "part not uploaded");
     std::string raw = crypto::md5(part->second);
-    if (!p.etag.empty() && p.etag != crypto::hex(raw))
-      return make_error(ErrorCode::InvalidArgument, 400, "InvalidPart", "part ETag does not match");
+    bool etag_ok = p.etag.empty() || etag_equals(p.etag, etag_for(crypto::hex(raw)));
+    if (!etag_ok) return make_error(ErrorCode::InvalidArgument, 400, "InvalidPart", "part ETag does not match");
+    if (p.crc.known() &&
+        (p.crc.algo != u.algo || crc_update(u.algo, 0, part->second.data(), part->second.size()) != p.crc.value))
+      return make_error(ErrorCode::InvalidArgument, 400, "InvalidPart", "part checksum does not match");
     if (i + 1 < parts.size() && part->second.size() < min_part_size_)
       return make_error(ErrorCode::InvalidArgument, 400, "EntityTooSmall", "non-last part below the minimum");
     data += part->second;
     md5s += raw;
   }
   Object o;
+  o.crc = Crc{algo(), crc_update(algo(), 0, data.data(), data.size())};
+  o.etag = etag_style_ == EtagStyle::PlainMultipart
+               ? crypto::hex(crypto::md5(data))
+               : etag_for(crypto::hex(crypto::md5(md5s))) + "-" + std::to_string(parts.size());
   o.data = std::move(data);
   o.meta = u.meta;
   o.content_type = u.content_type;
-  o.etag = crypto::hex(crypto::md5(md5s)) + "-" + std::to_string(parts.size());
   o.mtime = std::time(nullptr);
   std::string etag = o.etag;
   objects_[key] = std::move(o);
   uploads_.erase(it);
-  notify({"complete_multipart", key, upload_id, 0, nullptr, nullptr, nullptr, nullptr, &parts});
+  notify({"complete_multipart", key, upload.upload_id, 0, nullptr, nullptr, nullptr, nullptr, &parts});
   return etag;
 }
 
@@ -417,7 +482,7 @@ StoreResult<ListPartsPage> MemoryObjectStore::list_parts(const std::string& key,
     PartInfo info;
     info.number = p->first;
     info.size = p->second.size();
-    info.etag = crypto::hex(crypto::md5(p->second));
+    info.etag = etag_for(crypto::hex(crypto::md5(p->second)));
     page.parts.push_back(std::move(info));
   }
   return page;

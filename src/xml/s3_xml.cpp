@@ -157,6 +157,7 @@ std::optional<ListResult> list_objects(std::string_view body) {
   // V1 has no KeyCount; S3 counts keys and common prefixes alike.
   out.key_count = static_cast<int>(out.contents.size() + out.common_prefixes.size());
   if (!optional_number(root, "KeyCount", &out.key_count)) return std::nullopt;
+  out.v1_answer = child(root, "Marker") && !child(root, "KeyCount");
 
   if (text(root, "EncodingType") == "url") {
     for (auto& e : out.contents)
@@ -255,6 +256,20 @@ std::optional<std::string> parse_complete_multipart(std::string_view body) {
   });
 }
 
+std::optional<CompleteResult> parse_complete_result(std::string_view body) {
+  return guarded([&]() -> std::optional<CompleteResult> {
+    pugi::xml_document doc;
+    pugi::xml_node root = load_root(doc, body, "CompleteMultipartUploadResult");
+    if (!root) return std::nullopt;
+    CompleteResult r;
+    r.etag = text(root, "ETag");
+    r.checksum_crc32c = text(root, "ChecksumCRC32C");
+    r.checksum_crc64nvme = text(root, "ChecksumCRC64NVME");
+    r.checksum_type = text(root, "ChecksumType");
+    return r;
+  });
+}
+
 std::optional<ListPartsResult> parse_list_parts(std::string_view body) {
   return guarded([&] { return list_parts(body); });
 }
@@ -272,15 +287,21 @@ std::optional<std::string> parse_copy_result(std::string_view body) {
   });
 }
 
-std::string build_complete_multipart(const std::vector<std::pair<int, std::string>>& parts) {
+std::string build_complete_multipart(const std::vector<CompletePart>& parts) {
   // No xmlns: S3, OSS, Ceph RGW, MinIO and s3rver all accept the bare form.
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUpload>";
-  for (const auto& [number, etag] : parts) {
+  for (const auto& p : parts) {
     out += "<Part><PartNumber>";
-    out += std::to_string(number);
+    out += std::to_string(p.number);
     out += "</PartNumber><ETag>";
-    append_escaped(&out, etag);
-    out += "</ETag></Part>";
+    append_escaped(&out, p.etag);
+    out += "</ETag>";
+    if (!p.checksum_element.empty()) {
+      out += "<" + p.checksum_element + ">";
+      append_escaped(&out, p.checksum_value);
+      out += "</" + p.checksum_element + ">";
+    }
+    out += "</Part>";
   }
   out += "</CompleteMultipartUpload>";
   return out;

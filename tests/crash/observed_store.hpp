@@ -31,6 +31,7 @@ class ObservedStore : public bucketfs::store::ObjectStore {
   bucketfs::store::Dialect dialect() const override { return inner_.dialect(); }
   uint64_t min_part_size() const override { return inner_.min_part_size(); }
   bucketfs::store::Capabilities capabilities() const override { return inner_.capabilities(); }
+  bucketfs::store::ChecksumPlan checksum_plan() const override { return inner_.checksum_plan(); }
   bucketfs::store::StoreResult<void> check_bucket(const std::string& prefix) override;
   bucketfs::store::StoreResult<bucketfs::store::ObjectInfo> head(const std::string& key) override;
   bucketfs::store::StoreResult<uint64_t> get(const std::string& key, uint64_t offset, uint64_t length,
@@ -44,16 +45,16 @@ class ObservedStore : public bucketfs::store::ObjectStore {
       const std::string& src, const std::string& dst,
       const std::optional<bucketfs::store::PutOptions>& replace) override;
   bucketfs::store::StoreResult<bucketfs::store::ListPage> list(const bucketfs::store::ListRequest& req) override;
-  bucketfs::store::StoreResult<std::string> create_multipart(const std::string& key,
-                                                             const bucketfs::store::PutOptions& opts) override;
+  bucketfs::store::StoreResult<bucketfs::store::MultipartUpload> create_upload(
+      const std::string& key, const bucketfs::store::PutOptions& opts) override;
   bucketfs::store::StoreResult<bucketfs::store::PartInfo> upload_part(
-      const std::string& key, const std::string& upload_id, int part_number,
-      const bucketfs::store::FileRange& body) override;
+      const std::string& key, const bucketfs::store::MultipartUpload& upload, int part_number,
+      const bucketfs::store::FileRange& body, const bucketfs::store::BodyChecksums& known) override;
   bucketfs::store::StoreResult<bucketfs::store::PartInfo> upload_part_copy(
       const std::string& key, const std::string& upload_id, int part_number, const std::string& src_key,
       uint64_t offset, uint64_t length) override;
-  bucketfs::store::StoreResult<std::string> complete_multipart(
-      const std::string& key, const std::string& upload_id,
+  bucketfs::store::StoreResult<std::string> complete_upload(
+      const std::string& key, const bucketfs::store::MultipartUpload& upload,
       const std::vector<bucketfs::store::PartInfo>& parts) override;
   bucketfs::store::StoreResult<void> abort_multipart(const std::string& key,
                                                      const std::string& upload_id) override;

@@ -72,7 +72,7 @@ class UploadsRefused : public ObservedStore {
                                       const store::PutOptions&) override {
     return refused();
   }
-  store::StoreResult<std::string> create_multipart(const std::string&, const store::PutOptions&) override {
+  store::StoreResult<store::MultipartUpload> create_upload(const std::string&, const store::PutOptions&) override {
     return refused();
   }
 };

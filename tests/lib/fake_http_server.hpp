@@ -1,7 +1,8 @@
 // fake_http_server.hpp - a loopback HTTP/1.1 server for unit tests that answers
 // each request with the next canned response and records what it received.
-// One connection at a time; supports keep-alive and Content-Length bodies, and
-// closing a connection without an answer.
+// One connection at a time; supports keep-alive and Content-Length bodies,
+// closing a connection without an answer, a body streamed without being held
+// (a 1 GiB answer costs no memory), and a stall before the body.
 #pragma once
 
 #include <arpa/inet.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -23,6 +25,11 @@ struct Canned {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   bool drop = false;  // read the request, then close without an answer (a lost response)
+  // Instead of `body`: this many filler bytes, written 64 KiB at a time as
+  // the client takes them (Content-Length says so); the connection ends when
+  // the client stops reading.
+  uint64_t stream_bytes = 0;
+  int stall_ms = 0;  // wait this long after the headers before the body
 };
 
 struct Seen {
@@ -136,13 +143,34 @@ class FakeHttpServer {
       bool has_len = false;
       for (auto& [k, v] : r.headers) {
         out += k + ": " + v + "\r\n";
-        if (k == "Content-Length") has_len = true;
+        if (k == "Content-Length" || k == "Transfer-Encoding") has_len = true;
       }
-      if (!has_len && s.method != "HEAD") out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+      uint64_t body_len = r.stream_bytes > 0 ? r.stream_bytes : r.body.size();
+      if (!has_len && s.method != "HEAD") out += "Content-Length: " + std::to_string(body_len) + "\r\n";
       out += "\r\n";
-      if (s.method != "HEAD") out += r.body;
-      if (::send(c, out.data(), out.size(), MSG_NOSIGNAL) < 0) return;
+      if (r.stall_ms == 0 && s.method != "HEAD") out += r.body;
+      if (!send_all(c, out)) return;
+      if (s.method == "HEAD") continue;
+      if (r.stall_ms > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(r.stall_ms));
+        if (!send_all(c, r.body)) return;
+      }
+      if (r.stream_bytes > 0 && !stream(c, r.stream_bytes)) return;
     }
+  }
+  static bool send_all(int c, const std::string& data) {
+    return data.empty() || ::send(c, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+  }
+  // Filler bytes until n are written or the client goes away.
+  static bool stream(int c, uint64_t n) {
+    static const std::string chunk(64 * 1024, 'x');
+    while (n > 0) {
+      size_t k = n < chunk.size() ? static_cast<size_t>(n) : chunk.size();
+      ssize_t sent = ::send(c, chunk.data(), k, MSG_NOSIGNAL);
+      if (sent <= 0) return false;
+      n -= static_cast<uint64_t>(sent);
+    }
+    return true;
   }
 
   int fd_ = -1;

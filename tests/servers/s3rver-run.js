@@ -19,7 +19,8 @@ if (!dir || port === undefined || !accessLog || !readyFile) {
   console.error('usage: s3rver-run.js DATA_DIR PORT ACCESS_LOG READY_FILE [BUCKET]');
   process.exit(2);
 }
-const S3rver = require(path.join(__dirname, '..', 'node_modules', 's3rver'));
+// S3RVER_MODULES: another node_modules holding s3rver (e.g. an unpatched install).
+const S3rver = require(path.join(process.env.S3RVER_MODULES || path.join(__dirname, '..', 'node_modules'), 's3rver'));
 
 async function main() {
   fs.mkdirSync(dir, { recursive: true });

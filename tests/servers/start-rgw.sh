@@ -8,6 +8,8 @@
 #   (it is then wiped). Progress goes to stderr; on success the endpoint URL is
 #   printed on stdout and DIR/env holds, one KEY=VALUE a line (no quoting):
 #     S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY S3_BUCKET S3_REGION S3_SERVER=rgw
+#     S3_SSE_KMS_KEY_ID (a key of RGW's "testing" KMS: SSE-KMS and SSE-C work
+#                        over plain HTTP)
 #     S3_LOG (beast access log: one line per request, e.g.
 #             "PUT /bucket/key?partNumber=3&uploadId=... HTTP/1.1" 200 ...)
 #     S3_DIR (this DIR, for stop-rgw.sh)
@@ -35,6 +37,9 @@ STORE_BYTES=${STORE_BYTES:-4294967296}
 READY_TIMEOUT=${READY_TIMEOUT:-120}
 REGION=us-east-1
 IP=127.0.0.1
+# the testing KMS's one key (id=base64 of 32 bytes); tests mount with sse=aws:kms:$SSE_KMS_KEY_ID
+SSE_KMS_KEY_ID=bucketfs-test-key
+SSE_KMS_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=
 STOP_SCRIPT=$HERE/stop-rgw.sh
 # glibc malloc: hand big (4 MiB message) buffers back to the OS at once; keeps radosgw RSS ~50 MiB
 export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-131072}
@@ -161,6 +166,11 @@ osd op num threads per shard = 1
 rgw frontends = beast endpoint=$IP:$RGW_PORT
 rgw data = $DIR/data/\$name
 rgw thread pool size = 64
+# SSE for the tests: SSE-KMS with the built-in "testing" KMS (keys below) and
+# SSE-C, both over plain HTTP on loopback (rgw_crypt_require_ssl=false)
+rgw crypt require ssl = false
+rgw crypt s3 kms backend = testing
+rgw crypt s3 kms encryption keys = $SSE_KMS_KEY_ID=$SSE_KMS_KEY
 CONF
 
 # --- keys: one keyring with every entity; ceph-mon --mkfs imports them all ---
@@ -246,6 +256,7 @@ S3_SECRET_KEY=$SECRET_KEY
 S3_BUCKET=$BUCKET
 S3_REGION=$REGION
 S3_SERVER=rgw
+S3_SSE_KMS_KEY_ID=$SSE_KMS_KEY_ID
 S3_LOG=$DIR/log/client.rgw.a.log
 S3_DIR=$DIR
 ENV

@@ -13,6 +13,8 @@
 #     S3_DIR (this DIR, for stop-s3rver.sh)
 # Env: S3RVER_PORT (default 0: the kernel picks a free port, so no race)
 #      BUCKET (bucketfs-test; empty = create none)  READY_TIMEOUT (30 s)
+#      S3RVER_MODULES (a node_modules dir holding s3rver; default tests/node_modules,
+#                      which scripts/deps.sh patches: see store_s3rver_published.sh)
 # Credentials are s3rver's fixed S3RVER / S3RVER.
 # Stop with: stop-s3rver.sh DIR [--purge]  (kills only the PID recorded in DIR/run/s3rver.pid)
 set -euo pipefail
@@ -29,7 +31,8 @@ REGION=us-east-1
 ACCESS_KEY=S3RVER
 SECRET_KEY=S3RVER
 STOP_SCRIPT=$HERE/stop-s3rver.sh
-MODULE=$HERE/../node_modules/s3rver
+MODULES=${S3RVER_MODULES:-$HERE/../node_modules}
+MODULE=$MODULES/s3rver
 
 die() {
   echo "start-s3rver: $*" >&2
@@ -63,7 +66,7 @@ trap 'exit 1' INT TERM HUP
 
 # s3rver makes continuation tokens with the "des" cipher, which Node 17+
 # (OpenSSL 3) only offers through the legacy provider.
-NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--openssl-legacy-provider" setsid node "$HERE/s3rver-run.js" "$DIR/data" "$PORT" "$DIR/log/access.log" "$DIR/run/port" "$BUCKET" \
+S3RVER_MODULES=$MODULES NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--openssl-legacy-provider" setsid node "$HERE/s3rver-run.js" "$DIR/data" "$PORT" "$DIR/log/access.log" "$DIR/run/port" "$BUCKET" \
   </dev/null >"$DIR/log/s3rver.stdout" 2>&1 &
 echo $! >"$DIR/run/s3rver.pid"
 PID=$!

@@ -340,6 +340,44 @@ void test_store_and_mount_translation(void**) {
   assert_string_equal(mo.fsname.c_str(), "b:/p");
 }
 
+// The object options: parsed, checked against the provider, translated.
+bool object_options_cases() {
+  bool ok = true;
+  MountConfig c;
+  ok &= parse({"b", "/m", "-o",
+               "url=http://127.0.0.1:7480,sse=aws:kms:key-1,storage_class=STANDARD_IA,checksum=crc64nvme,"
+               "list_version=1"},
+              &c)
+            .empty();
+  auto sc = make_store_config(c, {});
+  ok &= sc.encryption.mode == store::Encryption::Mode::Kms && sc.encryption.kms_key_id == "key-1";
+  ok &= sc.storage_class == "STANDARD_IA" && sc.list_version == 1;
+  ok &= sc.checksum == store::HttpStoreConfig::Checksum::Crc64Nvme;
+  MountConfig d;
+  ok &= parse({"b", "/m", "--endpoint", "http://127.0.0.1:1", "--sse-c-key-file", "/k"}, &d).empty();
+  ok &= d.sse_c_key_file == "/k" && make_store_config(d, {}).checksum == store::HttpStoreConfig::Checksum::Auto;
+  ok &= make_store_config(d, {}).list_version == 0;
+  MountConfig o;
+  ok &= parse({"b", "/m", "-o", "url=https://oss-cn-hangzhou.aliyuncs.com,sse=KMS:cmk"}, &o).empty();
+  ok &= make_store_config(o, {}).encryption.kms_key_id == "cmk";
+  MountConfig x;
+  // Each error names what to do.
+  ok &= contains(parse({"b", "/m", "-o", "url=http://h,sse=KMS"}, &x), "aws:kms");
+  ok &=
+      contains(parse({"b", "/m", "-o", "url=https://oss-cn-hangzhou.aliyuncs.com,sse=aws:kms"}, &x), "KMS:KEYID");
+  ok &= contains(parse({"b", "/m", "-o", "url=http://h,sse=AES256,sse_c_key_file=/k"}, &x), "not both");
+  ok &= contains(parse({"b", "/m", "-o", "url=https://oss-cn-hangzhou.aliyuncs.com,sse_c_key_file=/k"}, &x),
+                 "SSE-C");
+  ok &= contains(parse({"b", "/m", "-o", "url=http://h,storage_class=a b"}, &x), "storage_class");
+  ok &= contains(parse({"b", "/m", "-o", "url=http://h,checksum=sha1"}, &x), "checksum");
+  ok &=
+      contains(parse({"b", "/m", "-o", "url=https://oss-cn-hangzhou.aliyuncs.com,checksum=crc32c"}, &x), "CRC-64");
+  ok &= contains(parse({"b", "/m", "-o", "url=http://h,list_version=3"}, &x), "list_version");
+  return ok;
+}
+
+void test_object_options(void**) { assert_true(object_options_cases()); }
+
 void test_check_failure_lines(void**) {
   MountConfig a;
   assert_string_equal(parse({"b", "/m", "-o", "url=http://127.0.0.1:7480"}, &a).c_str(), "");
@@ -391,6 +429,7 @@ int main() {
       cmocka_unit_test(test_positionals_and_subcommands),
       cmocka_unit_test(test_help_lists_every_option),
       cmocka_unit_test(test_store_and_mount_translation),
+      cmocka_unit_test(test_object_options),
       cmocka_unit_test(test_check_failure_lines),
       cmocka_unit_test(test_check_mountpoint),
   };

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <csetjmp>
@@ -26,6 +27,7 @@
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
 #include "bucketfs/fs/filesystem.hpp"
 #include "bucketfs/stage/staging_area.hpp"
+#include "bucketfs/store/faulty_object_store.hpp"
 #include "bucketfs/store/memory_object_store.hpp"
 #include "bucketfs/upload/uploader.hpp"
 
@@ -41,9 +43,34 @@ namespace {
 
 constexpr uint64_t kPart = 5 * 1024 * 1024;
 
+// The store between the mount and the bucket: uploads can be slowed, and a
+// server-side copy can be held until a key has landed in the bucket (to
+// make an upload complete while a directory rename copies).
+class GateStore : public store::FaultyObjectStore {
+ public:
+  explicit GateStore(store::MemoryObjectStore& mem) : FaultyObjectStore(mem), mem_(mem) {}
+  std::atomic<int> put_delay_ms{0};
+  std::string hold_copies_until;  // a key; set before the operation it gates
+  store::StoreResult<std::string> put(const std::string& key, const store::FileRange& body,
+                                      const store::PutOptions& opts) override {
+    if (int ms = put_delay_ms.load()) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return FaultyObjectStore::put(key, body, opts);
+  }
+  store::StoreResult<std::string> copy(const std::string& src, const std::string& dst,
+                                       const std::optional<store::PutOptions>& replace) override {
+    for (int i = 0; !hold_copies_until.empty() && i < 200 && !mem_.object_data(hold_copies_until); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return FaultyObjectStore::copy(src, dst, replace);
+  }
+
+ private:
+  store::MemoryObjectStore& mem_;
+};
+
 struct World {
   std::string dir;
   store::MemoryObjectStore mem{kPart};
+  GateStore gate{mem};
   std::unique_ptr<checkpoint::CheckpointStore> cp;
   std::unique_ptr<stage::StagingArea> staging;
   std::unique_ptr<upload::Uploader> up;
@@ -60,16 +87,18 @@ struct World {
     c.concurrency = 4;
     c.retry_base = std::chrono::milliseconds(5);
     c.retry_cap = std::chrono::milliseconds(20);
-    up = std::make_unique<upload::Uploader>(mem, *cp, *staging, c);
+    up = std::make_unique<upload::Uploader>(gate, *cp, *staging, c);
     fs::Options o;
     o.stat_ttl = 3600;
     o.dir_ttl = 3600;
-    fs = std::make_unique<fs::Filesystem>(mem, o, fs::WritePath{staging.get(), up.get(), false});
+    fs = std::make_unique<fs::Filesystem>(gate, o, fs::WritePath{staging.get(), up.get(), false});
     if (start) up->start();
   }
   ~World() {
-    fs.reset();
+    // As the mount does: the uploader stops (its done handler calls into the
+    // filesystem) before the filesystem goes.
     up.reset();
+    fs.reset();
     cp.reset();
     fsys::remove_all(dir);
   }
@@ -241,6 +270,68 @@ void test_rename_over_queued_and_forked(void** state) {
   assert_int_equal(marked(w), 0);
 }
 
+// Issue 15: a directory renamed while the upload of a file in it completes.
+// The copy of the directory's objects is held until that upload has landed
+// (or a while): the file must end under the new name only, never left or
+// brought back under the old one.
+void test_dir_rename_races_upload(void** state) {
+  auto* w = static_cast<World*>(*state);
+  fs::Entry d;
+  assert_int_equal(w->fs->mkdir(fs::kRootIno, "d", 0755, ctx(), &d), 0);
+  w->mem.put_object("d/old.txt", "an object already there");
+  const std::string data = random_bytes(20000, 21);
+  w->gate.put_delay_ms = 200;  // the upload is in flight when the rename comes
+  fs::Entry e;
+  uint64_t fh = 0;
+  assert_int_equal(w->fs->create(d.ino, "f", S_IFREG | 0644, O_WRONLY, ctx(), &e, &fh), 0);
+  size_t n = 0;
+  assert_int_equal(w->fs->write(fh, 0, data.data(), data.size(), &n), 0);
+  assert_int_equal(w->fs->flush(fh), 0);
+  assert_int_equal(w->fs->release(fh), 0);
+  w->gate.hold_copies_until = "d/f";
+  assert_int_equal(w->fs->rename(fs::kRootIno, "d", fs::kRootIno, "d2", 0), 0);
+  w->gate.hold_copies_until.clear();
+  assert_true(w->wait_idle());
+  auto got = w->mem.object_data("d2/f");
+  assert_true(got.has_value() && *got == data);
+  assert_false(w->mem.object_data("d/f").has_value());
+  assert_true(*w->mem.object_data("d2/old.txt") == "an object already there");
+  assert_false(w->mem.object_data("d/old.txt").has_value());
+  fs::Entry none;
+  assert_int_equal(w->fs->lookup(fs::kRootIno, "d", &none), ENOENT);
+}
+
+// Issue 15: a size of 0 in the attribute cache is as stale as any other. An
+// append to a file another client filled meanwhile keeps its bytes.
+void test_append_after_stale_empty_stat(void** state) {
+  auto* w = static_cast<World*>(*state);
+  w->mem.put_object("grown", "");
+  fs::Entry e;
+  assert_int_equal(w->fs->lookup(fs::kRootIno, "grown", &e), 0);
+  assert_int_equal(e.attr.st_size, 0);  // cached for stat_ttl
+  w->mem.put_object("grown", "written elsewhere\n");
+  uint64_t fh = 0;
+  assert_int_equal(w->fs->open(e.ino, O_WRONLY | O_APPEND, &fh), 0);
+  size_t n = 0;
+  assert_int_equal(w->fs->write(fh, 0, "x\n", 2, &n), 0);
+  assert_int_equal(w->fs->flush(fh), 0);
+  assert_int_equal(w->fs->release(fh), 0);
+  assert_true(w->wait_idle());
+  assert_string_equal(w->mem.object_data("grown")->c_str(), "written elsewhere\nx\n");
+}
+
+// Issue 15: nothing is written past the largest object the store takes.
+void test_write_past_object_limit(void** state) {
+  auto* w = static_cast<World*>(*state);
+  fs::Entry e;
+  uint64_t fh = 0;
+  assert_int_equal(w->fs->create(fs::kRootIno, "huge", S_IFREG | 0644, O_WRONLY, ctx(), &e, &fh), 0);
+  size_t n = 0;
+  assert_int_equal(w->fs->write(fh, (5ull << 40) - 1, "ab", 2, &n), EFBIG);
+  assert_int_equal(w->fs->write(fh, 0, "ab", 2, &n), 0);
+  assert_int_equal(w->fs->release(fh), 0);
+}
+
 }  // namespace
 
 int main() {
@@ -249,6 +340,9 @@ int main() {
       cmocka_unit_test_setup_teardown(test_rename_after_upload, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unlink_queued_and_forked, setup_stopped, teardown),
       cmocka_unit_test_setup_teardown(test_rename_over_queued_and_forked, setup_stopped, teardown),
+      cmocka_unit_test_setup_teardown(test_dir_rename_races_upload, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_append_after_stale_empty_stat, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_write_past_object_limit, setup, teardown),
   };
   return cmocka_run_group_tests_name("rename_upload", tests, nullptr, nullptr);
 }

@@ -15,47 +15,18 @@ extern "C" {
 #include "bucketfs/http/transport.hpp"
 #include "bucketfs/store/http_object_store.hpp"
 #include "bucketfs/util/time.hpp"
-#include "lib/fake_http_server.hpp"
+#include "lib/store_fixture.hpp"
 
 using namespace bucketfs;
 using namespace bucketfs::store;
 using testsupport::Canned;
+using testsupport::err_xml;
 using testsupport::FakeHttpServer;
+using Fixture = testsupport::StoreFixture;
+constexpr auto setup = testsupport::store_setup;
+constexpr auto teardown = testsupport::store_teardown;
 
 namespace {
-
-std::string err_xml(const std::string& code, const std::string& extra = "") {
-  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>" + code + "</Code><Message>m</Message>" + extra +
-         "<RequestId>rid-1</RequestId></Error>";
-}
-
-HttpStoreConfig cfg_for(const FakeHttpServer& s) {
-  HttpStoreConfig c;
-  c.endpoint = s.endpoint();
-  c.bucket = "bkt";
-  c.credentials.access_key_id = "AKID";
-  c.credentials.secret = Secret("very-secret-value");
-  c.max_attempts = 4;
-  c.backoff_base_ms = 1;
-  c.backoff_cap_ms = 5;
-  c.total_budget_ms = 5000;
-  return c;
-}
-
-struct Fixture {
-  FakeHttpServer server;
-  std::unique_ptr<HttpObjectStore> store;
-  Fixture() : store(std::make_unique<HttpObjectStore>(cfg_for(server))) {}
-};
-
-int setup(void** state) {
-  *state = new Fixture();
-  return 0;
-}
-int teardown(void** state) {
-  delete static_cast<Fixture*>(*state);
-  return 0;
-}
 
 void test_errno_mapping(void**) {
   auto e = [](ErrorCode c) { return to_errno(Error{c, 0, "", "", ""}); };
@@ -75,6 +46,30 @@ void test_errno_mapping(void**) {
   assert_false(is_retryable(ErrorCode::NoSuchKey));
   Error full{ErrorCode::AccessDenied, 403, "AccessDenied", "no", "r1"};
   assert_string_equal(full.describe().c_str(), "AccessDenied (403 AccessDenied): no [request id r1]");
+}
+
+// Every code has a class, every class a budget; the ones that do not heal by
+// waiting give up first, and the explanation says what to check.
+void test_error_classes(void**) {
+  auto cls = [](ErrorCode c) { return error_class(c); };
+  assert_true(cls(ErrorCode::Transient) == ErrorClass::Transient);
+  assert_true(cls(ErrorCode::Throttled) == ErrorClass::Throttled);
+  assert_true(cls(ErrorCode::SignatureMismatch) == ErrorClass::Auth);
+  assert_true(cls(ErrorCode::ClockSkew) == ErrorClass::Auth);
+  assert_true(cls(ErrorCode::NoSuchUpload) == ErrorClass::NotFound);
+  assert_true(cls(ErrorCode::Integrity) == ErrorClass::Integrity);
+  assert_true(cls(ErrorCode::LocalIo) == ErrorClass::Local);
+  assert_true(cls(ErrorCode::InvalidArgument) == ErrorClass::Permanent);
+  assert_true(cls(ErrorCode::Other) == ErrorClass::Permanent);
+  assert_true(default_budget(ErrorClass::Transient).passes > default_budget(ErrorClass::Auth).passes);
+  assert_true(default_budget(ErrorClass::Auth).passes > default_budget(ErrorClass::Permanent).passes);
+  assert_int_equal(default_budget(ErrorClass::Local).passes, 0);
+  assert_true(default_budget(ErrorClass::Integrity).passes > 0);
+  assert_true(default_budget(ErrorClass::Throttled).backoff_cap_s >=
+              default_budget(ErrorClass::Transient).backoff_cap_s);
+  Error denied{ErrorCode::SignatureMismatch, 403, "SignatureDoesNotMatch", "", "r"};
+  assert_non_null(strstr(explain(denied).c_str(), "check the secret key"));
+  assert_non_null(strstr(explain(denied).c_str(), "403 SignatureDoesNotMatch"));
 }
 
 void test_retry_policy(void**) {
@@ -228,12 +223,17 @@ void test_create_answered_at_once_lists_nothing(void** state) {
   assert_int_equal(f->server.count(), 1);
 }
 
+// An ETag the answer presents as a plain MD5 (no SSE-KMS/SSE-C) that is not
+// the MD5 sent: the body arrived damaged; it is sent again, and after three
+// sends the put fails as Integrity.
 void test_etag_mismatch_is_integrity_error(void** state) {
   auto* f = static_cast<Fixture*>(*state);
-  f->server.push({200, {{"ETag", "\"00000000000000000000000000000000\""}}, ""});
+  for (int i = 0; i < 3; ++i) f->server.push({200, {{"ETag", "\"00000000000000000000000000000000\""}}, ""});
   auto r = f->store->put_bytes("k", "hello", {});
   assert_false(r.ok());
   assert_int_equal(static_cast<int>(r.error().code), static_cast<int>(ErrorCode::Integrity));
+  assert_int_equal(f->server.count(), 3);
+  for (auto& s : f->server.seen()) assert_string_equal(s.body.c_str(), "hello");
 }
 
 void test_unsupported_list_parts_is_remembered(void** state) {
@@ -271,7 +271,7 @@ void test_metadata_headers_and_range(void** state) {
   assert_string_equal(h->meta["mode"].c_str(), "33188");
   assert_string_equal(h->meta["mtime"].c_str(), "1700000000");
   assert_int_equal(h->last_modified, 1369353600);
-  f->server.push({206, {}, "llo"});
+  f->server.push({206, {{"Content-Range", "bytes 2-4/11"}}, "llo"});
   std::string got;
   auto g = f->store->get("dir/a b", 2, 3, [&](const char* d, size_t n) {
     got.append(d, n);
@@ -289,6 +289,7 @@ void test_metadata_headers_and_range(void** state) {
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_errno_mapping),
+      cmocka_unit_test(test_error_classes),
       cmocka_unit_test(test_retry_policy),
       cmocka_unit_test_setup_teardown(test_5xx_then_success_is_retried, setup, teardown),
       cmocka_unit_test_setup_teardown(test_persistent_5xx_gives_transient, setup, teardown),

@@ -493,9 +493,9 @@ void wrong_root(void** state) {
 // The built body is well-formed XML whose parts read back as given.
 void build_complete_roundtrip(void** state) {
   State* s = st(state);
-  s->body = build_complete_multipart({{1, "\"a54357aff0632cce46d942af68356b38\""},
-                                      {2, "\"0c78aef83f66abc1fa1e8477f296d394\""},
-                                      {3, "odd<&>etag"}});
+  s->body = build_complete_multipart({{1, "\"a54357aff0632cce46d942af68356b38\"", "", ""},
+                                      {2, "\"0c78aef83f66abc1fa1e8477f296d394\"", "", ""},
+                                      {3, "odd<&>etag", "", ""}});
   assert_non_null(strstr(s->body.c_str(), "<CompleteMultipartUpload>"));
   assert_non_null(
       strstr(s->body.c_str(),

@@ -46,6 +46,13 @@ struct MountConfig {
   long connect_timeout_s = 5;
   int retries = 5;  // retries after the first attempt
 
+  // Objects: how what bucketfs writes is stored and checked.
+  std::string sse;                // "" none; AES256 | aws:kms[:KEYID] (S3); AES256 | KMS[:KEYID] | SM4 (OSS)
+  std::string sse_c_key_file;     // SSE-C (S3): a file holding the 256-bit key
+  std::string storage_class;      // "" = the bucket's default
+  std::string checksum = "auto";  // auto | crc32c | crc64nvme | md5
+  int list_version = 0;           // 0: V2, falling back to V1 when refused; 1 or 2: only that
+
   // Filesystem.
   std::string cache_dir;
   std::optional<unsigned> uid;
@@ -130,7 +137,8 @@ Result<void, std::string> parse_bucket_spec(const std::string& spec, MountConfig
 // (4) and its validity for the provider, path style (virtual host for
 // *.amazonaws.com and *.aliyuncs.com, path style elsewhere), cache_dir
 // (home/.cache/bucketfs, or /var/cache/bucketfs when euid is 0),
-// default_permissions (on with allow_other unless given).
+// default_permissions (on with allow_other unless given); checks sse= and
+// storage_class= for the provider (the SSE-C key file is read at mount time).
 Result<void, std::string> resolve_defaults(MountConfig* cfg, const std::string& home, bool is_root);
 
 // Provider guessed from an endpoint URL or host.

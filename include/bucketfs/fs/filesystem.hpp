@@ -113,7 +113,8 @@ class Filesystem {
   // Errors: none (the store is not contacted until the first operation).
   // With a write path, files the uploader already has pending (resumed at
   // mount) are shown from their staging files, and the uploader's done
-  // handler is taken over (call before Uploader::start()).
+  // handler is taken over (call before Uploader::start()); the uploader must
+  // then be stopped before the Filesystem is destroyed.
   Filesystem(store::ObjectStore& store, Options opts, WritePath write = {});
   ~Filesystem();
   Filesystem(const Filesystem&) = delete;

@@ -36,6 +36,19 @@ struct Request {
   // Receives a 2xx response body; unset: collected into Response::body. Error
   // bodies (status >= 300) always go to Response::body. Return false to abort.
   std::function<bool(const char*, size_t)> sink;
+  // Called once with the status and headers before the first byte of a 2xx
+  // body reaches `sink` (not called when the body is empty); return false to
+  // refuse the answer (TransportError::Rejected), e.g. a 200 to a ranged GET.
+  std::function<bool(long status, const Headers& headers)> accept;
+  // Caps on what is collected into Response::body, so a hostile or broken
+  // server cannot make us hold an endless body: over the cap the transfer
+  // stops with TransportError::TooLarge.
+  uint64_t max_body = 16u << 20;        // a 2xx body without a sink (a listing page)
+  uint64_t max_error_body = 64u << 10;  // a body with status >= 300
+  // The whole attempt, connect to last byte; 0: no limit beyond the
+  // low-speed limit. A server that trickles just above the low-speed limit
+  // is stopped by this.
+  long timeout_ms = 0;
 };
 
 struct Response {
@@ -47,9 +60,10 @@ struct Response {
 };
 
 struct TransportError {
-  enum Kind { Connect, Resolve, Timeout, Reset, Tls, LocalIo, Cancelled, Other };
+  enum Kind { Connect, Resolve, Timeout, Reset, Tls, LocalIo, Cancelled, TooLarge, Rejected, Other };
   Kind kind = Other;
   std::string message;  // curl's error text; never contains request headers
+  long status = 0;      // the answer's status when one had begun (TooLarge, Rejected), else 0
 };
 
 struct TransportOptions {

@@ -56,9 +56,4 @@ class Sha256 {
   std::unique_ptr<Impl> impl_;
 };
 
-// CRC-64/ECMA-182 as OSS computes it for x-oss-hash-crc64ecma (reflected,
-// poly 0xC96C5795D7870F42, init/xorout ~0). Feed chunks by passing the
-// previous value back in; start from 0.
-uint64_t crc64ecma(uint64_t crc, const void* data, size_t n);
-
 }  // namespace bucketfs::crypto

@@ -44,4 +44,37 @@ int to_errno(const Error& e);
 // Whether retrying the same request may succeed.
 bool is_retryable(ErrorCode code);
 
+// What kind of failure an error is, for whoever retries whole operations
+// (the uploader): each class has its own budget and its own advice.
+enum class ErrorClass {
+  Transient,  // 5xx, resets, timeouts: the server or the network; wait and retry
+  Throttled,  // 429 / SlowDown: the server asks us to slow down; retry later, slower
+  Auth,       // credentials, permissions, signature or clock: a person must act
+  NotFound,   // NoSuchKey / NoSuchBucket / NoSuchUpload: the thing is gone
+  Permanent,  // the request itself is wrong for this server (4xx, Unsupported)
+  Integrity,  // the bytes did not survive (BadDigest, checksum or size mismatch)
+  Local,      // the local file feeding the request could not be read
+  Cancelled,  // we stopped it ourselves
+};
+
+ErrorClass error_class(ErrorCode code);
+const char* name(ErrorClass c);
+
+// How often a whole operation (an upload pass) may fail with errors of one
+// class before it is given up and reported, and how long to wait between
+// passes (doubling from base to cap). Each request already retried
+// Transient/Throttled answers within the store (HttpStoreConfig), so these
+// count passes, not requests. 0 passes: give up at the first failure.
+struct RetryBudget {
+  int passes = 0;
+  long backoff_base_s = 0;
+  long backoff_cap_s = 0;
+};
+RetryBudget default_budget(ErrorClass c);
+
+// One line a person can act on: what went wrong and what to check, e.g.
+// "the server refused the credentials (403 SignatureDoesNotMatch): check the
+// access key and secret". Never contains a secret.
+std::string explain(const Error& e);
+
 }  // namespace bucketfs::store

@@ -33,6 +33,7 @@ class FaultyObjectStore : public ObjectStore {
   Dialect dialect() const override { return inner_.dialect(); }
   uint64_t min_part_size() const override { return inner_.min_part_size(); }
   Capabilities capabilities() const override { return inner_.capabilities(); }
+  ChecksumPlan checksum_plan() const override { return inner_.checksum_plan(); }
   StoreResult<void> check_bucket(const std::string& prefix) override;
   StoreResult<ObjectInfo> head(const std::string& key) override;
   StoreResult<uint64_t> get(const std::string& key, uint64_t offset, uint64_t length,
@@ -44,13 +45,14 @@ class FaultyObjectStore : public ObjectStore {
   StoreResult<std::string> copy(const std::string& src, const std::string& dst,
                                 const std::optional<PutOptions>& replace) override;
   StoreResult<ListPage> list(const ListRequest& req) override;
-  StoreResult<std::string> create_multipart(const std::string& key, const PutOptions& opts) override;
-  StoreResult<PartInfo> upload_part(const std::string& key, const std::string& upload_id, int part_number,
-                                    const FileRange& body) override;
+  using ObjectStore::upload_part;
+  StoreResult<MultipartUpload> create_upload(const std::string& key, const PutOptions& opts) override;
+  StoreResult<PartInfo> upload_part(const std::string& key, const MultipartUpload& upload, int part_number,
+                                    const FileRange& body, const BodyChecksums& known) override;
   StoreResult<PartInfo> upload_part_copy(const std::string& key, const std::string& upload_id, int part_number,
                                          const std::string& src_key, uint64_t offset, uint64_t length) override;
-  StoreResult<std::string> complete_multipart(const std::string& key, const std::string& upload_id,
-                                              const std::vector<PartInfo>& parts) override;
+  StoreResult<std::string> complete_upload(const std::string& key, const MultipartUpload& upload,
+                                           const std::vector<PartInfo>& parts) override;
   StoreResult<void> abort_multipart(const std::string& key, const std::string& upload_id) override;
   StoreResult<ListPartsPage> list_parts(const std::string& key, const std::string& upload_id, int marker,
                                         int max_parts) override;

@@ -3,9 +3,13 @@
 // Behaves like S3: flat keys, ListObjectsV2 semantics (prefix, delimiter,
 // continuation, max_keys), multipart uploads with parts assembled at complete
 // (EntityTooSmall for a non-last part below min_part_size), NoSuchUpload after
-// complete/abort, metadata replace on copy. Capabilities can be switched off to
-// act like s3rver. Thread-safe (one mutex). Counts calls per operation so tests
-// can assert what was (not) re-sent.
+// complete/abort, metadata replace on copy. Verifies checksums like a server
+// with flexible checksums (CRC-32C; CRC-64/ECMA for the OSS dialect): a given
+// MD5 or CRC that does not match the bytes is refused (Integrity), HEAD
+// reports the whole object's CRC. Capabilities can be switched off and ETags
+// made to look like other servers' (EtagStyle) to act like s3rver, OSS or an
+// SSE-KMS bucket. Thread-safe (one mutex). Counts calls per operation so
+// tests can assert what was (not) re-sent.
 #pragma once
 
 #include <functional>
@@ -23,6 +27,13 @@ class MemoryObjectStore : public ObjectStore {
   explicit MemoryObjectStore(uint64_t min_part_size = 5 * 1024 * 1024, Dialect d = Dialect::S3);
 
   void set_capabilities(const Capabilities& caps);
+
+  // How ETags look: MD5s (S3, RGW), upper-case MD5s (OSS), opaque 32 hex
+  // digits (SSE-KMS), or a multipart object's plain MD5 (s3rver).
+  enum class EtagStyle { Md5, UpperMd5, Opaque, PlainMultipart };
+  void set_etag_style(EtagStyle s);
+  // false: HEAD reports no whole-object checksum (RGW 16, s3rver).
+  void set_reports_checksums(bool on);
   // Direct access for test set-up and checks (bypasses counters).
   void put_object(const std::string& key, const std::string& data, const Metadata& meta = {});
   std::optional<std::string> object_data(const std::string& key) const;
@@ -58,6 +69,7 @@ class MemoryObjectStore : public ObjectStore {
   Dialect dialect() const override;
   uint64_t min_part_size() const override;
   Capabilities capabilities() const override;
+  ChecksumPlan checksum_plan() const override;
   StoreResult<void> check_bucket(const std::string& prefix) override;
   StoreResult<ObjectInfo> head(const std::string& key) override;
   StoreResult<uint64_t> get(const std::string& key, uint64_t offset, uint64_t length,
@@ -69,13 +81,14 @@ class MemoryObjectStore : public ObjectStore {
   StoreResult<std::string> copy(const std::string& src, const std::string& dst,
                                 const std::optional<PutOptions>& replace) override;
   StoreResult<ListPage> list(const ListRequest& req) override;
-  StoreResult<std::string> create_multipart(const std::string& key, const PutOptions& opts) override;
-  StoreResult<PartInfo> upload_part(const std::string& key, const std::string& upload_id, int part_number,
-                                    const FileRange& body) override;
+  using ObjectStore::upload_part;
+  StoreResult<MultipartUpload> create_upload(const std::string& key, const PutOptions& opts) override;
+  StoreResult<PartInfo> upload_part(const std::string& key, const MultipartUpload& upload, int part_number,
+                                    const FileRange& body, const BodyChecksums& known) override;
   StoreResult<PartInfo> upload_part_copy(const std::string& key, const std::string& upload_id, int part_number,
                                          const std::string& src_key, uint64_t offset, uint64_t length) override;
-  StoreResult<std::string> complete_multipart(const std::string& key, const std::string& upload_id,
-                                              const std::vector<PartInfo>& parts) override;
+  StoreResult<std::string> complete_upload(const std::string& key, const MultipartUpload& upload,
+                                           const std::vector<PartInfo>& parts) override;
   StoreResult<void> abort_multipart(const std::string& key, const std::string& upload_id) override;
   StoreResult<ListPartsPage> list_parts(const std::string& key, const std::string& upload_id, int marker,
                                         int max_parts) override;
@@ -89,11 +102,13 @@ class MemoryObjectStore : public ObjectStore {
     std::string content_type;
     std::string etag;
     std::time_t mtime = 0;
+    Crc crc;  // of the data, in the store's algorithm
   };
   struct Upload {
     std::string key;
     Metadata meta;
     std::string content_type;
+    ChecksumAlgo algo = ChecksumAlgo::None;
     std::map<int, std::string> parts;
     std::time_t initiated = 0;
   };
@@ -101,11 +116,19 @@ class MemoryObjectStore : public ObjectStore {
   void notify(const Change& c) const {
     if (observer_) observer_(c);
   }
+  // Locked helpers.
+  std::string etag_for(const std::string& md5_hex) const;
+  std::optional<Error> check_known(const std::string& data, const BodyChecksums& known, ChecksumAlgo algo) const;
+  Object make_object(std::string data, const PutOptions& opts) const;
+  ObjectInfo info_of(const std::string& key, const Object& o, bool with_checksum) const;
+  ChecksumAlgo algo() const;
 
   mutable std::mutex mu_;
   uint64_t min_part_size_;
   Dialect dialect_;
   Capabilities caps_;
+  EtagStyle etag_style_ = EtagStyle::Md5;
+  bool reports_checksums_ = true;
   std::map<std::string, Object> objects_;
   std::map<std::string, Upload> uploads_;  // by upload id
   uint64_t next_upload_ = 1;

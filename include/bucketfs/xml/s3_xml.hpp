@@ -30,6 +30,7 @@ struct ListResult {
   std::string next_continuation_token;  // V2
   std::string next_marker;              // V1 (OSS / fallback)
   int key_count = 0;
+  bool v1_answer = false;  // a V1 document (<Marker>, no <KeyCount>): the server ignored list-type=2
 };
 
 // <Error><Code/><Message/><RequestId/><Resource/>...</Error>
@@ -75,13 +76,31 @@ std::optional<std::string> parse_initiate_multipart(std::string_view body);
 // CompleteMultipartUploadResult -> ETag (may be empty: Ceph 16 sends <ETag/>).
 // A 200 answer carrying <Error> instead is reported by parse_error.
 std::optional<std::string> parse_complete_multipart(std::string_view body);
+
+// The same with the whole-object checksum S3 reports for a flexible-checksum
+// upload (<ChecksumCRC32C>, <ChecksumCRC64NVME>: base64, "-N" for COMPOSITE).
+struct CompleteResult {
+  std::string etag;
+  std::string checksum_crc32c;
+  std::string checksum_crc64nvme;
+  std::string checksum_type;  // FULL_OBJECT / COMPOSITE when sent
+};
+std::optional<CompleteResult> parse_complete_result(std::string_view body);
 std::optional<ListPartsResult> parse_list_parts(std::string_view body);
 std::optional<ListUploadsResult> parse_list_uploads(std::string_view body);
 // CopyObjectResult / CopyPartResult -> ETag
 std::optional<std::string> parse_copy_result(std::string_view body);
 
-// <CompleteMultipartUpload><Part><PartNumber>n</PartNumber><ETag>e</ETag></Part>...
-// parts must be in ascending part-number order; ETags are written as given.
-std::string build_complete_multipart(const std::vector<std::pair<int, std::string>>& parts);
+// <CompleteMultipartUpload><Part><PartNumber>n</PartNumber><ETag>e</ETag>
+// [<ChecksumCRC32C>b64</ChecksumCRC32C>]</Part>...: parts must be in
+// ascending part-number order; ETags are written as given, each part's
+// checksum element when checksum_element is not empty.
+struct CompletePart {
+  int number = 0;
+  std::string etag;              // written as given (quotes included)
+  std::string checksum_element;  // "ChecksumCRC32C", or "" for none
+  std::string checksum_value;
+};
+std::string build_complete_multipart(const std::vector<CompletePart>& parts);
 
 }  // namespace bucketfs::xml
