@@ -12,10 +12,10 @@
 
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
 #include "bucketfs/cli/app.hpp"
+#include "bucketfs/cli/mount_credentials.hpp"
 #include "bucketfs/cli/mount_layout.hpp"
 #include "bucketfs/cli/status_command.hpp"
 #include "bucketfs/stage/staging_area.hpp"
-#include "bucketfs/store/credentials.hpp"
 #include "bucketfs/store/http_object_store.hpp"
 #include "bucketfs/upload/uploader.hpp"
 
@@ -167,20 +167,21 @@ int uploads_main(const std::vector<std::string>& args) {
     return 2;
   }
   MountConfig cfg = parsed->config;
+  if (auto p = apply_profile_defaults(&cfg, creds::process_env()); !p) {
+    std::cerr << "bucketfs uploads: " << p.error() << "\n";
+    return 1;
+  }
   const char* home = std::getenv("HOME");
   if (auto r = resolve_defaults(&cfg, home ? home : "", ::geteuid() == 0); !r) {
     std::cerr << "bucketfs uploads: " << r.error() << "\n";
     return 2;
   }
-  const store::Dialect dialect =
-      cfg.provider.value_or(Provider::S3) == Provider::OSS ? store::Dialect::OSS : store::Dialect::S3;
-  auto creds = store::load_credentials(dialect, cfg.bucket, cfg.passwd_file,
-                                       [](const char* n) -> const char* { return std::getenv(n); });
-  if (!creds) {
-    std::cerr << "bucketfs uploads: " << creds.error() << "\n";
+  auto chosen = choose_mount_credentials(cfg, creds::process_env());
+  if (!chosen) {
+    std::cerr << "bucketfs uploads: " << chosen.error() << "\n";
     return 1;
   }
-  store::HttpObjectStore store(make_store_config(cfg, std::move(*creds)));
+  store::HttpObjectStore store(make_store_config(cfg, chosen->provider));
 
   std::set<std::string> owned;
   const MountLayout layout = layout_for(cfg.cache_dir, cfg.endpoint, cfg.bucket, cfg.prefix);

@@ -23,6 +23,7 @@ const char* name(ErrorCode code) {
     case ErrorCode::Integrity: return "Integrity";
     case ErrorCode::LocalIo: return "LocalIo";
     case ErrorCode::Cancelled: return "Cancelled";
+    case ErrorCode::CredentialsUnavailable: return "CredentialsUnavailable";
     case ErrorCode::Other: return "Other";
   }
   return "Other";
@@ -48,7 +49,8 @@ int to_errno(const Error& e) {
     case ErrorCode::NoSuchUpload: return ENOENT;
     case ErrorCode::AccessDenied:
     case ErrorCode::SignatureMismatch:
-    case ErrorCode::InvalidAccessKey: return EACCES;
+    case ErrorCode::InvalidAccessKey:
+    case ErrorCode::CredentialsUnavailable: return EACCES;
     case ErrorCode::Unsupported: return ENOTSUP;
     case ErrorCode::InvalidArgument: return EINVAL;
     case ErrorCode::KeyTooLong: return ENAMETOOLONG;

@@ -89,6 +89,11 @@ ErrorCode code_from_server(const std::string& code, long status) {
       {"KeyTooLongError", ErrorCode::KeyTooLong},
       {"BadDigest", ErrorCode::Integrity},
       {"InvalidDigest", ErrorCode::Integrity},
+      {"ExpiredToken", ErrorCode::CredentialsUnavailable},          // S3: the session token expired
+      {"TokenRefreshRequired", ErrorCode::CredentialsUnavailable},  // S3
+      {"InvalidToken", ErrorCode::CredentialsUnavailable},          // S3: malformed or unknown token
+      {"SecurityTokenExpired", ErrorCode::CredentialsUnavailable},  // OSS
+      {"InvalidSecurityToken", ErrorCode::CredentialsUnavailable},  // OSS
   };
   for (const auto& [name, c] : table)
     if (code == name) return c;
@@ -179,7 +184,8 @@ std::string oss_region_from_endpoint(const std::string& endpoint) {
   return region;
 }
 
-void HttpObjectStore::sign(http::Request& req, const Call& call, std::time_t now) const {
+void HttpObjectStore::sign(http::Request& req, const Call& call, std::time_t now,
+                           const sign::Credentials& credentials) const {
   Endpoint ep = parse_endpoint(cfg_.endpoint);
   std::string host = cfg_.path_style ? ep.host : cfg_.bucket + "." + ep.host;
   std::string key_enc = sign::uri_encode(call.key, false);
@@ -198,21 +204,20 @@ void HttpObjectStore::sign(http::Request& req, const Call& call, std::time_t now
   if (cfg_.dialect == Dialect::S3 && cfg_.sig_version == 4) {
     std::string payload = "UNSIGNED-PAYLOAD";
     if (call.file.fd < 0) payload = crypto::hex(crypto::sha256(call.body));
-    sign::sigv4::sign(sr, cfg_.credentials, cfg_.region, "s3", now, payload);
+    sign::sigv4::sign(sr, credentials, cfg_.region, "s3", now, payload);
   } else if (cfg_.dialect == Dialect::S3) {
     sr.headers.emplace_back("date", timefmt::http_date(now));
     // The V2 resource is "/bucket" + the request URI's object part: "/bucket"
     // for a path-style request on the bucket itself, "/bucket/" on a virtual host.
     std::string resource = sign::sigv2::canonical_resource(cfg_.bucket, key_enc, call.query);
     if (cfg_.path_style && call.key.empty()) resource.erase(cfg_.bucket.size() + 1, 1);
-    sign::sigv2::sign(sr, cfg_.credentials, resource, now);
+    sign::sigv2::sign(sr, credentials, resource, now);
   } else if (cfg_.sig_version == 4) {
     std::string uri = "/" + cfg_.bucket + "/" + key_enc;
-    sign::oss_v4::sign(sr, cfg_.credentials, cfg_.region, uri, {}, now);
+    sign::oss_v4::sign(sr, credentials, cfg_.region, uri, {}, now);
   } else {
     sr.headers.emplace_back("date", timefmt::http_date(now));
-    sign::oss_v1::sign(sr, cfg_.credentials, sign::oss_v1::canonical_resource(cfg_.bucket, call.key, call.query),
-                       now);
+    sign::oss_v1::sign(sr, credentials, sign::oss_v1::canonical_resource(cfg_.bucket, call.key, call.query), now);
   }
 
   std::string qs;
@@ -227,14 +232,52 @@ void HttpObjectStore::sign(http::Request& req, const Call& call, std::time_t now
   for (auto& h : sr.headers) req.headers.push_back(std::move(h));
 }
 
+// One attempt in the metrics: its outcome and latency, and the bytes of a
+// body it sent (an attempt after the first sends them again).
+void HttpObjectStore::count_attempt(const Call& call, const char* outcome, double seconds, bool resent) const {
+  if (!cfg_.metrics) return;
+  metrics::Registry& m = *cfg_.metrics;
+  m.counter("bucketfs_requests_total", "Requests sent to the object store, by operation and outcome",
+            {{"op", call.op}, {"outcome", outcome}})
+      .inc();
+  if (seconds > 0)
+    m.histogram("bucketfs_request_duration_seconds", "Time from sending a request to its answer",
+                {{"op", call.op}}, metrics::latency_buckets())
+        .observe(seconds);
+  if (call.file.fd < 0 || seconds <= 0) return;
+  const bool part = std::string_view(call.op) == "upload_part";
+  if (resent) {
+    m.counter("bucketfs_upload_bytes_resent_total", "Bytes of file data sent again by a retried request")
+        .inc(call.file.length);
+    if (part) m.counter("bucketfs_upload_parts_resent_total", "Parts sent again by a retried request").inc();
+  }
+  if (std::string_view(outcome) == "ok") {
+    m.counter("bucketfs_upload_bytes_total", "Bytes of file data the object store accepted").inc(call.file.length);
+    if (part) m.counter("bucketfs_upload_parts_total", "Parts the object store accepted").inc();
+  }
+}
+
 StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
   if (call.key.size() > kMaxKeyBytes)
     return Error{ErrorCode::KeyTooLong, 0, "", "key is longer than 1024 bytes", ""};
   http::RetryPolicy policy{cfg_.max_attempts, cfg_.backoff_base_ms, cfg_.backoff_cap_ms, cfg_.total_budget_ms};
   auto start = std::chrono::steady_clock::now();
   bool skew_retried = false;
+  bool credentials_retried = false;
   for (int attempt = 1;; ++attempt) {
     if (call.before_attempt) call.before_attempt();
+    // The provider is asked at every attempt: a retry after a long outage,
+    // or a resumed upload, is signed with what is current now.
+    creds::CredentialProvider::Current current;
+    if (cfg_.credentials_provider) {
+      auto got = cfg_.credentials_provider->current();
+      if (!got) {
+        count_attempt(call, name(ErrorCode::CredentialsUnavailable), 0, false);
+        return Error{ErrorCode::CredentialsUnavailable, 0, "", got.error(), ""};
+      }
+      current = std::move(got.value());
+    }
+    const sign::Credentials& credentials = current.credentials ? *current.credentials : cfg_.credentials;
     http::Request req;
     req.body = call.body;
     req.has_body = call.has_body;
@@ -243,9 +286,11 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
     req.body_length = call.file.length;
     req.on_body_chunk = call.on_body_chunk;
     req.sink = call.sink;
-    sign(req, call, std::time(nullptr) + clock_skew_s_.load());
+    sign(req, call, std::time(nullptr) + clock_skew_s_.load(), credentials);
 
+    const auto sent_at = std::chrono::steady_clock::now();
     auto res = transport_->perform(req);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent_at).count();
     Error err;
     bool retry = false;
     if (!res) {
@@ -262,6 +307,7 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
           goto failed;
         }
       }
+      count_attempt(call, "ok", seconds, attempt > 1);
       return std::move(res.value());
     } else {
       const http::Response& r = res.value();
@@ -281,11 +327,20 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
         }
         skew_retried = true;
         retry = true;
+      } else if (current.credentials && !credentials_retried &&
+                 (err.code == ErrorCode::CredentialsUnavailable ||
+                  (current.temporary &&
+                   (err.code == ErrorCode::AccessDenied || err.code == ErrorCode::InvalidAccessKey)))) {
+        // An expired session token (some servers, Ceph RGW among them, say
+        // only AccessDenied): fetch new credentials once and try again.
+        credentials_retried = true;
+        retry = cfg_.credentials_provider->refresh_rejected(current.generation);
       } else {
         retry = is_retryable(err.code);
       }
     }
   failed:
+    count_attempt(call, name(err.code), seconds, attempt > 1);
     long elapsed =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
     long delay = policy.delay_ms(attempt, std::uniform_real_distribution<double>(0, 1)(t_rng));
@@ -297,6 +352,11 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
     }
     LOG_DEBUG(call.op << " " << call.key << " attempt " << attempt << " failed (" << err.describe()
                       << "); retrying in " << delay << " ms");
+    if (cfg_.metrics)
+      cfg_.metrics
+          ->counter("bucketfs_retries_total", "Requests sent again, by operation and the error that caused it",
+                    {{"op", call.op}, {"reason", name(err.code)}})
+          .inc();
     std::this_thread::sleep_for(std::chrono::milliseconds(delay));
   }
 }

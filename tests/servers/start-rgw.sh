@@ -161,6 +161,11 @@ osd op num threads per shard = 1
 rgw frontends = beast endpoint=$IP:$RGW_PORT
 rgw data = $DIR/data/\$name
 rgw thread pool size = 64
+# STS (AssumeRole, temporary credentials) for the credential-chain tests;
+# sessions as short as 60 s so that a test sees a refresh during an upload
+rgw s3 auth use sts = true
+rgw sts key = bucketfsstskey16
+rgw sts min session duration = 60
 CONF
 
 # --- keys: one keyring with every entity; ceph-mon --mkfs imports them all ---

@@ -23,6 +23,10 @@ enum class ErrorCode {
   LocalIo,             // reading the local file that feeds a request failed
   Cancelled,           // the caller cancelled (e.g. a new write generation)
   Other,               // anything else (message says what)
+
+  // No valid credentials to sign with (expired, and refreshing fails), or the
+  // server refused the session token as expired: uploads wait for a refresh.
+  CredentialsUnavailable,
 };
 
 struct Error {

@@ -1,8 +1,8 @@
-// credentials.cpp - passwd-file parsing, the permission check, environment lookup.
+// passwd.cpp - s3fs passwd-file parsing and the permission check (see passwd.hpp).
 //
 // The secret is only ever moved into a Secret; no message built here contains
 // any part of a passwd line, so a malformed line cannot leak what it holds.
-#include "bucketfs/store/credentials.hpp"
+#include "bucketfs/creds/passwd.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-namespace bucketfs::store {
+namespace bucketfs::creds {
 namespace {
 
 std::string_view trim(std::string_view s) {
@@ -47,40 +47,6 @@ sign::Credentials make(std::string_view access, std::string_view secret) {
   c.access_key_id = std::string(access);
   c.secret = Secret(std::string(secret));
   return c;
-}
-
-struct EnvNames {
-  const char* id;
-  const char* secret;
-  const char* token;
-};
-
-constexpr EnvNames kAwsEnv{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"};
-constexpr EnvNames kOssEnv{"OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET", "OSS_SESSION_TOKEN"};
-
-std::string env_value(const EnvLookup& env, const char* name) {
-  const char* v = env ? env(name) : nullptr;
-  return v ? std::string(trim(v)) : std::string();
-}
-
-enum class EnvOutcome { Found, Absent, Partial };
-
-// Both the id and the secret set: Found. Only one: Partial (*error says which
-// is missing). Neither: Absent.
-EnvOutcome from_env(const EnvLookup& env, const EnvNames& names, sign::Credentials* out, std::string* error) {
-  std::string id = env_value(env, names.id);
-  std::string secret = env_value(env, names.secret);
-  if (id.empty() && secret.empty()) return EnvOutcome::Absent;
-  if (id.empty() || secret.empty()) {
-    *error = std::string(id.empty() ? names.id : names.secret) + " is not set but " +
-             (id.empty() ? names.secret : names.id) + " is: set both, or neither";
-    wipe(&secret);
-    return EnvOutcome::Partial;
-  }
-  *out = make(id, secret);
-  out->session_token = env_value(env, names.token);
-  wipe(&secret);
-  return EnvOutcome::Found;
 }
 
 enum class ParseOutcome { Found, NoMatch, Malformed };
@@ -212,32 +178,17 @@ std::vector<std::string> default_passwd_files(const EnvLookup& env) {
   return out;
 }
 
-Result<sign::Credentials, std::string> load_credentials(Dialect dialect, const std::string& bucket,
-                                                        const std::string& passwd_file, const EnvLookup& env) {
-  if (!passwd_file.empty()) return load_passwd_file(passwd_file, bucket);
-
-  const EnvNames& primary = dialect == Dialect::OSS ? kOssEnv : kAwsEnv;
-  const EnvNames& fallback = dialect == Dialect::OSS ? kAwsEnv : kOssEnv;
-  sign::Credentials c;
-  std::string error;
-  for (const EnvNames* names : {&primary, &fallback}) {
-    switch (from_env(env, *names, &c, &error)) {
-      case EnvOutcome::Found: return c;
-      case EnvOutcome::Partial: return error;
-      case EnvOutcome::Absent: break;
-    }
-  }
-
-  for (const std::string& path : default_passwd_files(env)) {
-    switch (read_passwd_file(path, bucket, &c, &error)) {
-      case FileOutcome::Found: return c;
-      case FileOutcome::Error: return error;
+PasswdLookup find_default_passwd(const std::string& bucket, const EnvLookup& env, sign::Credentials* out,
+                                 std::string* path, std::string* error) {
+  for (const std::string& p : default_passwd_files(env)) {
+    switch (read_passwd_file(p, bucket, out, error)) {
+      case FileOutcome::Found: *path = p; return PasswdLookup::Found;
+      case FileOutcome::Error: return PasswdLookup::Error;
       case FileOutcome::NoMatch:
       case FileOutcome::Missing: break;
     }
   }
-  return "no credentials found for bucket " + bucket + ": set " + primary.id + " and " + primary.secret +
-         ", or pass -o passwd_file=FILE (ACCESS:SECRET, mode 600)";
+  return PasswdLookup::NotFound;
 }
 
-}  // namespace bucketfs::store
+}  // namespace bucketfs::creds
