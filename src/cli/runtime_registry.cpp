@@ -144,6 +144,7 @@ std::string format_mount_record(const MountRecord& r) {
 }
 
 bool parse_mount_record(const std::string& text, MountRecord* out) {
+  *out = MountRecord{};
   std::istringstream in(text);
   std::string line;
   bool versioned = false;

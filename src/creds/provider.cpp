@@ -1,6 +1,7 @@
 // provider.cpp - StaticProvider and the refresh machinery (see provider.hpp).
 //
-// Lock order: fetch_mu_ (held across a fetch) before mu_ (held briefly, never
+// Lock order: fetch_mu_ (held across a fetch) before notify_mu_ (held while
+// listeners run, one notification at a time) before mu_ (held briefly, never
 // across a fetch or a listener call).
 #include "bucketfs/creds/provider.hpp"
 
@@ -161,6 +162,7 @@ void RefreshingProvider::add_listener(Listener l) {
 
 void RefreshingProvider::notify() {
   cv_.notify_all();  // the refresher recomputes its next wake-up
+  std::lock_guard one_at_a_time(notify_mu_);
   std::vector<Listener> ls;
   {
     std::lock_guard lock(mu_);

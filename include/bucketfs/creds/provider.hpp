@@ -156,7 +156,8 @@ class RefreshingProvider final : public CredentialProvider {
   const RefreshPolicy policy_;
   const Clock clock_;
 
-  std::mutex fetch_mu_;  // one fetch at a time; taken before mu_, never while holding it
+  std::mutex fetch_mu_;   // one fetch at a time; taken before notify_mu_ and mu_
+  std::mutex notify_mu_;  // listeners run one notification at a time
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::shared_ptr<const sign::Credentials> credentials_;
