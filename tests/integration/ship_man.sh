@@ -34,7 +34,7 @@ fi
 groff -man -Tascii -P-cbou -rLL=200n "$PAGE" >"$T_TMP/page.txt" 2>/dev/null
 section() { awk -v s="$1" '/^[A-Z]/ { on = ($0 == s) } on' "$T_TMP/page.txt"; }
 
-for s in NAME SYNOPSIS DESCRIPTION OPTIONS SUBCOMMANDS "CHECKPOINT AND RESUME" FILES ENVIRONMENT \
+for s in NAME SYNOPSIS DESCRIPTION OPTIONS SUBCOMMANDS "CHECKPOINT AND RESUME" CREDENTIALS METRICS FILES ENVIRONMENT \
   "EXIT STATUS" EXAMPLES "SEE ALSO"; do
   if grep -qx -- "$s" "$T_TMP/page.txt"; then t_ok "section $s"; else t_fail "section $s" "missing"; fi
 done
