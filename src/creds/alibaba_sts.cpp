@@ -77,6 +77,22 @@ Result<Issued, std::string> answer(const std::string& who, Result<http::Response
   return issued;
 }
 
+// POSTs the form to STS with the common parameters in the query; the answer.
+Result<Issued, std::string> post(detail::HttpCaller& caller, const std::string& who, std::string sts_url,
+                                 const Params& query, const Params& form) {
+  if (sts_url.find('/', sts_url.find("://") == std::string::npos ? 0 : sts_url.find("://") + 3) ==
+      std::string::npos)
+    sts_url += "/";
+  http::Request req;
+  req.method = "POST";
+  req.url = sts_url + "?" + encode(query);
+  req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  req.body = encode(form);
+  req.has_body = true;
+  auto r = caller.call(req);
+  return answer(who, r);
+}
+
 std::string session_name(const std::string& given) {
   return given.empty() ? "bucketfs-" + std::to_string(std::time(nullptr)) : given;
 }
@@ -104,21 +120,11 @@ class OidcSource final : public Source {
                    {"RoleSessionName", p_.session_name},
                    {"DurationSeconds", std::to_string(p_.duration_seconds)},
                    {"Policy", p_.policy}};
-    http::Request req;
-    req.method = "POST";
-    req.url = base_url() + "?" + encode(query);
-    req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-    req.body = encode(body);
-    req.has_body = true;
-    auto r = caller_.call(req);
-    return answer(p_.origin + ": AssumeRoleWithOIDC " + p_.role_arn + " at " + p_.sts_url, r);
+    return post(caller_, p_.origin + ": AssumeRoleWithOIDC " + p_.role_arn + " at " + p_.sts_url, p_.sts_url,
+                query, body);
   }
 
  private:
-  std::string base_url() const {
-    std::string u = p_.sts_url;
-    return u.find('/', u.find("://") + 3) == std::string::npos ? u + "/" : u;
-  }
   OidcParams p_;
   detail::HttpCaller caller_;
 };
@@ -156,16 +162,7 @@ class RamRoleArnSource final : public Source {
     all.insert(all.end(), body.begin(), body.end());
     query.emplace_back("Signature", sign::acs_rpc::signature(base->credentials.secret,
                                                              sign::acs_rpc::string_to_sign("POST", all)));
-    http::Request req;
-    req.method = "POST";
-    std::string u = p_.sts_url;
-    if (u.find('/', u.find("://") + 3) == std::string::npos) u += "/";
-    req.url = u + "?" + encode(query);
-    req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-    req.body = encode(body);
-    req.has_body = true;
-    auto r = caller_.call(req);
-    return answer(p_.origin + ": AssumeRole " + p_.role_arn + " at " + p_.sts_url, r);
+    return post(caller_, p_.origin + ": AssumeRole " + p_.role_arn + " at " + p_.sts_url, p_.sts_url, query, body);
   }
 
  private:

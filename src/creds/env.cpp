@@ -5,6 +5,8 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "files.hpp"
+
 namespace bucketfs::creds {
 
 EnvLookup process_env() {
@@ -14,11 +16,7 @@ EnvLookup process_env() {
 std::string env_value(const EnvLookup& env, const char* name) {
   const char* v = env ? env(name) : nullptr;
   if (v == nullptr) return {};
-  std::string s(v);
-  const char* ws = " \t\r\n\v\f";
-  size_t b = s.find_first_not_of(ws);
-  if (b == std::string::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+  return std::string(detail::trim(v));
 }
 
 bool env_true(const EnvLookup& env, const char* name) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "bucketfs/sign/signer.hpp"
+#include "files.hpp"
 
 namespace bucketfs::creds::detail {
 
@@ -53,27 +54,8 @@ std::string error_excerpt(std::string_view body) {
 std::string form_encode(std::string_view s) { return sign::uri_encode(s, true); }
 
 Result<std::string, Failure> read_token_file(const std::string& path, const std::string& what) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return Failure{"cannot read " + what + " " + path + ": " + std::strerror(errno)};
-  std::string s;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      return Failure{"cannot read " + what + " " + path + ": " + std::strerror(e)};
-    }
-    if (n == 0) break;
-    s.append(buf, static_cast<size_t>(n));
-    if (s.size() > (1 << 20)) {
-      ::close(fd);
-      return Failure{what + " " + path + " is larger than 1 MiB; is it the right file?"};
-    }
-  }
-  ::close(fd);
-  std::memset(buf, 0, sizeof buf);
+  std::string s, error;
+  if (read_small_file(path, what, &s, nullptr, &error) != FileRead::Ok) return Failure{error};
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   if (s.empty()) return Failure{what + " " + path + " is empty"};
   return s;

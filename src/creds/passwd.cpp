@@ -15,15 +15,13 @@
 #include <string_view>
 #include <vector>
 
+#include "files.hpp"
+
 namespace bucketfs::creds {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  const char* ws = " \t\r\n\v\f";
-  size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
+using detail::trim;
+using detail::wipe;
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
@@ -34,12 +32,6 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
     if (p == std::string_view::npos) return out;
     start = p + 1;
   }
-}
-
-// Overwrites a buffer that held a secret before it is freed.
-void wipe(std::string* s) {
-  volatile char* p = s->data();
-  for (size_t i = 0; i < s->size(); ++i) p[i] = 0;
 }
 
 sign::Credentials make(std::string_view access, std::string_view secret) {
@@ -98,47 +90,21 @@ enum class FileOutcome { Found, Error, NoMatch, Missing };
 
 FileOutcome read_passwd_file(const std::string& path, const std::string& bucket, sign::Credentials* out,
                              std::string* error) {
-  // open + fstat rather than stat + open: the mode checked is that of the file
-  // read. O_NONBLOCK so that a FIFO given by mistake cannot hang the mount.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    int e = errno;
-    *error = "cannot open passwd file " + path + ": " + std::strerror(e);
-    return e == ENOENT ? FileOutcome::Missing : FileOutcome::Error;
+  std::string content;
+  mode_t mode = 0;
+  switch (detail::read_small_file(path, "passwd file", &content, &mode, error)) {
+    case detail::FileRead::Missing: return FileOutcome::Missing;
+    case detail::FileRead::Error: return FileOutcome::Error;
+    case detail::FileRead::Ok: break;
   }
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    *error = "passwd file " + path + " is not a regular file";
-    return FileOutcome::Error;
-  }
-  if (st.st_mode & 077) {
-    ::close(fd);
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    *error = "passwd file " + path + " is accessible by group or others (mode " + mode + "): run `chmod 600 " +
+  if (mode & 077) {
+    wipe(&content);
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode & 07777));
+    *error = "passwd file " + path + " is accessible by group or others (mode " + octal + "): run `chmod 600 " +
              path + "`";
     return FileOutcome::Error;
   }
-  std::string content;
-  content.reserve(static_cast<size_t>(st.st_size) + 1);  // no reallocation leaving copies behind
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      wipe(&content);
-      *error = "cannot read passwd file " + path + ": " + std::strerror(e);
-      return FileOutcome::Error;
-    }
-    if (n == 0) break;
-    content.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  std::memset(buf, 0, sizeof buf);
-
   ParseOutcome parsed = parse_lines(content, bucket, out, error);
   wipe(&content);
   switch (parsed) {

@@ -9,16 +9,13 @@
 #include <cstring>
 #include <vector>
 
+#include "files.hpp"
+
 namespace bucketfs::creds {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  const char* ws = " \t\r\n\v\f";
-  size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
+using detail::trim;
 
 bool valid_name(std::string_view n) {
   if (n.empty()) return false;
@@ -200,52 +197,15 @@ class FileParser {
   bool saw_default_ = false;
 };
 
-enum class ReadOutcome { Ok, Missing, Error };
-
-ReadOutcome read_file(const std::string& path, std::string* out, std::string* error) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return ReadOutcome::Missing;
-    *error = "cannot read " + path + ": " + std::strerror(errno);
-    return ReadOutcome::Error;
-  }
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    *error = path + " is not a regular file";
-    return ReadOutcome::Error;
-  }
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      *error = "cannot read " + path + ": " + std::strerror(errno);
-      ::close(fd);
-      return ReadOutcome::Error;
-    }
-    if (n == 0) break;
-    out->append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  std::memset(buf, 0, sizeof buf);
-  return ReadOutcome::Ok;
-}
-
-void wipe(std::string* s) {
-  volatile char* p = s->data();
-  for (size_t i = 0; i < s->size(); ++i) p[i] = 0;
-}
-
 Result<void, std::string> load_into(const std::string& path, FileKind kind, ProfileSet* set) {
   std::string text, error;
-  switch (read_file(path, &text, &error)) {
-    case ReadOutcome::Missing: return {};
-    case ReadOutcome::Error: return error;
-    case ReadOutcome::Ok: break;
+  switch (detail::read_small_file(path, "configuration file", &text, nullptr, &error)) {
+    case detail::FileRead::Missing: return {};
+    case detail::FileRead::Error: return error;
+    case detail::FileRead::Ok: break;
   }
   auto r = parse_profile_file(text, kind, path, set);
-  wipe(&text);
+  detail::wipe(&text);
   return r;
 }
 

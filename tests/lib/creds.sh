@@ -7,6 +7,8 @@
 # RGW's cluster dir, for radosgw-admin).
 
 BIN=${BUCKETFS_BIN:-$BUCKETFS_ROOT/build/bucketfs}
+# shellcheck source=tests/lib/mount.sh
+. "$BUCKETFS_ROOT/tests/lib/mount.sh" # m_is_mounted, m_cleanup, same_in_bucket
 CR_LOG=$T_TMP/bucketfs.log
 # A HOME of the test's own: no ~/.aws or ~/.passwd-s3fs of the machine leaks in.
 CR_HOME=$T_TMP/home
@@ -59,21 +61,6 @@ base_key_status() {
     "$S3_ENDPOINT/$S3_BUCKET?list-type=2" || true
 }
 
-cr_is_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }
-# cr_cleanup MNT PID: unmount if mounted, then make sure PID is gone
-cr_cleanup() {
-  local i
-  if cr_is_mounted "$1"; then fusermount3 -u "$1" 2>/dev/null || fusermount3 -uz "$1" 2>/dev/null; fi
-  for i in $(seq 1 100); do
-    kill -0 "$2" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -TERM "$2" 2>/dev/null
-  sleep 1
-  kill -KILL "$2" 2>/dev/null
-  return 0
-}
-
 # cr_mount MNT OPTIONS [VAR=VALUE...]: bucketfs -f in the background with
 # exactly these options (no passwd file), HOME=$CR_HOME, the metadata services
 # off unless a VAR turns them on; waits for the mount (30 s). Sets CR_PID.
@@ -85,9 +72,9 @@ cr_mount() {
     AWS_EC2_METADATA_DISABLED=true ALIBABA_CLOUD_ECS_METADATA_DISABLED=true "$@" \
     "$BIN" "$S3_BUCKET" "$mnt" -f -o "$opts" >>"$CR_LOG" 2>&1 &
   CR_PID=$!
-  t_cleanup_push cr_cleanup "$mnt" "$CR_PID"
+  t_cleanup_push m_cleanup "$mnt" "$CR_PID"
   for i in $(seq 1 150); do
-    cr_is_mounted "$mnt" && return 0
+    m_is_mounted "$mnt" && return 0
     kill -0 "$CR_PID" 2>/dev/null || break
     sleep 0.2
   done
@@ -95,7 +82,7 @@ cr_mount() {
   tail -n 5 "$CR_LOG" >&2
   return 1
 }
-cr_umount() { cr_cleanup "$1" "$CR_PID"; }
+cr_umount() { m_cleanup "$1" "$CR_PID"; }
 
 # cr_mount_fails OPTIONS [VAR=VALUE...]: runs a mount that must fail; prints
 # "rc=N" and the one-line error. Nothing may be mounted afterwards.
@@ -107,7 +94,7 @@ cr_mount_fails() {
     AWS_EC2_METADATA_DISABLED=true ALIBABA_CLOUD_ECS_METADATA_DISABLED=true "$@" \
     timeout 120 "$BIN" "$S3_BUCKET" "$T_TMP/failmnt" -f -o "$opts" 2>&1)
   rc=$?
-  if cr_is_mounted "$T_TMP/failmnt"; then
+  if m_is_mounted "$T_TMP/failmnt"; then
     fusermount3 -u "$T_TMP/failmnt"
     echo "rc=$rc MOUNTED $out"
     return

@@ -30,49 +30,42 @@ extern "C" {
 }
 
 #include "bucketfs/creds/chain.hpp"
+#include "lib/creds_fixture.hpp"
 #include "lib/fake_http_server.hpp"
 
 using namespace bucketfs;
 using namespace bucketfs::creds;
 using testsupport::Canned;
 using testsupport::FakeHttpServer;
+using testsupport::TempEnv;
 
 namespace {
 
 constexpr const char* kSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 struct State {
-  std::unique_ptr<FakeHttpServer> server;
-  std::string home;
-  std::map<std::string, std::string> env_vars;
+  TempEnv tmp{"chain"};
+  const std::string& home = tmp.dir();
+  std::map<std::string, std::string>& env_vars = tmp.vars;
+  std::unique_ptr<FakeHttpServer> server = std::make_unique<FakeHttpServer>();
   ChainOptions o;
   std::optional<Result<Chosen, std::string>> chosen;
 };
 
 int setup(void** state) {
   auto* s = new State;
-  s->server = std::make_unique<FakeHttpServer>();
-  char tmpl[] = "/tmp/bucketfs-chain-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) return -1;
-  s->home = tmpl;
-  ::mkdir((s->home + "/.aws").c_str(), 0700);
-  ::mkdir((s->home + "/.alibabacloud").c_str(), 0700);
-  ::mkdir((s->home + "/.aliyun").c_str(), 0700);
+  *state = s;
+  if (s->home.empty()) return -1;
+  for (const char* d : {"/.aws", "/.alibabacloud", "/.aliyun"}) ::mkdir((s->home + d).c_str(), 0700);
   s->env_vars = {{"HOME", s->home}};
   s->o.bucket = "b";
-  s->o.env = [s](const char* n) -> const char* {
-    auto it = s->env_vars.find(n);
-    return it == s->env_vars.end() ? nullptr : it->second.c_str();
-  };
-  *state = s;
+  s->o.env = s->tmp.lookup();
   return 0;
 }
 
 int teardown(void** state) {
   auto* s = static_cast<State*>(*state);
-  s->chosen.reset();
-  s->server.reset();
-  std::system(("rm -rf '" + s->home + "'").c_str());
+  s->chosen.reset();  // its sources' connections before the server
   delete s;
   return 0;
 }
@@ -80,11 +73,7 @@ int teardown(void** state) {
 State* st(void** state) { return static_cast<State*>(*state); }
 
 void write_file(const std::string& path, const std::string& text, mode_t mode = 0600) {
-  FILE* f = std::fopen(path.c_str(), "w");
-  assert_non_null(f);
-  std::fputs(text.c_str(), f);
-  std::fclose(f);
-  assert_int_equal(::chmod(path.c_str(), mode), 0);
+  assert_true(testsupport::write_file(path, text, mode));
 }
 
 // The access key id the chain chose, or "error: ...".
@@ -105,7 +94,7 @@ std::string error_of(State* s) {
   return p.substr(7);
 }
 
-Canned ok(const std::string& body) { return Canned{200, {}, body, false}; }
+using testsupport::ok;
 
 std::string creds_json(const std::string& id) {
   return R"({"Code":"Success","AccessKeyId":")" + id +

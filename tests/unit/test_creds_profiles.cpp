@@ -7,21 +7,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csetjmp>
 #include <cstdarg>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 extern "C" {
 #include <cmocka.h>
 }
 
 #include "bucketfs/creds/profiles.hpp"
+#include "lib/creds_fixture.hpp"
 
 using namespace bucketfs;
 using namespace bucketfs::creds;
@@ -31,8 +37,7 @@ namespace {
 struct State {
   ProfileSet set;
   std::optional<Result<void, std::string>> r;
-  std::string dir;
-  std::map<std::string, std::string> env_vars;
+  testsupport::TempEnv tmp{"prof"};
 };
 
 int setup(void** state) {
@@ -41,9 +46,7 @@ int setup(void** state) {
 }
 
 int teardown(void** state) {
-  auto* s = static_cast<State*>(*state);
-  if (!s->dir.empty()) std::system(("rm -rf '" + s->dir + "'").c_str());
-  delete s;
+  delete static_cast<State*>(*state);
   return 0;
 }
 
@@ -184,41 +187,35 @@ void default_precedence_and_merging(void** state) {
 }
 
 void write_file(const std::string& path, const std::string& text) {
-  FILE* f = std::fopen(path.c_str(), "w");
-  assert_non_null(f);
-  std::fputs(text.c_str(), f);
-  std::fclose(f);
+  assert_true(testsupport::write_file(path, text));
 }
 
 void files_from_env(void** state) {
   State* s = st(state);
-  char tmpl[] = "/tmp/bucketfs-prof-XXXXXX";
-  assert_non_null(::mkdtemp(tmpl));
-  s->dir = tmpl;
-  assert_int_equal(::mkdir((s->dir + "/.aws").c_str(), 0700), 0);
-  assert_int_equal(::mkdir((s->dir + "/.alibabacloud").c_str(), 0700), 0);
-  write_file(s->dir + "/.aws/config", "[profile p]\nregion = eu-west-1\n");
-  write_file(s->dir + "/.aws/credentials", "[p]\naws_access_key_id = AK\n");
-  write_file(s->dir + "/other-config", "[profile q]\nregion = ap-south-1\n");
-  write_file(s->dir + "/.alibabacloud/credentials",
+  const std::string& dir = s->tmp.dir();
+  assert_false(dir.empty());
+  assert_int_equal(::mkdir((dir + "/.aws").c_str(), 0700), 0);
+  assert_int_equal(::mkdir((dir + "/.alibabacloud").c_str(), 0700), 0);
+  write_file(dir + "/.aws/config", "[profile p]\nregion = eu-west-1\n");
+  write_file(dir + "/.aws/credentials", "[p]\naws_access_key_id = AK\n");
+  write_file(dir + "/other-config", "[profile q]\nregion = ap-south-1\n");
+  write_file(dir + "/.alibabacloud/credentials",
              "[default]\nenable = true\ntype = access_key\naccess_key_id = \"LTAI\"\naccess_key_secret = 'sec'\n");
-  s->env_vars = {{"HOME", s->dir}};
-  EnvLookup env = [s](const char* n) -> const char* {
-    auto it = s->env_vars.find(n);
-    return it == s->env_vars.end() ? nullptr : it->second.c_str();
-  };
+  auto& vars = s->tmp.vars;
+  vars = {{"HOME", dir}};
+  EnvLookup env = s->tmp.lookup();
   auto set = load_aws_profiles(env);
   assert_true(set.ok());
   assert_string_equal(set->find("p")->value("region").c_str(), "eu-west-1");
   assert_string_equal(set->find("p")->value("aws_access_key_id").c_str(), "AK");
-  s->env_vars["AWS_CONFIG_FILE"] = s->dir + "/other-config";
+  vars["AWS_CONFIG_FILE"] = dir + "/other-config";
   set = load_aws_profiles(env);
   assert_true(set.ok());
   assert_string_equal(set->find("p")->value("region").c_str(), "");  // p now only from the credentials file
   assert_string_equal(set->find("q")->value("region").c_str(), "ap-south-1");
-  s->env_vars["AWS_SHARED_CREDENTIALS_FILE"] = s->dir + "/missing";  // a missing file is fine
+  vars["AWS_SHARED_CREDENTIALS_FILE"] = dir + "/missing";  // a missing file is fine
   assert_true(load_aws_profiles(env).ok());
-  s->env_vars["AWS_CONFIG_FILE"] = s->dir;  // a directory is not
+  vars["AWS_CONFIG_FILE"] = dir;  // a directory is not
   assert_false(load_aws_profiles(env).ok());
 
   auto ali = load_alibaba_profiles(env);
@@ -227,7 +224,7 @@ void files_from_env(void** state) {
   assert_string_equal(ali->find("default")->value("access_key_secret").c_str(), "sec");
 
   assert_string_equal(aws_profile_name("", env).c_str(), "default");
-  s->env_vars["AWS_PROFILE"] = "fromenv";
+  vars["AWS_PROFILE"] = "fromenv";
   assert_string_equal(aws_profile_name("", env).c_str(), "fromenv");
   assert_string_equal(aws_profile_name("opt", env).c_str(), "opt");
 }

@@ -31,6 +31,7 @@ extern "C" {
 
 #include "bucketfs/creds/sources.hpp"
 #include "bucketfs/sign/acs_rpc.hpp"
+#include "lib/creds_fixture.hpp"
 #include "lib/fake_http_server.hpp"
 
 using namespace bucketfs;
@@ -38,55 +39,41 @@ using namespace bucketfs::creds;
 using testsupport::Canned;
 using testsupport::FakeHttpServer;
 using testsupport::Seen;
+using testsupport::TempEnv;
 
 namespace {
 
 constexpr const char* kSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 struct State {
-  std::unique_ptr<FakeHttpServer> server;
+  TempEnv tmp{"src"};
+  const std::string& dir = tmp.dir();
+  std::map<std::string, std::string>& env_vars = tmp.vars;
+  EnvLookup env = tmp.lookup();
+  std::unique_ptr<FakeHttpServer> server = std::make_unique<FakeHttpServer>();
   std::unique_ptr<Source> source;
   std::optional<Result<Issued, std::string>> r;
-  std::string dir;
-  std::map<std::string, std::string> env_vars;
-  EnvLookup env;
 };
 
 int setup(void** state) {
   auto* s = new State;
-  s->server = std::make_unique<FakeHttpServer>();
-  char tmpl[] = "/tmp/bucketfs-src-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) return -1;
-  s->dir = tmpl;
-  s->env = [s](const char* n) -> const char* {
-    auto it = s->env_vars.find(n);
-    return it == s->env_vars.end() ? nullptr : it->second.c_str();
-  };
   *state = s;
-  return 0;
+  return s->dir.empty() ? -1 : 0;
 }
 
 int teardown(void** state) {
-  auto* s = static_cast<State*>(*state);
-  s->source.reset();
-  s->server.reset();
-  std::system(("rm -rf '" + s->dir + "'").c_str());
-  delete s;
+  delete static_cast<State*>(*state);
   return 0;
 }
 
 State* st(void** state) { return static_cast<State*>(*state); }
 
 void write_file(const std::string& path, const std::string& text, mode_t mode = 0600) {
-  FILE* f = std::fopen(path.c_str(), "w");
-  assert_non_null(f);
-  std::fputs(text.c_str(), f);
-  std::fclose(f);
-  assert_int_equal(::chmod(path.c_str(), mode), 0);
+  assert_true(testsupport::write_file(path, text, mode));
 }
 
-Canned ok(const std::string& body) { return Canned{200, {}, body, false}; }
-Canned status(int code, const std::string& body = "") { return Canned{code, {}, body, false}; }
+using testsupport::ok;
+using testsupport::status;
 
 std::string decode(const std::string& s) {
   std::string out;
@@ -485,7 +472,7 @@ void web_identity_reads_token_each_time(void** state) {
   s->r = s->source->fetch();
   assert_false(s->r->ok());
   assert_non_null(
-      strstr(s->r->error().c_str(), ("cannot read the web identity token file " + token_file).c_str()));
+      strstr(s->r->error().c_str(), ("cannot open the web identity token file " + token_file).c_str()));
 }
 
 const char* kAliStsJson =
