@@ -90,8 +90,17 @@ Result<Chosen, std::string> make_chosen(std::unique_ptr<Source> source, Issued f
 Result<std::vector<detail::Link>, std::string> links_for(const ChainOptions& o) {
   std::vector<detail::Link> mine = o.family == Family::Alibaba ? detail::alibaba_links() : detail::aws_links();
   std::string pinned = o.pinned;
-  if (pinned.empty() && !o.passwd_file.empty()) pinned = "passwd_file";
-  if (pinned.empty() && !o.credential_process.empty()) pinned = "process";
+  if (!o.passwd_file.empty() && !o.credential_process.empty())
+    return std::string("passwd_file= and credential_process= each name the only source: give one");
+  // passwd_file= and credential_process= are sources of their own.
+  for (auto [given, kind] :
+       {std::pair{&o.passwd_file, "passwd_file"}, std::pair{&o.credential_process, "process"}}) {
+    if (given->empty()) continue;
+    if (!pinned.empty() && pinned != kind)
+      return "credentials=" + pinned + " and " + (std::string(kind) == "process" ? "credential_process" : kind) +
+             "= name different sources: give one";
+    pinned = kind;
+  }
   if (pinned.empty()) return mine;
   std::vector<detail::Link> other = o.family == Family::Alibaba ? detail::aws_links() : detail::alibaba_links();
   for (auto* list : {&mine, &other})

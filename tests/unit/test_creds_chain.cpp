@@ -200,6 +200,15 @@ void pinned_sources(void** state) {
              "#!/bin/sh\necho '{\"Version\":1,\"AccessKeyId\":\"AK_PROC\",\"SecretAccessKey\":\"x\"}'\n", 0700);
   s->o.credential_process = s->home + "/p.sh";
   assert_string_equal(pick(s).c_str(), "AK_PROC");
+  // Two sources named at once is a mistake, said so.
+  s->o.pinned = "env";
+  assert_string_equal(error_of(s).c_str(),
+                      "credentials=env and credential_process= name different sources: give one");
+  s->o.pinned = "process";
+  assert_string_equal(pick(s).c_str(), "AK_PROC");
+  s->o.passwd_file = s->home + "/pw";
+  assert_string_equal(error_of(s).c_str(),
+                      "passwd_file= and credential_process= each name the only source: give one");
 }
 
 void profile_roles(void** state) {
