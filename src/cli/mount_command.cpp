@@ -96,7 +96,6 @@ int run_mount(const MountConfig& given) {
 
   auto chosen = choose_mount_credentials(cfg, creds::process_env());
   if (!chosen) return fail(chosen.error());
-  LOG_INFO("credentials: " << chosen->description);
   const std::shared_ptr<creds::CredentialProvider> credentials = chosen->provider;
 
   // The metrics port is bound here so that a port in use fails the mount on
@@ -149,6 +148,8 @@ int run_mount(const MountConfig& given) {
   const std::string metrics_address = metrics_server ? metrics_server->address() : "";
   int rc = fusefs::serve(filesystem, mount_opts, [&] {
     if (to_syslog) log::set_syslog("bucketfs");
+    // Logged once mounted: a mount that fails says one line on the terminal.
+    LOG_INFO("credentials: " << chosen->description);
     // The registry record tells `status` where this mount's state is and how
     // its credentials are; rewritten whenever they change.
     auto registered =

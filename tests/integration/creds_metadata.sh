@@ -13,9 +13,7 @@
 # checkpointed, `status` says why, and it completes once refreshing works.
 set -uo pipefail
 . "$(dirname "$0")/../lib/common.sh"
-with_server rgw || t_abort "no rgw server"
-t_cleanup_push t_empty_bucket
-. "$BUCKETFS_ROOT/tests/lib/creds.sh"
+. "$BUCKETFS_ROOT/tests/lib/creds.sh" # a private RGW with STS
 sts_setup || t_abort "no STS at the RGW"
 command -v node >/dev/null || t_abort "node missing"
 

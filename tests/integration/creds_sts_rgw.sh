@@ -12,9 +12,7 @@
 # The bucket is checked with curl, with temporary credentials it gets itself.
 set -uo pipefail
 . "$(dirname "$0")/../lib/common.sh"
-with_server rgw || t_abort "no rgw server"
-t_cleanup_push t_empty_bucket
-. "$BUCKETFS_ROOT/tests/lib/creds.sh"
+. "$BUCKETFS_ROOT/tests/lib/creds.sh" # a private RGW with STS
 . "$BUCKETFS_ROOT/tests/lib/fault.sh"
 sts_setup || t_abort "no STS at the RGW"
 

@@ -3,8 +3,18 @@
 # (a base user allowed only to assume a role, the role allowed s3:*), mounts
 # that take their credentials from anywhere but a passwd file, and the
 # loopback credential service tests/tools/fake_creds.js.
-# Needs tests/lib/common.sh sourced and `with_server rgw` done (S3_DIR: the
-# RGW's cluster dir, for radosgw-admin).
+# Needs tests/lib/common.sh sourced. Sourcing starts a private Ceph RGW with
+# STS on (the shared test server has it off: with it, RGW answers a bad
+# signature AccessDenied rather than SignatureDoesNotMatch, which other tests
+# check), stopped at exit, and exports its S3_* (S3_DIR: its cluster dir, for
+# radosgw-admin).
+
+cr_dir=$(mktemp -d "${TMPDIR:-/tmp}/bucketfs-rgwsts.XXXXXX")
+t_cleanup_push rm -rf "$cr_dir"
+t_cleanup_push t_quietly "$BUCKETFS_ROOT/tests/servers/stop-rgw.sh" "$cr_dir/srv"
+RGW_STS=1 OBJECTSTORE=memstore STORE_BYTES=$((2 << 30)) "$BUCKETFS_ROOT/tests/servers/start-rgw.sh" "$cr_dir/srv" \
+  >/dev/null 2>"$cr_dir/start.err" || { tail -n 5 "$cr_dir/start.err" >&2; t_abort "the RGW with STS did not start"; }
+t_load_env "$cr_dir/srv/env"
 
 BIN=${BUCKETFS_BIN:-$BUCKETFS_ROOT/build/bucketfs}
 # shellcheck source=tests/lib/mount.sh
