@@ -16,6 +16,7 @@
 #include "bucketfs/util/log.hpp"
 #include "bucketfs/util/time.hpp"
 #include "bucketfs/xml/s3_xml.hpp"
+#include "request_metrics.hpp"
 
 namespace bucketfs::store {
 
@@ -232,31 +233,6 @@ void HttpObjectStore::sign(http::Request& req, const Call& call, std::time_t now
   for (auto& h : sr.headers) req.headers.push_back(std::move(h));
 }
 
-// One attempt in the metrics: its outcome and latency, and the bytes of a
-// body it sent (an attempt after the first sends them again).
-void HttpObjectStore::count_attempt(const Call& call, const char* outcome, double seconds, bool resent) const {
-  if (!cfg_.metrics) return;
-  metrics::Registry& m = *cfg_.metrics;
-  m.counter("bucketfs_requests_total", "Requests sent to the object store, by operation and outcome",
-            {{"op", call.op}, {"outcome", outcome}})
-      .inc();
-  if (seconds > 0)
-    m.histogram("bucketfs_request_duration_seconds", "Time from sending a request to its answer",
-                {{"op", call.op}}, metrics::latency_buckets())
-        .observe(seconds);
-  if (call.file.fd < 0 || seconds <= 0) return;
-  const bool part = std::string_view(call.op) == "upload_part";
-  if (resent) {
-    m.counter("bucketfs_upload_bytes_resent_total", "Bytes of file data sent again by a retried request")
-        .inc(call.file.length);
-    if (part) m.counter("bucketfs_upload_parts_resent_total", "Parts sent again by a retried request").inc();
-  }
-  if (std::string_view(outcome) == "ok") {
-    m.counter("bucketfs_upload_bytes_total", "Bytes of file data the object store accepted").inc(call.file.length);
-    if (part) m.counter("bucketfs_upload_parts_total", "Parts the object store accepted").inc();
-  }
-}
-
 StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
   if (call.key.size() > kMaxKeyBytes)
     return Error{ErrorCode::KeyTooLong, 0, "", "key is longer than 1024 bytes", ""};
@@ -272,7 +248,7 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
     if (cfg_.credentials_provider) {
       auto got = cfg_.credentials_provider->current();
       if (!got) {
-        count_attempt(call, name(ErrorCode::CredentialsUnavailable), 0, false);
+        count_attempt(cfg_.metrics, {call.op, name(ErrorCode::CredentialsUnavailable), 0, 0, false});
         return Error{ErrorCode::CredentialsUnavailable, 0, "", got.error(), ""};
       }
       current = std::move(got.value());
@@ -291,6 +267,7 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
     const auto sent_at = std::chrono::steady_clock::now();
     auto res = transport_->perform(req);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent_at).count();
+    const uint64_t body_bytes = call.file.fd >= 0 ? call.file.length : 0;
     Error err;
     bool retry = false;
     if (!res) {
@@ -307,7 +284,7 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
           goto failed;
         }
       }
-      count_attempt(call, "ok", seconds, attempt > 1);
+      count_attempt(cfg_.metrics, {call.op, "ok", seconds, body_bytes, attempt > 1});
       return std::move(res.value());
     } else {
       const http::Response& r = res.value();
@@ -340,7 +317,7 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
       }
     }
   failed:
-    count_attempt(call, name(err.code), seconds, attempt > 1);
+    count_attempt(cfg_.metrics, {call.op, name(err.code), seconds, body_bytes, attempt > 1});
     long elapsed =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
     long delay = policy.delay_ms(attempt, std::uniform_real_distribution<double>(0, 1)(t_rng));
@@ -352,11 +329,7 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
     }
     LOG_DEBUG(call.op << " " << call.key << " attempt " << attempt << " failed (" << err.describe()
                       << "); retrying in " << delay << " ms");
-    if (cfg_.metrics)
-      cfg_.metrics
-          ->counter("bucketfs_retries_total", "Requests sent again, by operation and the error that caused it",
-                    {{"op", call.op}, {"reason", name(err.code)}})
-          .inc();
+    count_retry(cfg_.metrics, call.op, name(err.code));
     std::this_thread::sleep_for(std::chrono::milliseconds(delay));
   }
 }

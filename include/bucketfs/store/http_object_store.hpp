@@ -94,7 +94,6 @@ class HttpObjectStore final : public ObjectStore {
   StoreResult<http::Response> execute(Call& call);
   void abort_lost_creates(const std::string& key, const std::string& keep, std::time_t since);
   void sign(http::Request& req, const Call& call, std::time_t now, const sign::Credentials& credentials) const;
-  void count_attempt(const Call& call, const char* outcome, double seconds, bool failed) const;
   std::string meta_prefix() const;
 
   HttpStoreConfig cfg_;
