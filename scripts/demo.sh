@@ -23,7 +23,7 @@ The bucket '$S3_BUCKET' of the local $SERVER ($S3_ENDPOINT) is mounted at
     $WORK/mnt
 Try:
     ls -l $WORK/mnt
-    cp /some/big/file $WORK/mnt/ && $BIN status $WORK/mnt --cache-dir $WORK/cache --watch
+    cp /some/big/file $WORK/mnt/ && $BIN status $WORK/mnt --watch
     tail $WORK/bucketfs.log
 Unmount and stop the server with:
     fusermount3 -u $WORK/mnt; $ROOT/tests/servers/stop-$SERVER.sh $WORK/srv --purge; rm -rf $WORK
@@ -70,8 +70,8 @@ echo "demo: cp of a 64 MiB file into the mount (close returns once it is staged 
 head -c 64M /dev/urandom >"$WORK/sample.bin"
 time cp "$WORK/sample.bin" "$WORK/mnt/sample.bin"
 echo "demo: bucketfs status while it uploads:"
-"$BIN" status "$WORK/mnt" --cache-dir "$WORK/cache" || true
-"$BIN" status "$WORK/mnt" --cache-dir "$WORK/cache" --wait --timeout 120 >/dev/null
+"$BIN" status "$WORK/mnt" || true
+"$BIN" status "$WORK/mnt" --wait --timeout 120 >/dev/null
 echo "demo: uploaded; ls -l through the mount:"
 ls -l "$WORK/mnt" | sed 's/^/  /'
 echo "demo: checking the object with an independent client (curl --aws-sigv4):"

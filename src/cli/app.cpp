@@ -1,6 +1,7 @@
 // app.cpp - subcommand dispatch and the pure parts of the mount flow (see app.hpp).
 #include "bucketfs/cli/app.hpp"
 #include "bucketfs/cli/maintenance.hpp"
+#include "bucketfs/cli/mount_credentials.hpp"
 #include "bucketfs/cli/status_command.hpp"
 
 #include <sys/stat.h>
@@ -21,7 +22,8 @@ int usage_error(const std::string& message) {
 
 }  // namespace
 
-store::HttpStoreConfig make_store_config(const MountConfig& cfg, sign::Credentials credentials) {
+store::HttpStoreConfig make_store_config(const MountConfig& cfg,
+                                         std::shared_ptr<creds::CredentialProvider> credentials) {
   store::HttpStoreConfig sc;
   sc.dialect = cfg.provider.value_or(Provider::S3) == Provider::OSS ? store::Dialect::OSS : store::Dialect::S3;
   sc.sig_version = cfg.sig_version.value_or(4);
@@ -29,7 +31,7 @@ store::HttpStoreConfig make_store_config(const MountConfig& cfg, sign::Credentia
   sc.bucket = cfg.bucket;
   sc.region = cfg.region;
   sc.path_style = cfg.path_style.value_or(true);
-  sc.credentials = std::move(credentials);
+  sc.credentials_provider = std::move(credentials);
   sc.connect_timeout_ms = cfg.connect_timeout_s * 1000;
   sc.verify_tls = cfg.verify_tls;
   sc.ca_file = cfg.ca_file;
@@ -97,12 +99,16 @@ std::string describe_check_failure(const MountConfig& cfg, const store::Error& e
   std::string hint;
   switch (e.code) {
     case ErrorCode::SignatureMismatch:
-      hint = std::string("the secret key is wrong; check the passwd file or ") +
-             (oss ? "OSS_ACCESS_KEY_SECRET" : "AWS_SECRET_ACCESS_KEY");
+      hint = std::string("the secret key is wrong; check the credentials (passwd file, ") +
+             (oss ? "OSS_ACCESS_KEY_SECRET" : "AWS_SECRET_ACCESS_KEY") + ", profile)";
       break;
     case ErrorCode::InvalidAccessKey:
-      hint = std::string("the server does not know this access key id; check the passwd file or ") +
-             (oss ? "OSS_ACCESS_KEY_ID" : "AWS_ACCESS_KEY_ID");
+      hint = std::string("the server does not know this access key id; check the credentials (passwd file, ") +
+             (oss ? "OSS_ACCESS_KEY_ID" : "AWS_ACCESS_KEY_ID") + ", profile)";
+      break;
+    case ErrorCode::CredentialsUnavailable:
+      hint = "no valid credentials: " +
+             (e.message.empty() ? std::string("the session token was refused") : e.message);
       break;
     case ErrorCode::AccessDenied:
       hint = "these credentials may not list this bucket; check the key's permissions and the bucket policy";
@@ -154,6 +160,10 @@ int run(const std::vector<std::string>& argv) {
     case CommandKind::Recover: return recover_main(cmd.sub_args);
     case CommandKind::Uploads: return uploads_main(cmd.sub_args);
     case CommandKind::Mount: break;
+  }
+  if (auto p = apply_profile_defaults(&cmd.config, creds::process_env()); !p) {
+    std::cerr << "bucketfs: " << p.error() << "\n";
+    return kExitFailure;
   }
   const char* home = std::getenv("HOME");
   auto resolved = resolve_defaults(&cmd.config, home != nullptr ? home : "", ::geteuid() == 0);

@@ -14,10 +14,10 @@
 
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
 #include "bucketfs/cli/app.hpp"
+#include "bucketfs/cli/mount_credentials.hpp"
 #include "bucketfs/cli/mount_layout.hpp"
 #include "bucketfs/cli/status_command.hpp"
 #include "bucketfs/stage/staging_area.hpp"
-#include "bucketfs/store/credentials.hpp"
 #include "bucketfs/store/http_object_store.hpp"
 #include "bucketfs/upload/recovery.hpp"
 #include "bucketfs/util/log.hpp"
@@ -244,6 +244,10 @@ int uploads_main(const std::vector<std::string>& args) {
     return 2;
   }
   MountConfig cfg = parsed->config;
+  if (auto p = apply_profile_defaults(&cfg, creds::process_env()); !p) {
+    std::cerr << "bucketfs uploads: " << p.error() << "\n";
+    return 1;
+  }
   const char* home = std::getenv("HOME");
   if (auto r = resolve_defaults(&cfg, home ? home : "", ::geteuid() == 0); !r) {
     std::cerr << "bucketfs uploads: " << r.error() << "\n";
@@ -257,15 +261,12 @@ int uploads_main(const std::vector<std::string>& args) {
               << "; nothing was listed or aborted (fix it, or give the right cache_dir=)\n";
     return 1;
   }
-  const store::Dialect dialect =
-      cfg.provider.value_or(Provider::S3) == Provider::OSS ? store::Dialect::OSS : store::Dialect::S3;
-  auto creds = store::load_credentials(dialect, cfg.bucket, cfg.passwd_file,
-                                       [](const char* n) -> const char* { return std::getenv(n); });
-  if (!creds) {
-    std::cerr << "bucketfs uploads: " << creds.error() << "\n";
+  auto chosen = choose_mount_credentials(cfg, creds::process_env());
+  if (!chosen) {
+    std::cerr << "bucketfs uploads: " << chosen.error() << "\n";
     return 1;
   }
-  store::HttpObjectStore store(make_store_config(cfg, std::move(*creds)));
+  store::HttpObjectStore store(make_store_config(cfg, chosen->provider));
 
   const std::time_t now = std::time(nullptr);
   std::string key_marker, id_marker;

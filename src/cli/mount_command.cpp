@@ -16,13 +16,17 @@
 
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
 #include "bucketfs/cli/app.hpp"
+#include "bucketfs/cli/mount_credentials.hpp"
 #include "bucketfs/cli/mount_layout.hpp"
+#include "bucketfs/cli/mount_metrics.hpp"
+#include "bucketfs/cli/runtime_registry.hpp"
 #include "bucketfs/cli/sd_notify.hpp"
+#include "bucketfs/creds/timestamps.hpp"
 #include "bucketfs/fs/filesystem.hpp"
 #include "bucketfs/fs/key_mapper.hpp"
 #include "bucketfs/fs/options.hpp"
+#include "bucketfs/metrics/server.hpp"
 #include "bucketfs/stage/staging_area.hpp"
-#include "bucketfs/store/credentials.hpp"
 #include "bucketfs/upload/uploader.hpp"
 #include "bucketfs/util/log.hpp"
 
@@ -52,6 +56,24 @@ fs::Options make_fs_options(const MountConfig& cfg) {
   return o;
 }
 
+// What `status` reads about this mount (see runtime_registry.hpp).
+MountRecord mount_record(const MountConfig& cfg, const std::string& state_dir, const std::string& metrics,
+                         const creds::ProviderState& st) {
+  MountRecord r;
+  r.mountpoint = canonical_mountpoint(cfg.mountpoint);
+  r.state_dir = state_dir;
+  r.bucket = cfg.bucket;
+  r.endpoint = cfg.endpoint;
+  r.pid = ::getpid();
+  r.metrics = metrics;
+  r.credentials_source = st.source;
+  r.credentials_usable = st.usable;
+  r.credentials_expiration = st.expiration ? static_cast<long long>(*st.expiration) : 0;
+  r.credentials_error = st.last_error;
+  r.credentials_failing_since = static_cast<long long>(st.failing_since);
+  return r;
+}
+
 }  // namespace
 
 int run_mount(const MountConfig& given) {
@@ -76,13 +98,22 @@ int run_mount(const MountConfig& given) {
   if (auto d = make_private_dirs(cfg.cache_dir, &cache_dir); !d) return fail(d.error());
   cfg.cache_dir = cache_dir;
 
-  const store::Dialect dialect =
-      cfg.provider.value_or(Provider::S3) == Provider::OSS ? store::Dialect::OSS : store::Dialect::S3;
-  auto creds = store::load_credentials(dialect, cfg.bucket, cfg.passwd_file,
-                                       [](const char* name) -> const char* { return std::getenv(name); });
-  if (!creds) return fail(creds.error());
+  auto chosen = choose_mount_credentials(cfg, creds::process_env());
+  if (!chosen) return fail(chosen.error());
+  const std::shared_ptr<creds::CredentialProvider> credentials = chosen->provider;
 
-  store::HttpStoreConfig store_cfg = make_store_config(cfg, std::move(*creds));
+  // The metrics port is bound here so that a port in use fails the mount on
+  // the terminal; the server thread starts after the fork.
+  metrics::Registry registry;
+  std::unique_ptr<metrics::Server> metrics_server;
+  if (!cfg.metrics.empty()) {
+    auto bound = metrics::Server::bind(cfg.metrics);
+    if (!bound) return fail(bound.error());
+    metrics_server = std::move(bound.value());
+  }
+
+  store::HttpStoreConfig store_cfg = make_store_config(cfg, credentials);
+  if (metrics_server) store_cfg.metrics = &registry;
   if (!cfg.sse_c_key_file.empty()) {
     auto key = store::load_customer_key(cfg.sse_c_key_file);
     if (!key) return fail(key.error());
@@ -98,7 +129,8 @@ int run_mount(const MountConfig& given) {
     probe_cfg.backoff_cap_ms = std::min(probe_cfg.backoff_cap_ms, 2000L);
     store::HttpObjectStore probe(std::move(probe_cfg));
     auto checked = probe.check_bucket(cfg.prefix);
-    if (!checked) return fail(describe_check_failure(cfg, checked.error()));
+    if (!checked)
+      return fail(describe_check_failure(cfg, checked.error()) + " (credentials: " + chosen->description + ")");
   }
   LOG_DEBUG("bucket '" << cfg.bucket << "' answers at " << cfg.endpoint);
 
@@ -131,9 +163,22 @@ int run_mount(const MountConfig& given) {
 
   std::unique_ptr<checkpoint::CheckpointStore> cp;
   std::unique_ptr<upload::Uploader> uploader;
+  const std::string metrics_address = metrics_server ? metrics_server->address() : "";
   int rc = fusefs::serve(filesystem, mount_opts, [&] {
     if (to_syslog) log::set_syslog("bucketfs");
     for (const auto& w : warnings) LOG_WARN(w);
+    // Logged once mounted: a mount that fails says one line on the terminal.
+    LOG_INFO("credentials: " << chosen->description);
+    // The registry record tells `status` where this mount's state is and how
+    // its credentials are; rewritten whenever they change.
+    auto registered =
+        write_mount_record(mount_record(cfg, layout.state_dir, metrics_address, credentials->state()));
+    if (!registered) LOG_WARN("bucketfs status will need --cache-dir for this mount: " << registered.error());
+    credentials->add_listener([&cfg, &layout, metrics_address](const creds::ProviderState& st) {
+      auto r = write_mount_record(mount_record(cfg, layout.state_dir, metrics_address, st));
+      if (!r) LOG_WARN("cannot update the mount's record for bucketfs status: " << r.error());
+    });
+    credentials->start();
     if (!cfg.read_only) {
       auto opened = checkpoint::CheckpointStore::open(layout.checkpoint_dir, false);
       if (!opened) throw std::runtime_error(opened.error().message);
@@ -154,6 +199,11 @@ int run_mount(const MountConfig& given) {
       filesystem.attach_write_path({staging->get(), uploader.get(), cfg.sync_upload});
       uploader->start();
     }
+    if (metrics_server) {
+      add_mount_collectors(registry, {&uploader, &cp, layout.staging_dir, credentials});
+      metrics_server->start([&registry] { return registry.render(); });
+      LOG_INFO("metrics at http://" << metrics_address << "/metrics");
+    }
     LOG_INFO("mounted bucket '" << cfg.bucket << "'" << (cfg.prefix.empty() ? "" : " prefix '" + cfg.prefix + "'")
                                 << " from " << cfg.endpoint << " at " << cfg.mountpoint);
     sd_notify_ready("mounted " + cfg.bucket + " at " + cfg.mountpoint);
@@ -170,6 +220,8 @@ int run_mount(const MountConfig& given) {
       std::_Exit(rc);  // worker threads are stuck in the network; records are consistent
     }
   }
+  credentials->stop();
+  if (metrics_server) metrics_server->stop();  // before the uploader it reads goes away
   return rc;
 }
 

@@ -402,8 +402,10 @@ std::string help_text() {
   os << "  -h, --help\n      Show this help and exit\n"
      << "  -V, --version\n      Show the version and exit\n\n"
      << wrap("Accepted from fstab/mount and ignored: " + ignored + ", x-*, comment=...", "", 100) << "\n"
-     << "Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (OSS_ACCESS_KEY_ID/OSS_ACCESS_KEY_SECRET for oss),\n"
-     << "or an s3fs-format passwd file (passwd_file=, ~/.passwd-bucketfs, ~/.passwd-s3fs, /etc/passwd-s3fs).\n"
+     << "Credentials: the first source that has them, in the AWS SDKs' order (oss: the Alibaba Cloud\n"
+     << "SDKs'): the environment, passwd files, profiles (~/.aws, ~/.alibabacloud, ~/.aliyun), web\n"
+     << "identity / OIDC, container credentials, instance metadata; credentials= picks one. Temporary\n"
+     << "credentials are refreshed before they expire. See CREDENTIALS in bucketfs(1).\n"
      << "Unmount with: fusermount3 -u MOUNTPOINT\n";
   return os.str();
 }

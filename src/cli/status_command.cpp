@@ -17,6 +17,8 @@
 
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
 #include "bucketfs/cli/mount_layout.hpp"
+#include "bucketfs/cli/runtime_registry.hpp"
+#include "bucketfs/creds/timestamps.hpp"
 #include "bucketfs/stage/staging_area.hpp"
 #include "bucketfs/upload/recovery.hpp"
 #include "bucketfs/util/log.hpp"
@@ -160,9 +162,35 @@ std::vector<std::string> list_state_dirs(const std::string& cache_dir) {
   return dirs;
 }
 
+std::string render_mount(const MountStatus& m) {
+  std::ostringstream o;
+  o << "mount: " << m.mountpoint
+    << (m.running ? " (running, pid " + std::to_string(m.pid) + ")" : " (not running)");
+  if (m.running && !m.metrics.empty()) o << ", metrics at http://" << m.metrics << "/metrics";
+  o << "\n";
+  if (!m.running || m.credentials_source.empty()) return o.str();
+  o << "credentials: " << m.credentials_source;
+  if (!m.credentials_usable) {
+    o << "; EXPIRED"
+      << (m.credentials_expiration ? " at " + creds::format_timestamp(m.credentials_expiration) : "");
+    if (!m.credentials_error.empty())
+      o << "; refreshing has failed since " << creds::format_timestamp(m.credentials_failing_since) << ": "
+        << m.credentials_error;
+    o << "; uploads wait (checkpointed) until a refresh succeeds";
+  } else {
+    if (m.credentials_expiration) o << ", valid until " << creds::format_timestamp(m.credentials_expiration);
+    if (!m.credentials_error.empty())
+      o << "; refreshing fails since " << creds::format_timestamp(m.credentials_failing_since) << " ("
+        << m.credentials_error << "), retrying";
+  }
+  o << "\n";
+  return o.str();
+}
+
 std::string render_plain(const StatusSnapshot& s) {
   std::ostringstream o;
-  if (s.pending.empty() && s.failed.empty() && s.damaged == 0) return "nothing pending\n";
+  if (s.mount) o << render_mount(*s.mount);
+  if (s.pending.empty() && s.failed.empty() && s.damaged == 0) return o.str() + "nothing pending\n";
   for (const auto& r : s.pending) {
     o << log::printable(r.key) << "\t" << r.size << " bytes\tparts " << r.parts.size() << "/" << r.parts_total()
       << "\tuploaded " << r.bytes_done() << "/" << r.size << "\t" << checkpoint::state_name(r.state)
@@ -192,7 +220,18 @@ std::string render_json(const StatusSnapshot& s) {
     total += r.size;
     done += r.bytes_done();
   }
-  o << "{\"version\":1,\"state_dir\":" << json_str(s.state_dir) << ",\"pending\":[";
+  o << "{\"version\":1,\"state_dir\":" << json_str(s.state_dir);
+  if (s.mount) {
+    const MountStatus& m = *s.mount;
+    o << ",\"mount\":{\"mountpoint\":" << json_str(m.mountpoint)
+      << ",\"running\":" << (m.running ? "true" : "false") << ",\"pid\":" << m.pid
+      << ",\"metrics\":" << json_str(m.metrics)
+      << ",\"credentials\":{\"source\":" << json_str(m.credentials_source)
+      << ",\"valid\":" << (m.credentials_usable ? "true" : "false")
+      << ",\"expiration\":" << m.credentials_expiration << ",\"error\":" << json_str(m.credentials_error)
+      << ",\"failing_since\":" << m.credentials_failing_since << "}}";
+  }
+  o << ",\"pending\":[";
   for (size_t i = 0; i < s.pending.size(); ++i) o << (i ? "," : "") << record_json(s.pending[i]);
   o << "],\"failed\":[";
   for (size_t i = 0; i < s.failed.size(); ++i) o << (i ? "," : "") << record_json(s.failed[i]);
@@ -203,7 +242,8 @@ std::string render_json(const StatusSnapshot& s) {
 
 std::string render_tty(const StatusSnapshot& s, const Rates& rates, int width) {
   std::ostringstream o;
-  if (s.pending.empty() && s.failed.empty() && s.damaged == 0) return "nothing pending\n";
+  if (s.mount) o << render_mount(*s.mount);
+  if (s.pending.empty() && s.failed.empty() && s.damaged == 0) return o.str() + "nothing pending\n";
   std::map<std::string, double> rate(rates.begin(), rates.end());
   uint64_t total = 0, done = 0;
   double total_rate = 0;
@@ -277,8 +317,11 @@ int status_main(const std::vector<std::string>& args) {
     else if (a == "--timeout")
       timeout_s = std::atof(value("--timeout").c_str());
     else if (a == "-h" || a == "--help") {
-      std::cout << "usage: bucketfs status [MOUNTPOINT | --cache-dir DIR [--bucket B]] [--json] [--wait] [--watch]"
-                   " [--timeout SEC]\n";
+      std::cout
+          << "usage: bucketfs status [MOUNTPOINT] [--cache-dir DIR [--bucket B]] [--json] [--wait] [--watch]"
+             " [--timeout SEC]\n"
+             "A mount is found by its MOUNTPOINT; --cache-dir DIR (its cache_dir) is needed only for a mount\n"
+             "that is not running and whose record is gone (after a reboot).\n";
       return 0;
     } else if (!a.empty() && a[0] == '-') {
       std::cerr << "bucketfs status: unknown option '" << a << "'; see bucketfs status --help\n";
@@ -290,6 +333,11 @@ int status_main(const std::vector<std::string>& args) {
       return 2;
     }
   }
+  // A mount registers itself in the runtime directory: found whatever its
+  // cache_dir. --cache-dir (or --state-dir) asks for that place explicitly.
+  const bool by_record = !mountpoint.empty() && state_dir.empty() && cache_dir.empty();
+  MountRecord record;
+  bool have_record = by_record && find_mount_record(mountpoint, &record);
   if (cache_dir.empty()) {
     const char* home = std::getenv("HOME");
     cache_dir = ::geteuid() == 0 ? "/var/cache/bucketfs" : std::string(home ? home : "") + "/.cache/bucketfs";
@@ -297,12 +345,15 @@ int status_main(const std::vector<std::string>& args) {
   std::vector<std::string> dirs;
   if (!state_dir.empty())
     dirs.push_back(state_dir);
+  else if (have_record)
+    dirs.push_back(record.state_dir);
   else
     dirs = find_state_dirs(cache_dir, mountpoint, bucket);
   if (dirs.empty()) {
     if (!mountpoint.empty())
-      std::cerr << "bucketfs status: no bucketfs state is known for " << mountpoint << " under " << cache_dir
-                << "; was it mounted with another cache_dir? (give --cache-dir DIR)\n";
+      std::cerr << "bucketfs status: no bucketfs mount is registered at " << mountpoint << " (a running mount "
+                << "registers under " << runtime_dir() << ") and " << cache_dir << " has no state for it; "
+                << "for a mount that is not running, give the cache_dir it used: --cache-dir DIR\n";
     else
       std::cerr << "bucketfs status: no bucketfs state under " << cache_dir << "\n";
     return 1;
@@ -314,6 +365,20 @@ int status_main(const std::vector<std::string>& args) {
   int lines_drawn = 0;
   for (;;) {
     StatusSnapshot all;
+    if (have_record) {
+      find_mount_record(mountpoint, &record);  // the credentials' state may have changed
+      MountStatus m;
+      m.running = mount_is_live(record);
+      m.pid = record.pid;
+      m.mountpoint = record.mountpoint;
+      m.metrics = record.metrics;
+      m.credentials_source = record.credentials_source;
+      m.credentials_usable = record.credentials_usable;
+      m.credentials_expiration = record.credentials_expiration;
+      m.credentials_error = record.credentials_error;
+      m.credentials_failing_since = record.credentials_failing_since;
+      all.mount = m;
+    }
     for (const auto& d : dirs) {
       StatusSnapshot s;
       std::string err;

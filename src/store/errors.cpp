@@ -23,6 +23,7 @@ const char* name(ErrorCode code) {
     case ErrorCode::Integrity: return "Integrity";
     case ErrorCode::LocalIo: return "LocalIo";
     case ErrorCode::Cancelled: return "Cancelled";
+    case ErrorCode::CredentialsUnavailable: return "CredentialsUnavailable";
     case ErrorCode::Other: return "Other";
   }
   return "Other";
@@ -48,7 +49,8 @@ int to_errno(const Error& e) {
     case ErrorCode::NoSuchUpload: return ENOENT;
     case ErrorCode::AccessDenied:
     case ErrorCode::SignatureMismatch:
-    case ErrorCode::InvalidAccessKey: return EACCES;
+    case ErrorCode::InvalidAccessKey:
+    case ErrorCode::CredentialsUnavailable: return EACCES;
     case ErrorCode::Unsupported: return ENOTSUP;
     case ErrorCode::InvalidArgument: return EINVAL;
     case ErrorCode::KeyTooLong: return ENAMETOOLONG;
@@ -82,6 +84,7 @@ ErrorClass error_class(ErrorCode code) {
     case ErrorCode::Integrity: return ErrorClass::Integrity;
     case ErrorCode::LocalIo: return ErrorClass::Local;
     case ErrorCode::Cancelled: return ErrorClass::Cancelled;
+    case ErrorCode::CredentialsUnavailable: return ErrorClass::Credentials;
     case ErrorCode::Unsupported:
     case ErrorCode::PreconditionFailed:
     case ErrorCode::InvalidArgument:
@@ -101,6 +104,7 @@ const char* name(ErrorClass c) {
     case ErrorClass::Integrity: return "integrity";
     case ErrorClass::Local: return "local";
     case ErrorClass::Cancelled: return "cancelled";
+    case ErrorClass::Credentials: return "credentials";
   }
   return "permanent";
 }
@@ -120,6 +124,7 @@ RetryBudget default_budget(ErrorClass c) {
     case ErrorClass::Permanent: return {1, 30, 30};
     case ErrorClass::Local: return {0, 0, 0};
     case ErrorClass::Cancelled: return {0, 0, 0};
+    case ErrorClass::Credentials: return {kUnbounded, 10, 120};
   }
   return {};
 }
@@ -140,6 +145,9 @@ std::string explain(const Error& e) {
     case ErrorCode::Transient: what = "the server or the network kept failing"; break;
     case ErrorCode::Integrity:
       what = "the bytes the server received or holds do not match what was written (checksum mismatch)";
+      break;
+    case ErrorCode::CredentialsUnavailable:
+      what = "no usable credentials (expired, and refreshing them fails): the upload waits, see bucketfs status";
       break;
     case ErrorCode::LocalIo: what = "the staged copy of the file could not be read"; break;
     case ErrorCode::Unsupported: what = "the server does not support this request"; break;

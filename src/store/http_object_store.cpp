@@ -18,6 +18,7 @@
 #include "bucketfs/util/time.hpp"
 #include "bucketfs/xml/s3_xml.hpp"
 #include "http_call.hpp"
+#include "request_metrics.hpp"
 
 namespace bucketfs::store {
 
@@ -78,6 +79,11 @@ ErrorCode code_from_server(const std::string& code, long status) {
       {"KeyTooLongError", ErrorCode::KeyTooLong},
       {"BadDigest", ErrorCode::Integrity},
       {"InvalidDigest", ErrorCode::Integrity},
+      {"ExpiredToken", ErrorCode::CredentialsUnavailable},          // S3: the session token expired
+      {"TokenRefreshRequired", ErrorCode::CredentialsUnavailable},  // S3
+      {"InvalidToken", ErrorCode::CredentialsUnavailable},          // S3: malformed or unknown token
+      {"SecurityTokenExpired", ErrorCode::CredentialsUnavailable},  // OSS
+      {"InvalidSecurityToken", ErrorCode::CredentialsUnavailable},  // OSS
   };
   for (const auto& [name, c] : table)
     if (code == name) return c;
@@ -170,7 +176,8 @@ std::string oss_region_from_endpoint(const std::string& endpoint) {
   return region;
 }
 
-void HttpObjectStore::sign(http::Request& req, const Call& call, std::time_t now) const {
+void HttpObjectStore::sign(http::Request& req, const Call& call, std::time_t now,
+                           const sign::Credentials& credentials) const {
   Endpoint ep = parse_endpoint(cfg_.endpoint);
   std::string host = cfg_.path_style ? ep.host : cfg_.bucket + "." + ep.host;
   std::string key_enc = sign::uri_encode(call.key, false);
@@ -189,21 +196,20 @@ void HttpObjectStore::sign(http::Request& req, const Call& call, std::time_t now
   if (cfg_.dialect == Dialect::S3 && cfg_.sig_version == 4) {
     std::string payload = "UNSIGNED-PAYLOAD";
     if (call.file.fd < 0) payload = crypto::hex(crypto::sha256(call.body));
-    sign::sigv4::sign(sr, cfg_.credentials, cfg_.region, "s3", now, payload);
+    sign::sigv4::sign(sr, credentials, cfg_.region, "s3", now, payload);
   } else if (cfg_.dialect == Dialect::S3) {
     sr.headers.emplace_back("date", timefmt::http_date(now));
     // The V2 resource is "/bucket" + the request URI's object part: "/bucket"
     // for a path-style request on the bucket itself, "/bucket/" on a virtual host.
     std::string resource = sign::sigv2::canonical_resource(cfg_.bucket, key_enc, call.query);
     if (cfg_.path_style && call.key.empty()) resource.erase(cfg_.bucket.size() + 1, 1);
-    sign::sigv2::sign(sr, cfg_.credentials, resource, now);
+    sign::sigv2::sign(sr, credentials, resource, now);
   } else if (cfg_.sig_version == 4) {
     std::string uri = "/" + cfg_.bucket + "/" + key_enc;
-    sign::oss_v4::sign(sr, cfg_.credentials, cfg_.region, uri, {}, now);
+    sign::oss_v4::sign(sr, credentials, cfg_.region, uri, {}, now);
   } else {
     sr.headers.emplace_back("date", timefmt::http_date(now));
-    sign::oss_v1::sign(sr, cfg_.credentials, sign::oss_v1::canonical_resource(cfg_.bucket, call.key, call.query),
-                       now);
+    sign::oss_v1::sign(sr, credentials, sign::oss_v1::canonical_resource(cfg_.bucket, call.key, call.query), now);
   }
 
   std::string qs;
@@ -224,8 +230,21 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
   http::RetryPolicy policy{cfg_.max_attempts, cfg_.backoff_base_ms, cfg_.backoff_cap_ms, cfg_.total_budget_ms};
   auto start = std::chrono::steady_clock::now();
   bool skew_retried = false;
+  bool credentials_retried = false;
   for (int attempt = 1;; ++attempt) {
     if (call.before_attempt) call.before_attempt();
+    // The provider is asked at every attempt: a retry after a long outage,
+    // or a resumed upload, is signed with what is current now.
+    creds::CredentialProvider::Current current;
+    if (cfg_.credentials_provider) {
+      auto got = cfg_.credentials_provider->current();
+      if (!got) {
+        count_attempt(cfg_.metrics, {call.op, name(ErrorCode::CredentialsUnavailable), 0, 0, false});
+        return Error{ErrorCode::CredentialsUnavailable, 0, "", got.error(), ""};
+      }
+      current = std::move(got.value());
+    }
+    const sign::Credentials& credentials = current.credentials ? *current.credentials : cfg_.credentials;
     http::Request req;
     req.body = call.body;
     req.has_body = call.has_body;
@@ -242,9 +261,12 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
       req.timeout_ms = cfg_.attempt_timeout_base_ms +
                        static_cast<long>(bytes / std::max<uint64_t>(cfg_.attempt_min_rate, 1) * 1000);
     }
-    sign(req, call, std::time(nullptr) + clock_skew_s_.load());
+    sign(req, call, std::time(nullptr) + clock_skew_s_.load(), credentials);
 
+    const auto sent_at = std::chrono::steady_clock::now();
     auto res = transport_->perform(req);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent_at).count();
+    const uint64_t body_bytes = call.file.fd >= 0 ? call.file.length : 0;
     Error err;
     bool retry = false;
     if (!res && res.error().kind == http::TransportError::Rejected) {
@@ -263,6 +285,7 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
           goto failed;
         }
       }
+      count_attempt(cfg_.metrics, {call.op, "ok", seconds, body_bytes, attempt > 1});
       return std::move(res.value());
     } else {
       const http::Response& r = res.value();
@@ -282,11 +305,20 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
         }
         skew_retried = true;
         retry = true;
+      } else if (current.credentials && !credentials_retried &&
+                 (err.code == ErrorCode::CredentialsUnavailable ||
+                  (current.temporary &&
+                   (err.code == ErrorCode::AccessDenied || err.code == ErrorCode::InvalidAccessKey)))) {
+        // An expired session token (some servers, Ceph RGW among them, say
+        // only AccessDenied): fetch new credentials once and try again.
+        credentials_retried = true;
+        retry = cfg_.credentials_provider->refresh_rejected(current.generation);
       } else {
         retry = is_retryable(err.code);
       }
     }
   failed:
+    count_attempt(cfg_.metrics, {call.op, name(err.code), seconds, body_bytes, attempt > 1});
     long elapsed =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
     long delay = policy.delay_ms(attempt, std::uniform_real_distribution<double>(0, 1)(t_rng));
@@ -298,6 +330,7 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
     }
     LOG_DEBUG(call.op << " " << call.key << " attempt " << attempt << " failed (" << err.describe()
                       << "); retrying in " << delay << " ms");
+    count_retry(cfg_.metrics, call.op, name(err.code));
     std::this_thread::sleep_for(std::chrono::milliseconds(delay));
   }
 }

@@ -35,8 +35,8 @@ fi
 groff -man -Tascii -P-cbou -rLL=200n "$PAGE" >"$T_TMP/page.txt" 2>/dev/null
 section() { awk -v s="$1" '/^[A-Z]/ { on = ($0 == s) } on' "$T_TMP/page.txt"; }
 
-for s in NAME SYNOPSIS DESCRIPTION OPTIONS SUBCOMMANDS GUARANTEES "CHECKPOINT AND RESUME" SECURITY FILES \
-  ENVIRONMENT \
+for s in NAME SYNOPSIS DESCRIPTION OPTIONS SUBCOMMANDS GUARANTEES "CHECKPOINT AND RESUME" CREDENTIALS METRICS SECURITY \
+  FILES ENVIRONMENT \
   "EXIT STATUS" EXAMPLES "SEE ALSO"; do
   if grep -qx -- "$s" "$T_TMP/page.txt"; then t_ok "section $s"; else t_fail "section $s" "missing"; fi
 done

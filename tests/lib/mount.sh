@@ -44,14 +44,14 @@ m_cleanup() {
 m_umount() { m_cleanup "$1" "$(cat "$T_TMP/pid.$(basename "$1")")"; }
 
 # --- the mount's upload state, through `bucketfs status` (needs MNT) ---
-status_json() { "$BIN" status "$MNT" --cache-dir "$T_TMP/cache" --json 2>/dev/null; }
+status_json() { "$BIN" status "$MNT" --json 2>/dev/null; }
 # st_get KEY FIELD: FIELD of KEY's pending record in status --json ("" if none)
 st_get() {
   status_json | grep -o "{\"key\":\"$1\"[^}]*}" | head -n 1 |
     grep -o "\"$2\":\(\"[^\"]*\"\|[0-9-]*\)" | sed 's/^[^:]*://; s/"//g'
 }
 # wait_idle [SEC]: status --wait (0 when nothing is pending; default 240 s)
-wait_idle() { "$BIN" status "$MNT" --cache-dir "$T_TMP/cache" --wait --timeout "${1:-240}" >/dev/null 2>&1; }
+wait_idle() { "$BIN" status "$MNT" --wait --timeout "${1:-240}" >/dev/null 2>&1; }
 # wait_parts KEY N [SEC]: until KEY's record has N parts done (default 60 s); status 1 if not
 wait_parts() {
   local pd i

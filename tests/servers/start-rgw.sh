@@ -19,6 +19,7 @@
 #   BUCKET (bucketfs-test; empty = create none)
 #   OBJECTSTORE (memstore|bluestore) STORE_BYTES (4 GiB: memstore capacity / bluestore file)
 #   READY_TIMEOUT (120 s)
+#   RGW_STS (0; 1 turns on RGW's STS: AssumeRole, sessions from 60 s)
 # Stop with: stop-rgw.sh DIR [--purge]  (kills only the PIDs recorded in DIR/run/*.pid)
 # On any failure it prints the logs' last lines and stops what it started.
 set -euo pipefail
@@ -172,6 +173,17 @@ rgw crypt require ssl = false
 rgw crypt s3 kms backend = testing
 rgw crypt s3 kms encryption keys = $SSE_KMS_KEY_ID=$SSE_KMS_KEY
 CONF
+# STS (AssumeRole, temporary credentials) for the credential tests, on
+# request only: with it RGW answers a bad signature AccessDenied instead of
+# SignatureDoesNotMatch. Sessions as short as 60 s, so that a test sees a
+# refresh during an upload.
+if [ "${RGW_STS:-0}" = 1 ]; then
+  cat >>"$CONF" <<CONF
+rgw s3 auth use sts = true
+rgw sts key = bucketfsstskey16
+rgw sts min session duration = 60
+CONF
+fi
 
 # --- keys: one keyring with every entity; ceph-mon --mkfs imports them all ---
 ceph-authtool --create-keyring "$KEYRING" --gen-key -n mon. --cap mon 'allow *' >/dev/null

@@ -324,7 +324,7 @@ void test_store_and_mount_translation(void**) {
                       "");
   sign::Credentials creds;
   creds.access_key_id = "AK";
-  auto sc = make_store_config(a, creds);
+  auto sc = make_store_config(a, std::make_shared<creds::StaticProvider>(creds, "test", "env"));
   assert_true(sc.dialect == store::Dialect::S3);
   assert_int_equal(sc.sig_version, 2);
   assert_string_equal(sc.endpoint.c_str(), "http://127.0.0.1:7480");
@@ -333,7 +333,7 @@ void test_store_and_mount_translation(void**) {
   assert_int_equal(sc.max_attempts, 3);
   assert_int_equal(sc.connect_timeout_ms, 3000);
   assert_string_equal(sc.ca_file.c_str(), "/ca.pem");
-  assert_string_equal(sc.credentials.access_key_id.c_str(), "AK");
+  assert_string_equal(sc.credentials_provider->current()->credentials->access_key_id.c_str(), "AK");
   auto mo = make_mount_options(a);
   assert_string_equal(mo.mountpoint.c_str(), "/m");
   assert_true(mo.foreground && mo.allow_other && mo.read_only);

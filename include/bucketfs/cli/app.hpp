@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bucketfs/cli/options.hpp"
+#include "bucketfs/creds/provider.hpp"
 #include "bucketfs/fuse/mount.hpp"
 #include "bucketfs/sign/signer.hpp"
 #include "bucketfs/store/errors.hpp"
@@ -25,7 +26,8 @@ int run(const std::vector<std::string>& argv);
 int run_mount(const MountConfig& cfg);
 
 // Config translations (pure).
-store::HttpStoreConfig make_store_config(const MountConfig& cfg, sign::Credentials credentials);
+store::HttpStoreConfig make_store_config(const MountConfig& cfg,
+                                         std::shared_ptr<creds::CredentialProvider> credentials);
 fusefs::MountOptions make_mount_options(const MountConfig& cfg);
 
 // What in cfg weakens security, one line each, to be shown once at mount on

@@ -41,6 +41,12 @@ struct MountConfig {
   std::optional<int> sig_version;
   std::optional<bool> path_style;
   std::string passwd_file;
+  std::string credentials_source;  // credentials=: pin one source ("" = the chain)
+  std::string profile;             // profile=
+  std::string credential_process;  // credential_process=
+  std::string sts_endpoint;        // sts_endpoint=
+  std::string metadata_endpoint;   // metadata_endpoint=
+  bool imds_v1 = false;            // imdsv1
   std::string ca_file;
   bool verify_tls = true;
   long connect_timeout_s = 5;
@@ -84,6 +90,7 @@ struct MountConfig {
   std::string log_level = "info";
   std::string log_file;
   bool fuse_debug = false;
+  std::string metrics;  // metrics=[HOST:]PORT ("" = no endpoint)
 };
 
 enum class OptionKind { Flag, Int, Double, Octal, String, Enum, Ignored };

@@ -3,8 +3,14 @@
 // Opens the checkpoint store read-only, so it works while the mount runs and
 // after it stopped. Three forms: progress bars on a terminal, plain lines
 // otherwise, and --json (stable; documented in the man page).
+// A mount is found through its runtime record (runtime_registry.hpp), so
+// `status MOUNTPOINT` needs no --cache-dir; --cache-dir DIR (the mount's
+// cache_dir) finds the state of a mount whose record is gone (a reboot).
+// The record also tells whether the mount runs and how its credentials are
+// (why uploads wait when they have expired).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,8 +18,22 @@
 
 namespace bucketfs::cli {
 
+// What the mount's runtime record says (runtime_registry.hpp), when there is one.
+struct MountStatus {
+  bool running = false;
+  long pid = 0;
+  std::string mountpoint;
+  std::string metrics;  // address, "" when none
+  std::string credentials_source;
+  bool credentials_usable = true;
+  long long credentials_expiration = 0;
+  std::string credentials_error;
+  long long credentials_failing_since = 0;
+};
+
 struct StatusSnapshot {
   std::string state_dir;
+  std::optional<MountStatus> mount;
   std::vector<checkpoint::UploadRecord> pending;
   std::vector<checkpoint::UploadRecord> failed;  // the failed table
   size_t damaged = 0;                            // records that fail their checksum
@@ -25,6 +45,8 @@ using Rates = std::vector<std::pair<std::string, double>>;
 std::string render_plain(const StatusSnapshot& s);
 std::string render_json(const StatusSnapshot& s);
 std::string render_tty(const StatusSnapshot& s, const Rates& rates, int width);
+// The mount and credentials lines of plain and tty output ("" without a record).
+std::string render_mount(const MountStatus& m);
 
 // The per-bucket state dirs under a cache dir (those holding a checkpoint
 // store or a staging area).

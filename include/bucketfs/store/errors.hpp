@@ -23,6 +23,10 @@ enum class ErrorCode {
   LocalIo,             // reading the local file that feeds a request failed
   Cancelled,           // the caller cancelled (e.g. a new write generation)
   Other,               // anything else (message says what)
+
+  // No valid credentials to sign with (expired, and refreshing fails), or the
+  // server refused the session token as expired: uploads wait for a refresh.
+  CredentialsUnavailable,
 };
 
 struct Error {
@@ -55,6 +59,7 @@ enum class ErrorClass {
   Integrity,  // the bytes did not survive (BadDigest, checksum or size mismatch)
   Local,      // the local file feeding the request could not be read
   Cancelled,  // we stopped it ourselves
+  Credentials,  // no usable credentials right now (expired, refresh failing): wait, never give up
 };
 
 ErrorClass error_class(ErrorCode code);
@@ -64,7 +69,9 @@ const char* name(ErrorClass c);
 // class before it is given up and reported, and how long to wait between
 // passes (doubling from base to cap). Each request already retried
 // Transient/Throttled answers within the store (HttpStoreConfig), so these
-// count passes, not requests. 0 passes: give up at the first failure.
+// count passes, not requests. 0 passes: give up at the first failure;
+// kUnbounded: never give up (the upload stays checkpointed and waits).
+inline constexpr int kUnbounded = -1;
 struct RetryBudget {
   int passes = 0;
   long backoff_base_s = 0;

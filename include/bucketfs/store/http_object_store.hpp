@@ -21,9 +21,11 @@
 #include <mutex>
 #include <string>
 
+#include "bucketfs/creds/provider.hpp"
 #include "bucketfs/sign/signer.hpp"
 #include "bucketfs/store/object_options.hpp"
 #include "bucketfs/store/object_store.hpp"
+#include "bucketfs/util/metrics.hpp"
 
 namespace bucketfs::http {
 class Transport;
@@ -40,7 +42,11 @@ struct HttpStoreConfig {
   std::string bucket;
   std::string region;      // S3 default "us-east-1"; OSS e.g. "cn-hangzhou" (guessed from endpoint if empty)
   bool path_style = true;  // false: virtual-hosted (bucket.host)
-  sign::Credentials credentials;
+  sign::Credentials credentials;  // used when credentials_provider is null
+  // Asked before every attempt (so a retried part or a resumed upload is
+  // signed with what is current); shared with whoever refreshes it.
+  std::shared_ptr<creds::CredentialProvider> credentials_provider;
+  metrics::Registry* metrics = nullptr;  // requests, latency, retries, bytes; null: not counted
 
   // Objects: encryption and storage class of everything written (see
   // object_options.hpp); the checksum S3 bodies carry (Auto: CRC-32C where the
@@ -119,7 +125,7 @@ class HttpObjectStore final : public ObjectStore {
   struct Call;  // one logical request (see http_call.hpp)
   StoreResult<http::Response> execute(Call& call);
   void abort_lost_creates(const std::string& key, const std::string& keep, std::time_t since);
-  void sign(http::Request& req, const Call& call, std::time_t now) const;
+  void sign(http::Request& req, const Call& call, std::time_t now, const sign::Credentials& credentials) const;
   std::string meta_prefix() const;
   // Headers every new object gets: content type, metadata, encryption, storage class.
   void add_object_headers(Call& c, const std::string& key, const PutOptions& opts) const;
