@@ -63,7 +63,7 @@ void usage(FILE* out) {
                "  --files N           files used at once (4)\n"
                "  --remount-cmd CMD   sh command that unmounts and remounts DIR; then every\n"
                "                      file is verified whole\n"
-               "  --remount-every N   mean ops between remounts (500)\n"
+               "  --remount-every N   mean ops between remounts (500; each gap N/2..3N/2)\n"
                "  --prefix NAME       file names are DIR/NAME.<i> (fsx)\n"
                "  --disable OP[,OP]   skip ops: write,read,truncate,append,reopen,fsync,stat,unlink\n"
                "  --self-test-corrupt flip a byte behind fsx's back half-way: the run must fail\n"
@@ -231,7 +231,13 @@ class Fsx {
 
  private:
   void step() {
-    if (!opt_.remount_cmd.empty() && rng_.below(opt_.remount_every) == 0) return op_remount();
+    // Remounts come every remount_every ops on average, each gap drawn from
+    // [every/2, 3*every/2], so a run of ops ops remounts at least
+    // ops / (3*every/2) times whatever the seed.
+    if (!opt_.remount_cmd.empty()) {
+      if (until_remount_ == 0) until_remount_ = opt_.remount_every / 2 + 1 + rng_.below(opt_.remount_every);
+      if (--until_remount_ == 0) return op_remount();
+    }
     File& f = files_[rng_.below(files_.size())];
     struct Choice {
       const char* name;
@@ -594,6 +600,7 @@ class Fsx {
   std::deque<std::string> log_;
   uint64_t op_ = 0;
   uint64_t remounts_ = 0;
+  uint64_t until_remount_ = 0;  // ops left before the next remount (0: draw a gap)
 };
 
 }  // namespace
