@@ -670,6 +670,33 @@ CpResult<void> CheckpointStore::remove_failed(const std::string& key) {
   return {};
 }
 
+CpResult<bool> CheckpointStore::unfail(const std::string& key) {
+  if (impl_->read_only) return impl_->read_only_error();
+  const std::string k = db_key(key);
+  bool moved = false;
+  int rc = impl_->run_write([&](MDB_txn* txn) {
+    moved = false;
+    MDB_val kv = val_of(k), vv;
+    int r = mdb_get(txn, impl_->failed, &kv, &vv);
+    if (r == MDB_NOTFOUND) return 0;
+    if (r != 0) return r;
+    UploadRecord rec;
+    if (!decode(str_of(vv), &rec) || rec.key != key || rec.staging_path.empty()) return 0;
+    rec.state = rec.upload_id.empty() ? UploadState::Pending : UploadState::Uploading;
+    rec.attempts = 0;
+    rec.last_error.clear();
+    rec.updated = std::time(nullptr);
+    const std::string v = encode(rec);
+    MDB_val nv = val_of(v);
+    if ((r = mdb_put(txn, impl_->uploads, &kv, &nv, 0)) != 0) return r;
+    if ((r = mdb_del(txn, impl_->failed, &kv, nullptr)) != 0) return r;
+    moved = true;
+    return 0;
+  });
+  if (rc != 0) return impl_->error(rc, "unfail");
+  return moved;
+}
+
 size_t CheckpointStore::map_size() const {
   std::shared_lock lk(impl_->resize_mu);
   return impl_->map_size;

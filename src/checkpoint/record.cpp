@@ -3,7 +3,8 @@
 // Layout (all integers little-endian, fixed width):
 //   "BFCR" | u32 schema version | u32 total length (including the CRC) |
 //   key bucket staging_path (str) | size mtime_ns generation part_size (u64) |
-//   upload_id (str) | u32 part count, per part: u32 number, u64 size, etag md5 (str) |
+//   upload_id (str) | u8 checksum_algo (v2) |
+//   u32 part count, per part: u32 number, u64 size, etag md5 (str), u64 crc (v2) |
 //   u32 meta count, per entry: name value (str) | content_type (str) | u8 state |
 //   u32 attempts | last_error (str) | created updated (i64) | u32 CRC32C
 // where str is a u32 length followed by the bytes. The explicit total length
@@ -67,12 +68,14 @@ std::string encode(const UploadRecord& r) {
   w.u64(r.generation);
   w.u64(r.part_size);
   w.str(r.upload_id);
+  w.u8(r.checksum_algo);
   w.u32(static_cast<uint32_t>(r.parts.size()));
   for (const auto& p : r.parts) {
     w.u32(static_cast<uint32_t>(p.number));
     w.u64(p.size);
     w.str(p.etag);
     w.str(p.md5);
+    w.u64(p.crc);
   }
   w.u32(static_cast<uint32_t>(r.meta.size()));
   for (const auto& [name, value] : r.meta) {
@@ -105,7 +108,9 @@ bool decode(const std::string& bytes, UploadRecord* out, std::string* why) {
   if (crc::crc32c(0, bytes.data(), body_end) != ByteReader::load_u32(bytes, body_end))
     return fail(why, "checksum mismatch");
   // Checked after the CRC so that a damaged version field reads as damage.
-  if (ByteReader::load_u32(bytes, 4) != UploadRecord::kSchemaVersion) return fail(why, "unknown schema version");
+  const uint32_t version = ByteReader::load_u32(bytes, 4);
+  if (version != 1 && version != UploadRecord::kSchemaVersion) return fail(why, "unknown schema version");
+  const bool v2 = version >= 2;
 
   ByteReader rd(bytes, kHeaderSize, body_end);
   UploadRecord r;
@@ -117,6 +122,7 @@ bool decode(const std::string& bytes, UploadRecord* out, std::string* why) {
   r.generation = rd.u64();
   r.part_size = rd.u64();
   r.upload_id = rd.str();
+  if (v2) r.checksum_algo = rd.u8();
   const uint32_t nparts = rd.u32();
   // Each part takes at least 20 bytes: refuse counts the bytes cannot hold
   // before reserving memory for them.
@@ -128,6 +134,7 @@ bool decode(const std::string& bytes, UploadRecord* out, std::string* why) {
     p.size = rd.u64();
     p.etag = rd.str();
     p.md5 = rd.str();
+    if (v2) p.crc = rd.u64();
     if (!rd.ok()) return fail(why, "malformed part list");
     r.parts.push_back(std::move(p));
   }

@@ -159,6 +159,7 @@ int run(const std::vector<std::string>& argv) {
     case CommandKind::Status: return status_main(cmd.sub_args);
     case CommandKind::Recover: return recover_main(cmd.sub_args);
     case CommandKind::Uploads: return uploads_main(cmd.sub_args);
+    case CommandKind::Retry: return retry_main(cmd.sub_args);
     case CommandKind::Mount: break;
   }
   if (auto p = apply_profile_defaults(&cmd.config, creds::process_env()); !p) {

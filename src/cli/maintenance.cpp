@@ -155,8 +155,14 @@ Result<LocalUploads, std::string> load_local_uploads(const std::string& cache_di
     if (!all || !failed) return "cannot read the checkpoint store in " + cp_dir;
     for (const auto& r : all->good)
       if (!r.upload_id.empty()) out.pending.insert(r.upload_id);
-    for (const auto& r : *failed)
-      if (!r.upload_id.empty()) out.failed.insert(r.upload_id);
+    for (const auto& r : *failed) {
+      if (r.upload_id.empty()) continue;
+      // An upload that gave up keeps its staged file: `bucketfs retry` or the
+      // next mount resumes it, so it is pending, not an orphan.
+      struct stat sf {};
+      const bool kept = !r.staging_path.empty() && ::lstat(r.staging_path.c_str(), &sf) == 0 && S_ISREG(sf.st_mode);
+      (kept ? out.pending : out.failed).insert(r.upload_id);
+    }
   }
   return out;
 }

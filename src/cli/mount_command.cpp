@@ -188,6 +188,7 @@ int run_mount(const MountConfig& given) {
       ucfg.prefix = fs::KeyMapper(cfg.prefix).prefix();
       ucfg.part_size = uint64_t{cfg.part_size_mib} << 20;
       ucfg.concurrency = cfg.upload_concurrency;
+      ucfg.retry_request_file = layout.state_dir + "/retry.request";
       uploader = std::make_unique<upload::Uploader>(store, *cp, **staging, ucfg);
       // Resume before serving: pending files are visible from the first request.
       auto resumed = uploader->resume();

@@ -216,9 +216,10 @@ Result<Command, std::string> parse_command_line(const std::vector<std::string>& 
     const std::string& first = argv[i];
     if (first == "mount") {
       ++i;
-    } else if (first == "status" || first == "recover" || first == "uploads") {
+    } else if (first == "status" || first == "recover" || first == "uploads" || first == "retry") {
       cmd.kind = first == "status"    ? CommandKind::Status
                  : first == "recover" ? CommandKind::Recover
+                 : first == "retry"   ? CommandKind::Retry
                                       : CommandKind::Uploads;
       cmd.sub_args.assign(argv.begin() + 2, argv.end());
       return cmd;

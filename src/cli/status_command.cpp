@@ -289,6 +289,35 @@ std::string render_tty(const StatusSnapshot& s, const Rates& rates, int width) {
   return o.str();
 }
 
+std::vector<std::string> locate_state_dirs(const std::string& mountpoint, std::string cache_dir,
+                                           const std::string& bucket, const std::string& state_dir,
+                                           MountRecord* record, bool* have_record, std::string* error) {
+  // A mount registers itself in the runtime directory: found whatever its
+  // cache_dir. --cache-dir (or --state-dir) asks for that place explicitly.
+  const bool by_record = !mountpoint.empty() && state_dir.empty() && cache_dir.empty();
+  *have_record = by_record && find_mount_record(mountpoint, record);
+  if (cache_dir.empty()) {
+    const char* home = std::getenv("HOME");
+    cache_dir = ::geteuid() == 0 ? "/var/cache/bucketfs" : std::string(home ? home : "") + "/.cache/bucketfs";
+  }
+  std::vector<std::string> dirs;
+  if (!state_dir.empty())
+    dirs.push_back(state_dir);
+  else if (*have_record)
+    dirs.push_back(record->state_dir);
+  else
+    dirs = find_state_dirs(cache_dir, mountpoint, bucket);
+  if (dirs.empty()) {
+    if (!mountpoint.empty())
+      *error = "no bucketfs mount is registered at " + mountpoint + " (a running mount registers under " +
+               runtime_dir() + ") and " + cache_dir +
+               " has no state for it; for a mount that is not running, give the cache_dir it used: --cache-dir DIR";
+    else
+      *error = "no bucketfs state under " + cache_dir;
+  }
+  return dirs;
+}
+
 int status_main(const std::vector<std::string>& args) {
   std::string mountpoint, cache_dir, bucket, state_dir;
   bool json = false, wait = false, watch = false;
@@ -333,29 +362,13 @@ int status_main(const std::vector<std::string>& args) {
       return 2;
     }
   }
-  // A mount registers itself in the runtime directory: found whatever its
-  // cache_dir. --cache-dir (or --state-dir) asks for that place explicitly.
-  const bool by_record = !mountpoint.empty() && state_dir.empty() && cache_dir.empty();
   MountRecord record;
-  bool have_record = by_record && find_mount_record(mountpoint, &record);
-  if (cache_dir.empty()) {
-    const char* home = std::getenv("HOME");
-    cache_dir = ::geteuid() == 0 ? "/var/cache/bucketfs" : std::string(home ? home : "") + "/.cache/bucketfs";
-  }
-  std::vector<std::string> dirs;
-  if (!state_dir.empty())
-    dirs.push_back(state_dir);
-  else if (have_record)
-    dirs.push_back(record.state_dir);
-  else
-    dirs = find_state_dirs(cache_dir, mountpoint, bucket);
+  bool have_record = false;
+  std::string error;
+  const std::vector<std::string> dirs =
+      locate_state_dirs(mountpoint, cache_dir, bucket, state_dir, &record, &have_record, &error);
   if (dirs.empty()) {
-    if (!mountpoint.empty())
-      std::cerr << "bucketfs status: no bucketfs mount is registered at " << mountpoint << " (a running mount "
-                << "registers under " << runtime_dir() << ") and " << cache_dir << " has no state for it; "
-                << "for a mount that is not running, give the cache_dir it used: --cache-dir DIR\n";
-    else
-      std::cerr << "bucketfs status: no bucketfs state under " << cache_dir << "\n";
+    std::cerr << "bucketfs status: " << error << "\n";
     return 1;
   }
 

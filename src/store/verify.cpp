@@ -29,16 +29,33 @@ bool etag_is_not_md5(const ObjectInfo& h) {
   return h.sse == "aws:kms" || h.sse == "KMS" || h.sse == "SM4" || h.sse == "SSE-C";
 }
 
+// The multipart ETag made from the part ETags the server answered (rather
+// than from our MD5s): servers derive the object's ETag from those, so it
+// also holds where a part's ETag is not its MD5 (SSE-KMS parts on RGW).
+std::optional<std::string> multipart_etag_of_answers(const std::vector<PartInfo>& parts) {
+  std::vector<PartInfo> as_md5 = parts;
+  for (auto& p : as_md5) {
+    if (!looks_like_md5(p.etag)) return std::nullopt;
+    p.md5 = p.etag;
+  }
+  return multipart_etag(as_md5);
+}
+
 StoreResult<std::optional<Verification>> by_etag(const ObjectInfo& h, const ObjectExpectation& want) {
-  if (etag_is_not_md5(h)) return std::optional<Verification>();
   const std::string& etag = h.etag;
   auto dash = etag.rfind('-');
   if (dash != std::string::npos && looks_like_md5(etag.substr(0, dash))) {
     if (!want.multipart) return std::optional<Verification>(decided(false, "multipart etag on a single put"));
+    auto answers = multipart_etag_of_answers(want.parts);
+    if (answers && etag_equals(etag, *answers))
+      return std::optional<Verification>(decided(true, "multipart etag of the parts' etags"));
+    // Encrypted: an ETag that does not match proves nothing either way.
+    if (etag_is_not_md5(h)) return std::optional<Verification>();
     auto mine = multipart_etag(want.parts);
     if (!mine) return std::optional<Verification>();
     return std::optional<Verification>(decided(etag_equals(etag, *mine), "multipart etag"));
   }
+  if (etag_is_not_md5(h)) return std::optional<Verification>();
   if (!looks_like_md5(etag)) return std::optional<Verification>();
   std::string md5 = want.whole_md5;
   if (md5.empty() && !want.multipart && want.parts.size() == 1) md5 = want.parts.front().md5;

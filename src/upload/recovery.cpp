@@ -89,8 +89,9 @@ RecoveryPlan plan_recovery(const std::vector<stage::StagedEntry>& staged,
   RecoveryPlan plan;
   std::set<std::string> reported;
   for (const auto& f : failed) reported.insert(f.staging_path);
-  std::map<std::string, const checkpoint::UploadRecord*> by_key;
+  std::map<std::string, const checkpoint::UploadRecord*> by_key, failed_by_key;
   for (const auto& r : records) by_key[r.key] = &r;
+  for (const auto& r : failed) failed_by_key[r.key] = &r;
 
   for (const auto& [key, e] : newest_versions(staged, &plan, reported, bucket)) {
     // One that changed after its close still counts as the newest: it is
@@ -117,6 +118,18 @@ RecoveryPlan plan_recovery(const std::vector<stage::StagedEntry>& staged,
       if (describes(*rec->second, u.file)) {
         u.progress = *rec->second;
         by_key.erase(rec);
+      }
+    }
+    if (!u.progress) {
+      // An upload that gave up (its budget spent) is tried again at a mount.
+      auto f = failed_by_key.find(key);
+      if (f != failed_by_key.end() && describes(*f->second, u.file)) {
+        u.progress = *f->second;
+        u.progress->state = u.progress->upload_id.empty() ? checkpoint::UploadState::Pending
+                                                          : checkpoint::UploadState::Uploading;
+        u.progress->attempts = 0;
+        u.progress->last_error.clear();
+        plan.unfail.push_back(key);
       }
     }
     plan.uploads.push_back(std::move(u));

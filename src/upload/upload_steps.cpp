@@ -7,6 +7,8 @@
 #include <cstring>
 
 #include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/store/checksums.hpp"
+#include "bucketfs/store/verify.hpp"
 #include "bucketfs/util/crashpoint.hpp"
 #include "bucketfs/util/fd.hpp"
 #include "bucketfs/util/log.hpp"
@@ -26,22 +28,37 @@ store::PutOptions put_options(const UploadRecord& r) {
   return o;
 }
 
-// Whether key already holds the multipart object these parts make: the same
-// size and the ETag S3-compatible stores give a multipart object, the MD5 of
-// the parts' MD5s with "-N" (so an older object of the same size and part
-// count is not mistaken for ours). False when a part's MD5 is unknown.
-template <class Parts>
-bool object_matches(store::ObjectStore& store, const std::string& key, uint64_t size, const Parts& parts,
-                    uint32_t count) {
-  if (parts.size() != count || count == 0) return false;
-  std::string digests;
-  for (const auto& p : parts) {
-    if (p.md5.size() != 32) return false;
-    for (size_t i = 0; i < 32; i += 2) digests += static_cast<char>(std::stoi(p.md5.substr(i, 2), nullptr, 16));
+store::MultipartUpload multipart_of(const UploadRecord& r) {
+  return {r.upload_id, static_cast<store::ChecksumAlgo>(r.checksum_algo)};
+}
+
+store::PartInfo part_info(const UploadRecord& r, const checkpoint::PartRecord& p) {
+  store::PartInfo info{p.number, p.size, p.etag, p.md5, {}};
+  if (r.checksum_algo != 0) info.crc = {static_cast<store::ChecksumAlgo>(r.checksum_algo), p.crc};
+  return info;
+}
+
+// Whether key already holds the object these recorded parts make (see
+// store/verify.hpp: by checksum, multipart ETag, or size + the whole file's
+// MD5, whichever the server provides). Unknown and errors count as "no":
+// the caller then does what it would have done without the question.
+store::Verification already_ours(store::ObjectStore& store, const UploadRecord& r, uint32_t count, int fd) {
+  store::Verification v;
+  if (r.parts.size() != count || count == 0) {
+    v.how = "parts missing from the record";
+    return v;
   }
-  std::string expected = crypto::hex(crypto::md5(digests)) + "-" + std::to_string(count);
-  auto h = store.head(key);
-  return h && h->size == size && h->etag == expected;
+  store::ObjectExpectation want;
+  want.size = r.size;
+  want.multipart = true;
+  for (const auto& p : r.parts) want.parts.push_back(part_info(r, p));
+  want.file = store::FileRange{fd, 0, r.size};
+  auto got = store::verify_object(store, r.key, want);
+  if (!got) {
+    v.how = "cannot check: " + got.error().describe();
+    return v;
+  }
+  return *got;
 }
 
 // The MD5 (lower-case hex) of [off, off + len) of fd; "" when it cannot be read.
@@ -87,7 +104,7 @@ void Uploader::run_put(Job& job) {
     if (!is_current(job)) return;  // cancelled meanwhile
     self = find(job.key());
   }
-  if (!r) return fail_pass(self, r.error().describe());
+  if (!r) return fail_pass(self, "", r.error());
   finish_ok(self);
 }
 
@@ -111,20 +128,21 @@ void Uploader::run_create(Job& job) {
   // mount knows an upload of this key may exist and aborts it.
   if (!persist(job, true)) return fail_pass(self, "cannot record the multipart upload in the checkpoint store");
   BFS_CRASHPOINT("upload.creating");
-  auto r = store_.create_multipart(job.key(), put_options(job.rec));
+  auto r = store_.create_upload(job.key(), put_options(job.rec));
   {
     std::lock_guard lock(mu_);
     if (!is_current(job)) {
-      if (r) aborts_.push_back({job.key(), *r});
+      if (r) aborts_.push_back({job.key(), r->upload_id});
       return;
     }
     if (r) {
-      job.rec.upload_id = *r;
+      job.rec.upload_id = r->upload_id;
+      job.rec.checksum_algo = static_cast<uint8_t>(r->algo);
       job.rec.parts.clear();
       job.rec.state = UploadState::Uploading;
     }
   }
-  if (!r) return fail_pass(self, r.error().describe());
+  if (!r) return fail_pass(self, "", r.error());
   // The upload id is durable before any part is sent: an upload we started is
   // never forgotten (a crash leaves it to be resumed or aborted).
   if (!persist(job, true)) {
@@ -132,7 +150,7 @@ void Uploader::run_create(Job& job) {
       std::lock_guard lock(mu_);
       if (job.cancelled) return;  // cancel() queues its abort
       job.rec.upload_id.clear();
-      aborts_.push_back({job.key(), *r});
+      aborts_.push_back({job.key(), r->upload_id});
     }
     return fail_pass(self, "cannot record the new multipart upload in the checkpoint store");
   }
@@ -173,12 +191,24 @@ std::vector<checkpoint::PartRecord> Uploader::parts_to_keep(Job& job,
     auto r = std::find_if(recorded.begin(), recorded.end(),
                           [n](const auto& p) { return p.number == static_cast<int>(n); });
     if (r != recorded.end()) {
-      if (r->etag == s->second.etag) keep.push_back(*r);
+      if (store::etag_equals(r->etag, s->second.etag)) keep.push_back(*r);
       continue;
     }
+    // A part the record missed is kept only when the server's ETag is the MD5
+    // of our bytes (a KMS-style ETag is not, and the part is sent again).
+    if (!store::looks_like_md5(s->second.etag)) continue;
     std::string hex = md5_of_range(job.fd.get(), job.plan.offset(n), job.plan.length(n));
-    if (!hex.empty() && hex == s->second.etag)
-      keep.push_back({static_cast<int>(n), job.plan.length(n), s->second.etag, hex});
+    if (hex.empty() || !store::etag_equals(hex, s->second.etag)) continue;
+    checkpoint::PartRecord pr{static_cast<int>(n), job.plan.length(n), s->second.etag, hex, 0};
+    // With a CRC algorithm the part's CRC is needed at Complete: compute it
+    // (or send the part again when the file cannot be read).
+    if (job.rec.checksum_algo != 0) {
+      store::ChecksumPlan plan{static_cast<store::ChecksumAlgo>(job.rec.checksum_algo), false};
+      auto c = store::checksum_file_range({job.fd.get(), job.plan.offset(n), job.plan.length(n)}, plan);
+      if (!c) continue;
+      pr.crc = c->crc.value;
+    }
+    keep.push_back(pr);
   }
   return keep;
 }
@@ -186,18 +216,25 @@ std::vector<checkpoint::PartRecord> Uploader::parts_to_keep(Job& job,
 void Uploader::run_reconcile(Job& job) {
   std::string key = job.key(), upload_id;
   std::vector<checkpoint::PartRecord> recorded;
+  UploadRecord snapshot;
   {
     std::lock_guard lock(mu_);
     upload_id = job.rec.upload_id;
     recorded = job.rec.parts;
+    snapshot = job.rec;
   }
   std::map<int, store::PartInfo> server;
   for (int marker = 0;;) {
     auto page = store_.list_parts(key, upload_id, marker, 1000);
     if (!page) {
       const auto code = page.error().code;
-      bool done_before = code == store::ErrorCode::NoSuchUpload &&
-                         object_matches(store_, key, job.file.mark.size, recorded, job.plan.count);
+      bool done_before = false;
+      if (code == store::ErrorCode::NoSuchUpload) {
+        auto v = already_ours(store_, snapshot, job.plan.count, job.fd.get());
+        done_before = v.verdict == store::Verdict::Yes;
+        LOG_INFO("multipart upload of " << key << " is gone from the server; the object "
+                                        << (done_before ? "is" : "is not known to be") << " ours (" << v.how << ")");
+      }
       std::shared_ptr<Job> self;
       {
         std::lock_guard lock(mu_);
@@ -209,7 +246,7 @@ void Uploader::run_reconcile(Job& job) {
           return;
         }
       }
-      return fail_pass(self, page.error().describe());
+      return fail_pass(self, "listing the parts: ", page.error());
     }
     for (auto& p : page->parts) server[p.number] = p;
     if (!page->truncated) break;
@@ -228,24 +265,26 @@ void Uploader::run_reconcile(Job& job) {
 }
 
 void Uploader::run_part(Job& job, uint32_t n) {
-  std::string upload_id;
+  store::MultipartUpload upload;
   {
     std::lock_guard lock(mu_);
-    upload_id = job.rec.upload_id;
+    upload = multipart_of(job.rec);
   }
-  auto r = store_.upload_part(job.key(), upload_id, static_cast<int>(n),
-                              store::FileRange{job.fd.get(), job.plan.offset(n), job.plan.length(n)});
+  const std::string& upload_id = upload.upload_id;
+  auto r = store_.upload_part(job.key(), upload, static_cast<int>(n),
+                              store::FileRange{job.fd.get(), job.plan.offset(n), job.plan.length(n)}, {});
   std::shared_ptr<Job> self;
   {
     std::lock_guard lock(mu_);
     if (!is_current(job) || job.rec.upload_id != upload_id) return;
     self = find(job.key());
     if (r) {
-      checkpoint::PartRecord pr{static_cast<int>(n), r->size, r->etag, r->md5};
+      checkpoint::PartRecord pr{static_cast<int>(n), r->size, r->etag, r->md5, r->crc.value};
       auto pos = std::lower_bound(job.rec.parts.begin(), job.rec.parts.end(), pr,
                                   [](const auto& a, const auto& b) { return a.number < b.number; });
       job.rec.parts.insert(pos, pr);
       job.rec.state = UploadState::Uploading;
+      job.passes.clear();  // progress: failures before it do not add up to giving up
     } else if (r.error().code == store::ErrorCode::NoSuchUpload) {
       LOG_WARN("multipart upload of " << job.key() << " vanished on the server; starting again from part 1");
       job.rec.upload_id.clear();
@@ -256,36 +295,50 @@ void Uploader::run_part(Job& job, uint32_t n) {
   if (!r && r.error().code != store::ErrorCode::NoSuchUpload) {
     if (r.error().code == store::ErrorCode::LocalIo)
       LOG_ERROR("reading staged data of " << job.key() << " failed");
-    return fail_pass(self, "part " + std::to_string(n) + ": " + r.error().describe());
+    return fail_pass(self, "part " + std::to_string(n) + ": ", r.error());
   }
   persist(job);
 }
 
 void Uploader::run_complete(Job& job) {
   const std::string key = job.key();
-  std::string upload_id;
   std::vector<store::PartInfo> parts;
+  UploadRecord snapshot;
   bool elsewhere;
   {
     std::lock_guard lock(mu_);
-    upload_id = job.rec.upload_id;
-    for (const auto& p : job.rec.parts) parts.push_back({p.number, p.size, p.etag, p.md5});
+    for (const auto& p : job.rec.parts) parts.push_back(part_info(job.rec, p));
     job.rec.state = UploadState::Completing;
+    snapshot = job.rec;
     elsewhere = job.completed_elsewhere;
   }
   store::StoreResult<std::string> r = elsewhere ? store::StoreResult<std::string>(std::string())
-                                                : store_.complete_multipart(key, upload_id, parts);
+                                                : store_.complete_upload(key, multipart_of(snapshot), parts);
   bool landed = r.ok();
   // A complete that reached the server before a crash (or whose answer was
   // lost) is answered NoSuchUpload on RGW/S3 and 500 by s3rver when sent
-  // again: the object is ours if it is exactly what these parts make.
-  if (!r) landed = object_matches(store_, key, job.file.mark.size, parts, job.plan.count);
+  // again: the object is ours if it is exactly what these parts make. An
+  // Integrity answer means the object is NOT ours: never asked again.
+  if (!r && r.error().code != store::ErrorCode::Integrity) {
+    auto v = already_ours(store_, snapshot, job.plan.count, job.fd.get());
+    landed = v.verdict == store::Verdict::Yes;
+    LOG_INFO("complete of " << key << " failed (" << r.error().describe() << "); the object "
+                            << (landed ? "is" : "is not known to be") << " ours (" << v.how << ")");
+  }
   std::shared_ptr<Job> self;
   {
     std::lock_guard lock(mu_);
     if (!is_current(job)) return;
     self = find(key);
-    if (!landed && r.error().code == store::ErrorCode::NoSuchUpload) {
+    if (!landed && r.error().code == store::ErrorCode::Integrity) {
+      // The server made an object that is not what our parts make: a new
+      // upload, and the pass counts against the integrity budget.
+      LOG_ERROR("the object " << key << " the server completed does not match the parts sent ("
+                              << r.error().describe() << "); uploading it again from part 1");
+      job.rec.upload_id.clear();
+      job.rec.parts.clear();
+      job.phase = Job::Phase::Create;
+    } else if (!landed && r.error().code == store::ErrorCode::NoSuchUpload) {
       LOG_WARN("multipart upload of " << key << " vanished before completion; starting again from part 1");
       job.rec.upload_id.clear();
       job.rec.parts.clear();
@@ -293,17 +346,19 @@ void Uploader::run_complete(Job& job) {
       return;
     }
   }
-  if (!landed) return fail_pass(self, "complete: " + r.error().describe());
+  if (!landed) return fail_pass(self, "complete: ", r.error());
   {
     // From here on a retry only checks the object again: it is complete.
     std::lock_guard lock(mu_);
     job.completed_elsewhere = true;
   }
   auto h = store_.head(key);
-  if (!h) return fail_pass(self, "checking the completed object: " + h.error().describe());
+  if (!h) return fail_pass(self, "checking the completed object: ", h.error());
   if (h->size != job.file.mark.size)
-    return fail_pass(self, "the completed object has " + std::to_string(h->size) + " bytes, expected " +
-                               std::to_string(job.file.mark.size));
+    return fail_pass(self,
+                     "the completed object has " + std::to_string(h->size) + " bytes, expected " +
+                         std::to_string(job.file.mark.size),
+                     store::ErrorClass::Integrity);
   finish_ok(self);
 }
 

@@ -8,9 +8,12 @@
 #include "bucketfs/upload/uploader.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 
 #include "bucketfs/util/log.hpp"
 #include "uploader_job.hpp"
@@ -122,6 +125,10 @@ checkpoint::CpResult<ResumeReport> Uploader::resume() {
     ++report.failed;
   }
   if (auto r = drop_stale(plan.stale_records, &report); !r) return r.error();
+  for (const auto& key : plan.unfail) {
+    LOG_INFO("upload of " << key << " had given up; trying it again");
+    if (auto r = cp_.unfail(key); !r) return r.error();
+  }
   for (const auto& d : loaded->damaged) {
     // Progress lost, nothing else: the staged file still carries its mark.
     LOG_WARN("damaged checkpoint record (" << d.reason << ") dropped; its file is uploaded again from its mark");
@@ -219,10 +226,16 @@ CancelResult Uploader::cancel(const std::string& key) {
   {
     // Any checkpoint write of the job has finished (it ran inside a request).
     std::lock_guard rlock(job->record_mu);
-    bool newer;
+    bool newer, parked;
     {
       std::lock_guard lock(mu_);
       newer = find(key) != nullptr;  // a new job's record must stay
+      parked = job->parked;
+    }
+    // A parked job's record is in the failed table: it describes nothing now.
+    if (parked) {
+      if (auto r = cp_.remove_failed(key); !r)
+        LOG_ERROR("cannot drop the failed record of " << key << ": " << r.error().message);
     }
     if (!newer && (job->recorded || !aborts.empty())) {
       if (auto r = cp_.remove(key, aborts); !r)
@@ -300,7 +313,8 @@ bool Uploader::next_task(Task* out) {
   }
   auto now = Clock::now();
   for (const auto& job : order_) {
-    if (job->cancelled || job->failing || job->phase == Job::Phase::Done || now < job->not_before) continue;
+    if (job->cancelled || job->failing || job->parked || job->phase == Job::Phase::Done || now < job->not_before)
+      continue;
     Task t;
     t.job = job;
     switch (job->phase) {
@@ -350,9 +364,19 @@ void Uploader::worker() {
         if (next_task(&task)) break;
         // Sleep until woken, or until the earliest retry is due.
         auto until = Clock::now() + std::chrono::seconds(5);
-        for (const auto& j : order_)
+        bool any_parked = false;
+        for (const auto& j : order_) {
           if (j->not_before > Clock::now()) until = std::min(until, j->not_before);
+          any_parked = any_parked || j->parked;
+        }
+        if (any_parked) until = std::min(until, next_unpark_check_);
         work_cv_.wait_until(lock, until);
+        if (any_parked && Clock::now() >= next_unpark_check_) {
+          next_unpark_check_ = Clock::now() + std::chrono::seconds(2);
+          lock.unlock();
+          unpark_retried();
+          lock.lock();
+        }
       }
     }
     run(task);
@@ -379,6 +403,7 @@ void Uploader::worker() {
 void Uploader::record_failure(const std::shared_ptr<Job>& job) {
   std::lock_guard rlock(job->record_mu);
   UploadRecord snapshot;
+  bool give_up = false;
   {
     std::lock_guard lock(mu_);
     if (job->cancelled) return;
@@ -391,18 +416,36 @@ void Uploader::record_failure(const std::shared_ptr<Job>& job) {
     job->rec.updated = std::time(nullptr);
     auto backoff = cfg_.retry_base * (1u << std::min<uint32_t>(job->rec.attempts - 1, 16));
     job->not_before = Clock::now() + std::min<std::chrono::milliseconds>(backoff, cfg_.retry_cap);
+    const int spent = ++job->passes[job->fail_class];
+    const store::RetryBudget budget = store::default_budget(job->fail_class);
+    if (budget.passes != store::kUnbounded && spent > budget.passes) {
+      job->parked = true;
+      job->rec.last_error = "gave up after " + std::to_string(spent) + " failed attempt" + (spent == 1 ? "" : "s") +
+                            " (" + store::name(job->fail_class) + "): " + job->fail_reason +
+                            "; the staged file is kept: fix the cause, then run `bucketfs retry`";
+    }
+    give_up = job->parked;
     snapshot = job->rec;
   }
-  if (auto r = cp_.put(snapshot); !r)
+  if (give_up) {
+    // Nothing staged is deleted: the mark and the file stay, the record (with
+    // its progress) moves to the failed table that status shows.
+    if (auto r = cp_.mark_failed(snapshot, snapshot.last_error); !r)
+      LOG_ERROR("cannot record the failure of " << snapshot.key << ": " << r.error().message);
+  } else if (auto r = cp_.put(snapshot); !r) {
     LOG_ERROR("cannot record the failure of " << snapshot.key << ": " << r.error().message);
+  }
   {
     // Waiters (fsync) learn of the failure only once it is recorded.
     std::lock_guard lock(mu_);
     job->recorded = true;
     failed_generation_[snapshot.key] = {snapshot.generation, snapshot.last_error};
   }
-  LOG_WARN("upload failed: " << snapshot.key << " (attempt " << snapshot.attempts << "): " << snapshot.last_error
-                             << "; retrying later");
+  if (give_up)
+    LOG_ERROR("upload of " << snapshot.key << " " << snapshot.last_error);
+  else
+    LOG_WARN("upload failed: " << snapshot.key << " (attempt " << snapshot.attempts << "): " << snapshot.last_error
+                               << "; retrying later");
 }
 
 void Uploader::run(Task& t) {
@@ -447,12 +490,85 @@ bool Uploader::persist(Job& job, bool sync) {
   return r.ok();
 }
 
-void Uploader::fail_pass(const std::shared_ptr<Job>& job, const std::string& why) {
+void Uploader::fail_pass(const std::shared_ptr<Job>& job, const std::string& why, store::ErrorClass cls) {
   std::lock_guard lock(mu_);
   if (!job->failing) {
     job->failing = true;
     job->fail_reason = why;
+    job->fail_class = cls;
   }
+}
+
+void Uploader::fail_pass(const std::shared_ptr<Job>& job, const std::string& what, const store::Error& e) {
+  fail_pass(job, what + store::explain(e), store::error_class(e.code));
+}
+
+namespace {
+
+// The keys a `bucketfs retry` request names ("*": every one), consumed: the
+// file is removed once read. Empty when there is no request.
+std::set<std::string> take_retry_request(const std::string& path) {
+  std::set<std::string> keys;
+  if (path.empty()) return keys;
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  if (!fd) return keys;
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() || st.st_size > (1 << 20)) {
+    LOG_WARN("ignoring " << path << ": not a small regular file of ours");
+    ::unlink(path.c_str());
+    return keys;
+  }
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  if (pread_full(fd.get(), text.data(), text.size(), 0, &got) != 0) return keys;
+  text.resize(got);
+  ::unlink(path.c_str());
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) keys.insert(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return keys;
+}
+
+}  // namespace
+
+void Uploader::unpark_retried() {
+  std::vector<std::shared_ptr<Job>> parked;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& j : order_)
+      if (j->parked && !j->cancelled) parked.push_back(j);
+  }
+  if (parked.empty()) return;
+  const std::set<std::string> asked = take_retry_request(cfg_.retry_request_file);
+  for (const auto& j : parked) {
+    if (!asked.count("*") && !asked.count(j->key())) continue;
+    if (auto r = cp_.unfail(j->key()); !r)
+      LOG_ERROR("cannot move " << j->key() << " out of the failed table: " << r.error().message);
+  }
+  auto failed = cp_.load_failed();
+  if (!failed) return;
+  std::set<std::string> still;
+  for (const auto& r : *failed) still.insert(r.key);
+  for (const auto& j : parked) {
+    if (still.count(j->key())) continue;
+    // `bucketfs retry` moved the record back (attempts cleared).
+    std::lock_guard rlock(j->record_mu);
+    std::lock_guard lock(mu_);
+    if (!j->parked) continue;
+    j->parked = false;
+    j->passes.clear();
+    j->rec.attempts = 0;
+    j->rec.last_error.clear();
+    j->not_before = Clock::now();
+    failed_generation_.erase(j->key());
+    LOG_INFO("upload of " << j->key() << " is tried again (bucketfs retry)");
+
+  }
+  work_cv_.notify_all();
 }
 
 }  // namespace bucketfs::upload

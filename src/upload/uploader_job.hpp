@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -30,6 +31,9 @@ struct Uploader::Job {
   bool recorded = false;  // a record of this job is in the checkpoint store
   bool failing = false;   // a request failed; drain, then record the failure
   std::string fail_reason;
+  store::ErrorClass fail_class = store::ErrorClass::Transient;
+  std::map<store::ErrorClass, int> passes;  // failed passes per class since the last success or retry
+  bool parked = false;                      // budget spent: in the failed table until `bucketfs retry`
   bool resumed = false;
   bool completed_elsewhere = false;  // resume found the object already completed
   // A previous run sent CreateMultipartUpload at this time and crashed before

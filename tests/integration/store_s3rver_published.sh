@@ -10,16 +10,13 @@
 #     the objects are in the bucket byte for byte, s3rver gives each the plain
 #     MD5 of the whole object as its ETag (no "-N"), and after the remount no
 #     part is sent again and every file ends confirmed.
-# "Ends confirmed" waits for the uploader (issue 12): after a Complete that
-# keeps failing (s3rver answers a repeated one with 500) it must ask
-# store::verify_object, which decides by size + the whole file's MD5 here.
-# Until the uploader does, WAITS_FOR_UPLOADER=1 reports that check as
-# "wait" without counting it; the lead sets the default to 0 with that change.
+# "Ends confirmed": after a Complete that keeps failing (s3rver answers a
+# repeated one with 500) the uploader asks store::verify_object, which
+# decides by size + the whole file's MD5 here.
 set -uo pipefail
 # shellcheck source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 
-WAITS_FOR_UPLOADER=${WAITS_FOR_UPLOADER:-1}
 BIN=${BUCKETFS_BIN:-${BUILD:-build}/bucketfs}
 [ -x "$BIN" ] || t_abort "no bucketfs binary at $BIN (run make)"
 command -v fusermount3 >/dev/null || t_abort "fusermount3 missing (apt-get install fuse3)"
@@ -86,8 +83,6 @@ m1=$(t_log_mark)
 m_mount "$MNT" -o "url=$PX,part_size=5" || t_abort "remount failed"
 if wait_idle 60; then
   t_ok "remount: every file confirmed"
-elif [ "$WAITS_FOR_UPLOADER" = 1 ]; then
-  echo "wait remount: every file confirmed -- waits for the uploader to call store::verify_object (issue 12)"
 else
   t_fail "remount: every file confirmed" "$(status_json)"
 fi

@@ -26,6 +26,7 @@
 
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
 #include "bucketfs/checkpoint/record.hpp"
+#include "bucketfs/util/codec.hpp"
 #include "bucketfs/util/crc.hpp"
 
 // cmocka last: its fail() macro breaks <ios>. Debian's cmocka 1.1.5 header has
@@ -85,8 +86,9 @@ UploadRecord sample(const std::string& key) {
   r.generation = 42;
   r.part_size = 8ull * 1024 * 1024;
   r.upload_id = "2~upload-id-with-unicode-\xc3\xa9";
-  r.parts = {{1, 8ull << 20, "etag-1", "0123456789abcdef0123456789abcdef"},
-             {2, 8ull << 20, "etag-2", "fedcba9876543210fedcba9876543210"}};
+  r.checksum_algo = 1;
+  r.parts = {{1, 8ull << 20, "etag-1", "0123456789abcdef0123456789abcdef", 0x1234abcdu},
+             {2, 8ull << 20, "etag-2", "fedcba9876543210fedcba9876543210", 0xffffffffu}};
   r.meta = {{"mode", "33188"}, {"uid", "1000"}, {"gid", "1000"}, {"mtime", "1700000000"}};
   r.content_type = "application/octet-stream";
   r.state = UploadState::Uploading;
@@ -101,11 +103,12 @@ bool same(const UploadRecord& a, const UploadRecord& b) {
   if (a.parts.size() != b.parts.size()) return false;
   for (size_t i = 0; i < a.parts.size(); ++i) {
     const auto &p = a.parts[i], &q = b.parts[i];
-    if (p.number != q.number || p.size != q.size || p.etag != q.etag || p.md5 != q.md5) return false;
+    if (p.number != q.number || p.size != q.size || p.etag != q.etag || p.md5 != q.md5 || p.crc != q.crc)
+      return false;
   }
   return a.key == b.key && a.bucket == b.bucket && a.staging_path == b.staging_path && a.size == b.size &&
          a.mtime_ns == b.mtime_ns && a.generation == b.generation && a.part_size == b.part_size &&
-         a.upload_id == b.upload_id && a.meta == b.meta && a.content_type == b.content_type &&
+         a.upload_id == b.upload_id && a.checksum_algo == b.checksum_algo && a.meta == b.meta && a.content_type == b.content_type &&
          a.state == b.state && a.attempts == b.attempts && a.last_error == b.last_error &&
          a.created == b.created && a.updated == b.updated;
 }
@@ -218,11 +221,62 @@ void test_unknown_version_rejected(void** state) {
   std::string b = s->bytes;
   reseal(&b);  // resealing unchanged bytes keeps them valid: the test's own CRC is right
   assert_true(decode(b, &out));
-  b[4] = 2;  // schema version 2, with a valid checksum
+  b[4] = 3;  // schema version 3, with a valid checksum
   reseal(&b);
   std::string why;
   assert_false(decode(b, &out, &why));
   assert_true(contains(why, "version"));
+}
+
+// A record written by schema version 1 (no checksum algorithm, no part
+// CRCs), laid out by hand as record.cpp wrote it, still decodes.
+void test_version_1_still_decodes(void**) {
+  const UploadRecord want = sample("v/one");
+  bucketfs::ByteWriter w;
+  w.raw("BFCR", 4);
+  w.u32(1);
+  w.u32(0);
+  w.str(want.key);
+  w.str(want.bucket);
+  w.str(want.staging_path);
+  w.u64(want.size);
+  w.u64(static_cast<uint64_t>(want.mtime_ns));
+  w.u64(want.generation);
+  w.u64(want.part_size);
+  w.str(want.upload_id);
+  w.u32(static_cast<uint32_t>(want.parts.size()));
+  for (const auto& p : want.parts) {
+    w.u32(static_cast<uint32_t>(p.number));
+    w.u64(p.size);
+    w.str(p.etag);
+    w.str(p.md5);
+  }
+  w.u32(static_cast<uint32_t>(want.meta.size()));
+  for (const auto& [k, v] : want.meta) {
+    w.str(k);
+    w.str(v);
+  }
+  w.str(want.content_type);
+  w.u8(static_cast<uint8_t>(want.state));
+  w.u32(want.attempts);
+  w.str(want.last_error);
+  w.u64(static_cast<uint64_t>(want.created));
+  w.u64(static_cast<uint64_t>(want.updated));
+  std::string& b = w.bytes();
+  w.patch_u32(8, static_cast<uint32_t>(b.size() + 4));
+  w.u32(bucketfs::crc::crc32c(0, b.data(), b.size()));
+  UploadRecord out;
+  std::string why;
+  assert_true(decode(b, &out, &why));
+  UploadRecord expect = want;
+  expect.checksum_algo = 0;
+  for (auto& p : expect.parts) p.crc = 0;
+  assert_true(same(out, expect));
+  assert_int_equal(out.parts[1].crc, 0);
+  // And it is written back as the current version, with its fields kept.
+  UploadRecord again;
+  assert_true(decode(encode(out), &again));
+  assert_true(same(again, expect));
 }
 
 void test_helpers(void**) {
@@ -638,6 +692,7 @@ int main() {
       cmocka_unit_test_setup_teardown(test_read_only_sees_growth, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_only_without_store, setup, teardown),
       cmocka_unit_test_setup_teardown(test_map_growth, setup, teardown),
+      cmocka_unit_test(test_version_1_still_decodes),
       cmocka_unit_test_setup_teardown(test_truncated_store_is_damaged, setup, teardown),
       cmocka_unit_test_setup_teardown(test_garbage_store_is_damaged, setup, teardown),
       cmocka_unit_test_setup_teardown(test_empty_store_file_is_damaged, setup, teardown),

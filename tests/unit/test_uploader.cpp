@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -190,6 +192,134 @@ void test_fsync_wait_reports_failure(void** state) {
   assert_non_null(strstr((*rec)->last_error.c_str(), "AccessDenied"));
   assert_true(fsys::exists(r.staging_path));
   u.stop(std::chrono::seconds(5));
+}
+
+bool wait_for(const std::function<bool()>& cond, int ms = 10000) {
+  for (int i = 0; i < ms / 5; ++i) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+// An error that will not heal spends its class's budget (auth: three failed
+// passes after the first): the upload gives up into the failed table with a
+// reason, keeps its staged file and mark, and `bucketfs retry` (its request
+// file) sends it again once the cause is fixed.
+void test_budget_spent_then_retry(void** state) {
+  auto* w = static_cast<World*>(*state);
+  store::FaultyObjectStore faulty(w->mem);
+  const store::Error denied{store::ErrorCode::AccessDenied, 403, "AccessDenied", "", ""};
+  faulty.fail_next("create_multipart", 1000, denied);
+  auto c = cfg(2);
+  c.retry_request_file = w->dir + "/retry.request";
+  Uploader u(faulty, *w->cp, *w->staging, c);
+  u.start();
+  std::string data;
+  auto r = w->stage_file("gives/up", 3 * kPart, 61, &data);
+  assert_true(u.submit(r).ok());
+  auto failed_reason = [&]() -> std::string {
+    auto f = w->cp->load_failed();
+    if (!f.ok()) return "";
+    for (const auto& rec : *f)
+      if (rec.key == "gives/up") return rec.last_error;
+    return "";
+  };
+  assert_true(wait_for([&] { return !failed_reason().empty(); }));
+  const std::string why = failed_reason();
+  assert_non_null(strstr(why.c_str(), "gave up after 4"));
+  assert_non_null(strstr(why.c_str(), "check the bucket policy"));
+  assert_non_null(strstr(why.c_str(), "bucketfs retry"));
+  // Given up: no more requests, nothing deleted, not in the uploads table.
+  const int calls = faulty.calls();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  assert_int_equal(faulty.calls(), calls);
+  assert_true(fsys::exists(r.staging_path));
+  assert_int_equal(w->staging->scan().size(), 1);
+  assert_false(w->cp->get("gives/up")->has_value());
+  assert_int_equal(u.wait("gives/up", 1), EIO);
+  // The cause fixed, a retry request for another key changes nothing...
+  faulty.fail_next("create_multipart", 0, denied);
+  {
+    std::ofstream(c.retry_request_file) << "other/key\n";
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  assert_false(failed_reason().empty());
+  assert_false(w->mem.object_data("gives/up").has_value());
+  // ...and one for this key (or "*") sends it.
+  {
+    std::ofstream(c.retry_request_file) << "gives/up\n";
+  }
+  assert_true(wait_for([&] { return w->mem.object_data("gives/up").has_value(); }, 15000));
+  assert_true(wait_idle(u));
+  assert_true(*w->mem.object_data("gives/up") == data);
+  assert_true(failed_reason().empty());
+  assert_false(fsys::exists(r.staging_path));
+  assert_false(fsys::exists(c.retry_request_file));
+}
+
+// A budget spent, then the process ends: the next mount tries the upload
+// again with the progress kept in its failed record (no part re-sent).
+void test_given_up_upload_resumes_at_mount(void** state) {
+  auto* w = static_cast<World*>(*state);
+  std::string data;
+  auto r = w->stage_file("later", 4 * kPart, 62, &data);
+  {
+    store::FaultyObjectStore faulty(w->mem);
+    faulty.fail_next("complete_multipart", 1000,
+                     store::Error{store::ErrorCode::InvalidArgument, 400, "InvalidPart", "", ""});
+    Uploader u(faulty, *w->cp, *w->staging, cfg(2));
+    u.start();
+    assert_true(u.submit(r).ok());
+    assert_true(wait_for([&] {
+      auto f = w->cp->load_failed();
+      return f.ok() && f->size() == 1;
+    }));
+    u.stop(std::chrono::seconds(5));
+    assert_int_equal(w->mem.calls("upload_part"), 4);
+  }
+  w->reopen_cp();
+  Uploader u2(w->mem, *w->cp, *w->staging, cfg(2));
+  auto rep = u2.resume();
+  assert_true(rep.ok());
+  assert_int_equal(rep->resumed, 1);
+  assert_true(w->cp->load_failed()->empty());
+  u2.start();
+  assert_true(wait_idle(u2));
+  assert_true(*w->mem.object_data("later") == data);
+  assert_int_equal(w->mem.calls("upload_part"), 4);  // none sent again
+  assert_int_equal(w->mem.open_upload_count(), 0);
+}
+
+// s3rver as published: a Complete that reached the server is answered 500
+// when repeated, and the object's ETag is the plain MD5 of its bytes (no
+// "-N"). The uploader asks whether the object is already ours (size + the
+// whole file's MD5) and finishes instead of retrying forever.
+class LostCompleteStore : public store::FaultyObjectStore {
+ public:
+  using FaultyObjectStore::FaultyObjectStore;
+  store::StoreResult<std::string> complete_upload(const std::string& key, const store::MultipartUpload& upload,
+                                                  const std::vector<store::PartInfo>& parts) override {
+    auto r = FaultyObjectStore::complete_upload(key, upload, parts);
+    if (!r) return r;
+    return store::Error{store::ErrorCode::Transient, 500, "InternalError", "We encountered an internal error", ""};
+  }
+};
+
+void test_complete_answered_500_but_done(void** state) {
+  auto* w = static_cast<World*>(*state);
+  w->mem.set_etag_style(store::MemoryObjectStore::EtagStyle::PlainMultipart);
+  LostCompleteStore lost(w->mem);
+  Uploader u(lost, *w->cp, *w->staging, cfg(2));
+  u.start();
+  std::string data;
+  auto r = w->stage_file("s3rver/done", 5 * kPart, 63, &data);
+  assert_true(u.submit(r).ok());
+  assert_true(wait_idle(u));
+  assert_true(*w->mem.object_data("s3rver/done") == data);
+  assert_int_equal(w->mem.calls("complete_multipart"), 1);
+  assert_true(w->cp->load_failed()->empty());
+  assert_false(fsys::exists(r.staging_path));
 }
 
 // Runs one crash scenario: the k-th store call is the last before the "crash".
@@ -577,6 +707,9 @@ int main() {
       cmocka_unit_test_setup_teardown(test_two_marked_generations_one_job, setup, teardown),
       cmocka_unit_test_setup_teardown(test_record_under_both_keys, setup, teardown),
       cmocka_unit_test_setup_teardown(test_key_outside_prefix_is_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_budget_spent_then_retry, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_given_up_upload_resumes_at_mount, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_complete_answered_500_but_done, setup, teardown),
   };
   return cmocka_run_group_tests_name("uploader", tests, nullptr, nullptr);
 }

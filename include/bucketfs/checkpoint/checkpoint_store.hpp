@@ -99,6 +99,12 @@ class CheckpointStore {
   CpResult<LoadedRecords> load_all();  // the uploads table
   CpResult<std::vector<UploadRecord>> load_failed();
   CpResult<void> remove_failed(const std::string& key);
+  // Moves the failed record of key back to the uploads table, in one
+  // transaction, with its progress (upload id, parts) kept and its attempts
+  // and error cleared: the uploader tries it again (`bucketfs retry`, or a
+  // remount). False when key has no failed record (or only a damaged one,
+  // which has nothing to upload from).
+  CpResult<bool> unfail(const std::string& key);
   // Moves a damaged raw entry of the uploads table (as returned by load_all) to
   // the failed table: it is listed by load_failed with key = the raw key and
   // state Failed, and its raw bytes are kept in a "damaged" table.

@@ -31,10 +31,13 @@ struct PartRecord {
   uint64_t size = 0;
   std::string etag;  // without quotes
   std::string md5;   // lower-case hex of what we sent
+  uint64_t crc = 0;  // the part's CRC in the upload's checksum_algo (unused when that is 0)
 };
 
 struct UploadRecord {
-  static constexpr uint32_t kSchemaVersion = 1;
+  // 2 added checksum_algo and PartRecord::crc; version 1 records still
+  // decode (as algorithm 0, no CRCs).
+  static constexpr uint32_t kSchemaVersion = 2;
 
   std::string key;  // object key in the bucket (full, prefix included)
   std::string bucket;
@@ -44,6 +47,7 @@ struct UploadRecord {
   uint64_t generation = 0;                  // write generation this record uploads
   uint64_t part_size = 0;                   // 0: single PUT
   std::string upload_id;                    // multipart upload id once created
+  uint8_t checksum_algo = 0;                // the upload's CRC algorithm (store::ChecksumAlgo), 0: none
   std::vector<PartRecord> parts;            // completed parts, ascending by number
   std::map<std::string, std::string> meta;  // object metadata (mode, uid, gid, mtime), unprefixed
   std::string content_type;

@@ -121,7 +121,7 @@ const std::vector<OptionSpec>& option_table();
 // Finds a row by name or alias (exact match; '-' and '_' are interchangeable).
 const OptionSpec* find_option(std::string_view name);
 
-enum class CommandKind { Mount, Help, Version, Status, Recover, Uploads };
+enum class CommandKind { Mount, Help, Version, Status, Recover, Uploads, Retry };
 
 struct Command {
   CommandKind kind = CommandKind::Mount;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bucketfs/checkpoint/record.hpp"
+#include "bucketfs/cli/runtime_registry.hpp"
 
 namespace bucketfs::cli {
 
@@ -52,8 +53,21 @@ std::string render_mount(const MountStatus& m);
 // store or a staging area).
 std::vector<std::string> list_state_dirs(const std::string& cache_dir);
 
+// The state dirs of the mount at `mountpoint` (its runtime record when it
+// has one and no cache_dir/state_dir is given; else those under cache_dir,
+// by default /var/cache/bucketfs for root and ~/.cache/bucketfs otherwise).
+// Empty, with *error set, when there are none.
+std::vector<std::string> locate_state_dirs(const std::string& mountpoint, std::string cache_dir,
+                                           const std::string& bucket, const std::string& state_dir,
+                                           MountRecord* record, bool* have_record, std::string* error);
+
 // argv after "status". Returns the process exit code: 0 ok / nothing pending
 // (--wait), 1 a failed upload (--wait) or an error, 2 usage, 3 --timeout hit.
 int status_main(const std::vector<std::string>& args);
+
+// argv after "retry" (retry_command.cpp): uploads that gave up are tried
+// again. 0 done (or nothing to retry), 1 an error or a KEY with no failed
+// upload, 2 usage.
+int retry_main(const std::vector<std::string>& args);
 
 }  // namespace bucketfs::cli

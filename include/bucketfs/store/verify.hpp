@@ -8,7 +8,9 @@
 //  2. a whole-object checksum the HEAD reports (OSS x-oss-hash-crc64ecma; S3
 //     x-amz-checksum-* with checksum mode), compared with the one combined
 //     from the expected parts' CRCs (FULL_OBJECT or COMPOSITE);
-//  3. the ETag, only when the answer does not say SSE-KMS or SSE-C (their
+//  3. a multipart ETag equal to the one the parts' answered ETags make (so
+//     also for SSE-KMS/SSE-C parts, whose ETags are not MD5s); otherwise
+//     the ETag only when the answer does not say SSE-KMS or SSE-C (their
 //     ETags are not MD5s): "<md5 of the parts' md5s>-N" for a multipart
 //     object; a plain MD5 compared with the whole file's MD5 (given, or read
 //     from `file`: s3rver gives a multipart object the plain MD5);
@@ -30,7 +32,7 @@ namespace bucketfs::store {
 struct ObjectExpectation {
   uint64_t size = 0;
   bool multipart = false;       // made by CompleteMultipartUpload (not a single PUT)
-  std::vector<PartInfo> parts;  // every part, ascending (etag is not used)
+  std::vector<PartInfo> parts;  // every part, ascending, with the etag each upload_part answered
   std::string whole_md5;        // hex MD5 of the whole file, when known
   FileRange file;               // the staged file (fd -1: none); read only for a plain-MD5 ETag
 };

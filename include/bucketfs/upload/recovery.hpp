@@ -50,6 +50,9 @@ struct RecoveryPlan {
   std::vector<std::string> remove;                      // unmarked and superseded staging files
   std::vector<checkpoint::UploadRecord> stale_records;  // to drop (their upload ids aborted)
   std::vector<Failed> failed;                           // new entries for the failed table
+  // Keys whose upload gave up (failed table) but whose closed file is still
+  // the one to upload: tried again, from the failed record's progress.
+  std::vector<std::string> unfail;
 };
 
 // Decides what to do; changes nothing. `prefix` is the mount's key prefix

@@ -61,6 +61,9 @@ struct UploaderConfig {
   // fixed credential or a returning server must not need a remount).
   std::chrono::milliseconds retry_base{1000};
   std::chrono::milliseconds retry_cap{60000};
+  // Where `bucketfs retry` leaves its request for a running mount (one key
+  // per line, "*" for all); read and removed by the uploader. "": none.
+  std::string retry_request_file;
 };
 
 // What the done handler learns.
@@ -154,7 +157,15 @@ class Uploader {
   void run_part(Job& job, uint32_t number);
   void run_complete(Job& job);
   void finish_ok(const std::shared_ptr<Job>& job);
-  void fail_pass(const std::shared_ptr<Job>& job, const std::string& why);
+  // A request of the job's pass failed: the pass drains, then counts
+  // against the budget of its class (store::default_budget); a spent budget
+  // moves the upload to the failed table (see record_failure).
+  void fail_pass(const std::shared_ptr<Job>& job, const std::string& why,
+                 store::ErrorClass cls = store::ErrorClass::Transient);
+  void fail_pass(const std::shared_ptr<Job>& job, const std::string& what, const store::Error& e);
+  // Jobs whose budget is spent wait, parked, until `bucketfs retry` moves
+  // their record back from the failed table; checked every few seconds.
+  void unpark_retried();
   void record_failure(const std::shared_ptr<Job>& job);
   // Writes the job's record (and syncs the store if asked); false if it is not stored.
   bool persist(Job& job, bool sync = false);
@@ -180,6 +191,7 @@ class Uploader {
   std::deque<checkpoint::PendingAbort> aborts_;       // queued in the store too
   std::map<std::string, uint64_t> done_generation_;   // highest generation confirmed per key
   std::map<std::string, std::pair<uint64_t, std::string>> failed_generation_;
+  std::chrono::steady_clock::time_point next_unpark_check_{};  // when unpark_retried runs next
   std::vector<std::thread> workers_;
   unsigned inflight_ = 0;
   bool stopping_ = false;
