@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -111,8 +112,13 @@ bool load(const std::string& state_dir, StatusSnapshot* out, std::string* err) {
     return false;
   }
   auto plan = upload::plan_recovery((*staging)->scan(false), all->good, out->failed, "", "");
-  for (auto& u : plan.uploads)
+  // An upload that gave up is shown once, in the failed table (a mount, or
+  // `bucketfs retry`, tries it again).
+  const std::set<std::string> gave_up(plan.unfail.begin(), plan.unfail.end());
+  for (auto& u : plan.uploads) {
+    if (gave_up.count(u.file.mark.key)) continue;
     out->pending.push_back(u.progress ? std::move(*u.progress) : upload::fresh_record(u.file, ""));
+  }
   for (auto& f : plan.failed) {
     f.record.state = checkpoint::UploadState::Failed;
     f.record.last_error = f.reason;

@@ -68,7 +68,15 @@ t_check "writes allowed again" "$(hold false)" 200
 "$BIN" retry "$MNT" "$KEY" >"$T_TMP/retry.out" 2>&1
 t_check "bucketfs retry: exit 0" "$?" 0
 grep -q 'asked the mount' "$T_TMP/retry.out" && t_ok "retry asked the running mount" || t_fail "retry asked the running mount" "$(cat "$T_TMP/retry.out")"
+# the mount takes the request up within a few seconds; then status --wait
+taken=0
+for _ in $(seq 1 300); do
+  if ! failed_json | grep -q "\"key\":\"$KEY\""; then taken=1; break; fi
+  sleep 0.1
+done
+t_check "the running mount took the request up" "$taken" 1
 if wait_idle 120; then t_ok "confirmed after the retry"; else t_fail "confirmed after the retry" "$(status_json)"; fi
+t_check "the request file is consumed" "$(find "$T_TMP/cache" -name 'retry.request*' | wc -l)" 0
 same_in_bucket "the object is identical" "$KEY" "$T_TMP/big.bin"
 t_check "the failed table is empty" "$(failed_json | grep -c "\"key\":\"$KEY\"")" 0
 t_check "no staged data file left" "$(find "$T_TMP/cache" -name '*.data' -type f | wc -l)" 0
