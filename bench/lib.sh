@@ -162,10 +162,18 @@ rss_stop() {
   [ -n "${1:-}" ] && awk '{ printf "%.1f", $1 / 1024 }' "$1"
 }
 
+# stop_pid PID: SIGTERM a helper this script started (the wan relay), SIGKILL after 5 s
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || return 0
+  wait_gone "$1" 50 || { kill -KILL "$1" 2>/dev/null; wait_gone "$1" 20; }
+}
+
 # --- the bucket, seen through curl ---
+# The bench's own checks go to S3_DIRECT, the server itself: on the wan
+# profile only the contenders pay for the link.
 # head_size KEY: the object's Content-Length, or nothing
 head_size() {
-  S3_QUERY='' S3_CURL_TIMEOUT=10 s3curl HEAD "$1" 2>/dev/null |
+  S3_ENDPOINT=${S3_DIRECT:-$S3_ENDPOINT} S3_QUERY='' S3_CURL_TIMEOUT=10 s3curl HEAD "$1" 2>/dev/null |
     tr -d '\r' | awk 'tolower($1) == "content-length:" { print $2 }' | tail -n 1
 }
 # wait_size KEY SIZE [TIMEOUT_S]: poll HEAD until the object has SIZE bytes
@@ -180,19 +188,23 @@ wait_size() {
 list_page() {
   local q=(list-type=2 max-keys=1000 "prefix=$1")
   [ -n "${2:-}" ] && q+=("continuation-token=$2")
-  S3_QUERY=$(s3_query "${q[@]}") s3curl GET ""
+  S3_ENDPOINT=${S3_DIRECT:-$S3_ENDPOINT} S3_QUERY=$(s3_query "${q[@]}") s3curl GET ""
 }
 # list_timed PREFIX: "KEYS SECONDS" for all pages of PREFIX, SECONDS the sum
 # of curl's own time_total per page (the requests alone: no process start,
-# no parsing), i.e. the paginated listing at its physical limit
+# no parsing), i.e. the paginated listing at its physical limit. That limit
+# is one kept-alive connection: behind the wan relay (BENCH_NET=wan), which
+# charges each new connection one round trip for its handshake, the pages
+# after the first are counted without it (HANDSHAKE_S, 0 on loopback).
 list_timed() {
-  local token='' n=0 page q total=0 t
+  local token='' n=0 page q total=0 t hs=0
   while :; do
     q=(list-type=2 max-keys=1000 "prefix=$1")
     [ -n "$token" ] && q+=("continuation-token=$token")
     page=$(S3_QUERY=$(s3_query "${q[@]}") s3curl GET "" -w '\n@time_total=%{time_total}') || return 1
     t=$(sed -n 's/^@time_total=//p' <<<"$page")
-    total=$(awk -v a="$total" -v b="$t" 'BEGIN { printf "%.6f", a + b }')
+    total=$(awk -v a="$total" -v b="$t" -v h="$hs" 'BEGIN { printf "%.6f", a + b - h }')
+    hs=${HANDSHAKE_S:-0}
     n=$((n + $(grep -o "<Key>[^<]*</Key>" <<<"$page" | wc -l)))
     token=$(grep -o '<NextContinuationToken>[^<]*' <<<"$page" | cut -d'>' -f2)
     [ -n "$token" ] || break
@@ -219,7 +231,7 @@ wait_count() {
   done
 }
 # s3_delete KEY: delete an object (ignore errors)
-s3_delete() { S3_QUERY='' s3curl DELETE "$1" -o /dev/null 2>/dev/null || true; }
+s3_delete() { S3_ENDPOINT=${S3_DIRECT:-$S3_ENDPOINT} S3_QUERY='' s3curl DELETE "$1" -o /dev/null 2>/dev/null || true; }
 
 # reclaim: on RGW, let garbage collection free deleted objects' space now
 # (RGW keeps it for rgw_gc_obj_min_wait, 2 h, by default)

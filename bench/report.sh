@@ -2,12 +2,36 @@
 # report.sh - turn bench/run.sh's raw results into a Markdown table and a PNG.
 # Usage: report.sh RAW.tsv META OUT.md OUT.png
 #   RAW.tsv: METRIC<TAB>CONTENDER<TAB>RUN<TAB>VALUE (VALUE "FAIL" on failure)
-#   META:    key=value lines written by run.sh (sizes, versions, load)
+#   META:    key=value lines written by run.sh (profile, sizes, versions, load)
+#        report.sh --collect DIR
+#   prints every profile's report in DIR (PROFILE.md, as written above) as
+#   one Markdown file, with the commits they were measured on (latest.md).
 # Cells are "median (min–max)" over the runs plus the ratio to the best raw
 # curl median of the row (single stream or parallel) and to bucketfs. Every
 # number is lower-is-better. The PNG needs gnuplot; without it only the .md.
 set -euo pipefail
 export LC_ALL=C
+if [ "${1:-}" = --collect ]; then
+  DIR=${2:?usage: report.sh --collect DIR}
+  mds=()
+  for f in "$DIR"/*.md; do
+    case ${f##*/} in latest.md | README.md) ;; *) [ -f "$f" ] && mds+=("$f") ;; esac
+  done
+  [ ${#mds[@]} -gt 0 ] || { echo "report: no profile reports in $DIR" >&2; exit 1; }
+  commits=$(sed -n 's/^<!-- commit: \(.*\) -->$/\1/p' "${mds[@]}" | sort -u)
+  echo "# bucketfs benchmark results"
+  echo
+  if [ "$(wc -l <<<"$commits")" = 1 ]; then
+    echo "All profiles below were measured on commit $commits."
+  else
+    echo "**The profiles below come from different commits** ($(paste -sd, <<<"$commits" | sed 's/,/, /g')): compare ratios only within one table."
+  fi
+  for f in "${mds[@]}"; do
+    echo
+    sed -e 's/^# /## /' "$f"
+  done
+  exit 0
+fi
 RAW=${1:?usage: report.sh RAW META OUT.md OUT.png}
 META=${2:?}
 MD=${3:?}
@@ -28,6 +52,7 @@ w1_durable|1. $BIG \`cp\` in, until complete in the bucket|s
 w1_cp|1. $BIG \`cp\` in, until \`cp\` returns|s
 w1_status|1. … until \`bucketfs status --wait\` returns|s
 w2_seq|2. $BIG read cold (\`cat\`)|s
+w2_seq_gets|2. … GET requests of the cold read (server log)|requests
 w2_rand|2. $R random 1 MiB reads (\`dd\`)|s
 w3_durable|3. $N × 4 KiB \`cp -r\` in, until all in the bucket|s
 w3_cp|3. $N × 4 KiB, until \`cp -r\` returns|s
@@ -87,7 +112,7 @@ awk -F'\t' -v conts="${CONT[*]}" -v heads="$(IFS='|'; echo "${HEAD[*]}")" '
       k = id SUBSEP c[i]
       if (!(k in med)) { row = row " |"; continue }
       if (med[k] == "-") { row = row " failed |"; continue }
-      cell = (unit == "parts") ? sprintf("%d", med[k]) : f(med[k])
+      cell = (unit == "parts" || unit == "requests") ? sprintf("%d", med[k]) : f(med[k])
       if (nok[k] > 1) cell = cell " (" f(lo[k]) "–" f(hi[k]) ")"
       if (nf[k] > 0) cell = cell ", " nf[k] " failed"
       if (unit == "s" || unit == "MiB" && id ~ /rss/) {
@@ -109,10 +134,21 @@ awk -F'\t' -v conts="${CONT[*]}" -v heads="$(IFS='|'; echo "${HEAD[*]}")" '
 local_cp=$(awk -F'\t' '$1 == "w1_local" && $2 == "local" { print $3 }' "$TMP/stats")
 local_sync=$(awk -F'\t' '$1 == "w1_local_sync" && $2 == "local" { print $3 }' "$TMP/stats")
 parts_note=$(awk -F'\t' '$1 == "w5_done_at_kill" { d = $3 } $1 == "w5_parts" { t = $3 } END { if (t != "") printf "killed with %s of %s parts done (median)", d, t }' "$TMP/stats")
+server_name() {
+  case $(m server) in
+    rgw) echo "Ceph RGW ($(m store))" ;;
+    *) m server ;;
+  esac
+}
+net_name() {
+  if [ "$(m net)" = wan ]; then echo "WAN ($(m wan | sed 's/ and direction//'))"; else echo loopback; fi
+}
+TITLE="$(server_name), $(net_name)"
 {
-  echo "# bucketfs benchmark: $(m date)"
+  echo "# bucketfs benchmark: $TITLE, $(m date)"
   echo
-  echo "Server: $(m server) on 127.0.0.1$([ "$(m server)" = rgw ] && echo ' (Ceph RGW, one bluestore OSD)'). Runs per cell: $(m runs)$([ "$(m quick)" = 1 ] && echo ' (BENCH_QUICK: reduced sizes)'). Cells: median (min–max) over the runs; ratios are the median over the best raw-curl median of the row (× curl) and over bucketfs's (× bfs). Every number is lower-is-better."
+  echo "<!-- commit: $(m commit) -->"
+  echo "Profile \`$(m profile)\`, commit $(m commit). Server: $(server_name) on 127.0.0.1$([ "$(m server)" = rgw ] && echo ", one $(m store) OSD"). Network: $([ "$(m net)" = wan ] && echo "every contender, raw curl included, through the shaping relay of \`tests/tools/faultproxy.js\` ($(m wan); the bench's own checks of the bucket go straight to the server)" || echo "loopback, nothing added"). Runs per cell: $(m runs)$([ "$(m quick)" = 1 ] && echo ' (BENCH_QUICK: reduced sizes)'). Cells: median (min–max) over the runs; ratios are the median over the best raw-curl median of the row (× curl) and over bucketfs's (× bfs). Every number is lower-is-better."
   echo
   cat "$TMP/table"
   echo
@@ -146,7 +182,7 @@ awk -F'\t' -v conts="${CONT[*]}" '
 {
   echo 'set terminal pngcairo size 1500,700 font ",10"'
   echo "set output '$PNG'"
-  echo "set title 'bucketfs vs raw curl, s3fs, rclone ($(m server), median of $(m runs), min–max bars; lower is better)'"
+  echo "set title 'bucketfs vs raw curl, s3fs, rclone ($TITLE, median of $(m runs), min–max bars; lower is better)'"
   echo 'set style data histogram'
   echo 'set style histogram errorbars gap 2 lw 1'
   echo 'set style fill solid 0.85 border -1'

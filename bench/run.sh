@@ -2,10 +2,14 @@
 # run.sh - side-by-side benchmark of bucketfs against raw curl, s3fs and
 # rclone on one local S3 server (`make bench`; see bench/README.md).
 #
-# Starts Ceph RGW with a bluestore OSD on 127.0.0.1 (BENCH_SERVER=s3rver for
-# s3rver), runs every workload for every contender in turn, BENCH_RUNS times,
-# and writes bench/results/latest.md (median and min-max, ratios to curl and
-# to bucketfs), latest.tsv (raw numbers) and latest.png (gnuplot chart).
+# Starts Ceph RGW with a bluestore OSD on 127.0.0.1 (BENCH_STORE=memstore for
+# a memstore OSD, BENCH_SERVER=s3rver for s3rver), optionally behind a shaping
+# relay that looks like a wide-area link (BENCH_NET=wan), runs every workload
+# for every contender in turn, BENCH_RUNS times, and writes the profile's
+# report bench/results/PROFILE.md (median and min-max, ratios to curl and to
+# bucketfs), PROFILE.tsv (raw numbers) and PROFILE.png (gnuplot chart), then
+# bench/results/latest.md: every profile's report in the results dir, in one
+# file. PROFILE is SERVER[-STORE][-wan], e.g. rgw-memstore-wan.
 # Never a pass/fail test: it exits 0 when the report was written.
 #
 # Env:
@@ -14,10 +18,18 @@
 #   BENCH_BIG_MIB BENCH_HUGE_MIB BENCH_SMALL_N BENCH_LIST_N BENCH_RAND_N  sizes
 #   BENCH_RUNS=N         runs per workload and contender (3; quick: 1)
 #   BENCH_SERVER         rgw (default) or s3rver
-#   BENCH_WORKLOADS      subset of "1 2 3 4 5 6" (default all)
+#   BENCH_STORE          RGW's object store: bluestore (default; a sparse file
+#                        under BENCH_DIR) or memstore (in RAM, BENCH_STORE_BYTES)
+#   BENCH_NET            loopback (default) or wan: every contender, raw curl
+#                        included, reaches the server through tests/tools/
+#                        faultproxy.js's shaping relay (the bench's own checks
+#                        of the bucket do not); workloads 1, 3, 4 by default
+#   BENCH_WAN_RTT_MS BENCH_WAN_MB_PER_S   the wan link: added round-trip time
+#                        (20) and cap per connection and direction (40 MB/s)
+#   BENCH_WORKLOADS      subset of "1 2 3 4 5 6" (default all; wan: "1 3 4")
 #   BENCH_CONTENDERS     subset of "curl curlp bucketfs s3fs rclone"
 #   BENCH_DIR            scratch dir for source files and caches (/var/tmp/bucketfs-bench)
-#   BENCH_STORE_BYTES    bluestore file size, sparse (16 GiB)
+#   BENCH_STORE_BYTES    bluestore file size, sparse (16 GiB); memstore capacity (8 GiB)
 #   BENCH_MPU_PART_MIB, BENCH_MPU_JOBS   the parallel curl upload (64, 4)
 #   BENCH_OUT            results dir (bench/results)
 #   BENCH_STATUS_TIMEOUT seconds `bucketfs status --wait` may take before FAIL (120)
@@ -43,7 +55,11 @@ SMALL_N=${BENCH_SMALL_N:-$SMALL_N}
 LIST_N=${BENCH_LIST_N:-10000}
 RAND_N=${BENCH_RAND_N:-$RAND_N}
 SERVER=${BENCH_SERVER:-rgw}
-WORKLOADS=${BENCH_WORKLOADS:-1 2 3 4 5 6}
+STORE=${BENCH_STORE:-bluestore}
+NET=${BENCH_NET:-loopback}
+WAN_RTT_MS=${BENCH_WAN_RTT_MS:-20}
+WAN_MB_PER_S=${BENCH_WAN_MB_PER_S:-40}
+if [ "$NET" = wan ]; then WORKLOADS=${BENCH_WORKLOADS:-1 3 4}; else WORKLOADS=${BENCH_WORKLOADS:-1 2 3 4 5 6}; fi
 CONTENDERS=${BENCH_CONTENDERS:-curl curlp bucketfs s3fs rclone}
 MPU_PART_MIB=${BENCH_MPU_PART_MIB:-64}
 MPU_JOBS=${BENCH_MPU_JOBS:-4}
@@ -51,12 +67,23 @@ BUILD=${BUILD:-build}
 BFS=${BFS:-$ROOT/$BUILD/bucketfs}
 OUT=${BENCH_OUT:-$HERE/results}
 WORK=${BENCH_DIR:-/var/tmp/bucketfs-bench}
-RAW=$OUT/latest.tsv
+PROFILE=$SERVER$([ "$SERVER" = rgw ] && echo "-$STORE")$([ "$NET" = wan ] && echo -wan)
+RAW=$OUT/$PROFILE.tsv
 BIG_BYTES=$((BIG_MIB * 1048576))
 HUGE_BYTES=$((HUGE_MIB * 1048576))
 
 case $SERVER in rgw | s3rver) ;; *)
   echo "bench: BENCH_SERVER must be rgw or s3rver" >&2
+  exit 2
+  ;;
+esac
+case $STORE in bluestore | memstore) ;; *)
+  echo "bench: BENCH_STORE must be bluestore or memstore (RGW's OSD)" >&2
+  exit 2
+  ;;
+esac
+case $NET in loopback | wan) ;; *)
+  echo "bench: BENCH_NET must be loopback or wan" >&2
   exit 2
   ;;
 esac
@@ -69,7 +96,7 @@ mounts_in() { # the mount contenders among CONTENDERS
 MOUNT_CONTENDERS=$(mounts_in)
 
 "$HERE/deps.sh" || exit 1 # s3fs, rclone, gnuplot from Debian when missing
-for tool in curl fusermount3 gnuplot; do
+for tool in curl fusermount3 gnuplot $([ "$NET" = wan ] && echo node); do
   command -v "$tool" >/dev/null || { echo "bench: $tool missing; run make bench (installs it)" >&2; exit 1; }
 done
 has s3fs "$CONTENDERS" && ! command -v s3fs >/dev/null && { echo "bench: s3fs missing" >&2; exit 1; }
@@ -89,10 +116,11 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say "load average at start: $LOAD_START (2 cores: above ~0.5 the numbers are disturbed)"
 
 # --- server ---
-say "starting $SERVER"
+say "starting $SERVER$([ "$SERVER" = rgw ] && echo " ($STORE)")"
 if [ "$SERVER" = rgw ]; then
   t_cleanup_push "$ROOT/tests/servers/stop-rgw.sh" "$WORK/srv/rgw"
-  OBJECTSTORE=bluestore STORE_BYTES=${BENCH_STORE_BYTES:-17179869184} BUCKET=bench \
+  if [ "$STORE" = memstore ]; then store_bytes=${BENCH_STORE_BYTES:-8589934592}; else store_bytes=${BENCH_STORE_BYTES:-17179869184}; fi
+  OBJECTSTORE=$STORE STORE_BYTES=$store_bytes BUCKET=bench \
     "$ROOT/tests/servers/start-rgw.sh" "$WORK/srv/rgw" >/dev/null 2>"$WORK/srv-start.log" ||
     { cat "$WORK/srv-start.log" >&2; exit 1; }
   t_load_env "$WORK/srv/rgw/env"
@@ -107,6 +135,22 @@ else
   RCLONE_PROVIDER=Other
 fi
 say "server at $S3_ENDPOINT, bucket $S3_BUCKET"
+# The bench's own looks at the bucket (is it complete? how many keys?) go
+# straight to the server: S3_DIRECT. The contenders use S3_ENDPOINT, which on
+# the wan profile is the shaping relay.
+export S3_DIRECT=$S3_ENDPOINT
+if [ "$NET" = wan ]; then
+  node "$ROOT/tests/tools/faultproxy.js" --upstream "$S3_DIRECT" --port-file "$WORK/srv/wan.port" \
+    --log "$WORK/srv/wan.log" --shape-rtt-ms "$WAN_RTT_MS" --shape-mb-per-s "$WAN_MB_PER_S" \
+    </dev/null >"$WORK/srv/wan.stderr" 2>&1 &
+  WAN_PID=$!
+  t_cleanup_push stop_pid "$WAN_PID"
+  for ((i = 0; i < 100; i++)); do [ -s "$WORK/srv/wan.port" ] && break; sleep 0.1; done
+  [ -s "$WORK/srv/wan.port" ] || { cat "$WORK/srv/wan.stderr" >&2; exit 1; }
+  export S3_ENDPOINT=http://127.0.0.1:$(cat "$WORK/srv/wan.port")
+  HANDSHAKE_S=$(awk -v r="$WAN_RTT_MS" 'BEGIN { print r / 1000 }') # see list_timed
+  say "wan: contenders use the shaping relay at $S3_ENDPOINT (rtt $WAN_RTT_MS ms, $WAN_MB_PER_S MB/s per connection)"
+fi
 
 PASSWD=$WORK/passwd
 (umask 077 && printf '%s:%s\n' "$S3_ACCESS_KEY" "$S3_SECRET_KEY" >"$PASSWD")
@@ -231,7 +275,7 @@ w1() {
 # cold sequential read (cat) and 200 random 1 MiB reads (dd), fresh mounts
 w2_setup() {
   say "workload 2 setup: PUT w2/big.bin"
-  [ "$(S3_QUERY='' s3curl PUT w2/big.bin -T "$WORK/src/big.bin" -o /dev/null -w '%{http_code}')" = 200 ] || return 1
+  [ "$(S3_ENDPOINT=$S3_DIRECT S3_QUERY='' s3curl PUT w2/big.bin -T "$WORK/src/big.bin" -o /dev/null -w '%{http_code}')" = 200 ] || return 1
   awk -v n="$RAND_N" -v max="$BIG_MIB" 'BEGIN { srand(42); for (i = 0; i < n; i++) print int(rand() * max) }' \
     >"$WORK/offsets"
   : >"$WORK/ranges.cfg"
@@ -251,7 +295,7 @@ rand_reads() { # FILE: dd 1 MiB at each offset
   done <"$WORK/offsets"
 }
 w2() {
-  local run=$1 who t0 ok
+  local run=$1 who t0 ok mark
   say "workload 2: ${BIG_MIB} MiB read, run $run"
   for who in $(rotated "$run" $CONTENDERS); do
     settle
@@ -269,9 +313,12 @@ w2() {
       curlp) ;;
       *)
         if fresh_mount "$who" "w2s-r$run"; then
+          mark=$(t_log_mark)
           t0=$(now_us)
           ok=$(cat "$MNT/w2/big.bin" | wc -c)
           if [ "$ok" = "$BIG_BYTES" ]; then record w2_seq "$who" "$run" "$(secs "$t0")"; else record w2_seq "$who" "$run" FAIL; fi
+          # how the reader asked for the bytes: GETs of the object the server logged
+          record w2_seq_gets "$who" "$run" "$(t_log_count "$mark" "\"GET /$S3_BUCKET/w2/big\\.bin[ ?]")"
           umount_fs "$MNT"
           drop_state
         else
@@ -344,7 +391,7 @@ w4_setup() {
   say "workload 4 setup: creating $LIST_N objects (parallel curl)"
   echo x >"$WORK/one.txt"
   # batches of 250 keys per curl process (one connection), 8 processes
-  seq -f '%05g' 0 $((LIST_N - 1)) | F="$WORK/one.txt" U="$S3_ENDPOINT/$S3_BUCKET/w4" xargs -P 8 -n 250 bash -c '
+  seq -f '%05g' 0 $((LIST_N - 1)) | F="$WORK/one.txt" U="$S3_DIRECT/$S3_BUCKET/w4" xargs -P 8 -n 250 bash -c '
     a=(); for i; do a+=(-T "$F" "$U/o$i"); done
     curl -sS --fail --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
       -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "${a[@]}" >/dev/null' _
@@ -480,6 +527,11 @@ BFS_VERSION=$("$BFS" --version 2>/dev/null | head -n 1)
 {
   echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "server=$SERVER"
+  echo "store=$([ "$SERVER" = rgw ] && echo "$STORE")"
+  echo "net=$NET"
+  echo "wan=$WAN_RTT_MS ms rtt, $WAN_MB_PER_S MB/s per connection and direction"
+  echo "profile=$PROFILE"
+  echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
   echo "runs=$RUNS"
   echo "quick=$QUICK"
   echo "big_mib=$BIG_MIB"
@@ -496,6 +548,7 @@ BFS_VERSION=$("$BFS" --version 2>/dev/null | head -n 1)
   echo "load=$LOAD_START at start, $LOAD_END at end"
   echo "elapsed=$ELAPSED"
 } >"$WORK/meta"
-"$HERE/report.sh" "$RAW" "$WORK/meta" "$OUT/latest.md" "$OUT/latest.png" || exit 1
-cat "$OUT/latest.md"
-say "done in ${ELAPSED} s; results in $OUT/latest.md, latest.png, latest.tsv"
+"$HERE/report.sh" "$RAW" "$WORK/meta" "$OUT/$PROFILE.md" "$OUT/$PROFILE.png" || exit 1
+cat "$OUT/$PROFILE.md"
+"$HERE/report.sh" --collect "$OUT" >"$OUT/latest.md.tmp" && mv "$OUT/latest.md.tmp" "$OUT/latest.md"
+say "done in ${ELAPSED} s; results in $OUT/$PROFILE.md (.png, .tsv); all profiles in $OUT/latest.md"

@@ -5,7 +5,8 @@
 #   faultproxy.js in front of s3rver (and of an echo server that shows exactly
 #                 what arrives upstream): a byte-exact pass-through that keeps
 #                 signatures valid, then each fault class, the control endpoint,
-#                 the log, the stats, the seed and SIGTERM.
+#                 the log, the stats, the seed and SIGTERM; and its shaping mode
+#                 (a relay adding round-trip time and a per-connection rate cap).
 # Needs node and curl; no mount, no bucketfs binary. Ends with "N passed, N failed".
 set -uo pipefail
 # shellcheck source=tests/lib/common.sh
@@ -191,6 +192,100 @@ if [ "$(wc -l <"$T_TMP/plan")" = 30 ] && grep -q 503 "$T_TMP/plan" && grep -q 50
   t_fail "--plan: the same 30 answers as the proxy gave" "$(paste -sd' ' "$T_TMP/plan") vs $(paste -sd' ' "$T_TMP/got-codes")"
 fi
 _stop_pid "$PX_PID"
+
+# --- shaping mode (--shape-rtt-ms, --shape-mb-per-s): a TCP relay that adds
+# round-trip time and caps each connection's rate. A check of the tool with
+# generous bounds (the machine is shared), not a timing test of bucketfs.
+cat >"$T_TMP/bytes.js" <<'JS'
+// answers every request with ?n=N bytes (after reading the whole request body)
+const http = require('http'), fs = require('fs');
+const srv = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    let left = Number(new URL(req.url, 'http://x').searchParams.get('n') || 0);
+    res.writeHead(200, { 'Content-Length': left });
+    const buf = Buffer.alloc(1 << 16, 120);
+    const more = () => {
+      while (left > 0) {
+        const c = buf.subarray(0, Math.min(left, buf.length));
+        left -= c.length;
+        if (!res.write(c)) return res.once('drain', more);
+      }
+      res.end();
+    };
+    more();
+  });
+});
+srv.listen(0, '127.0.0.1', () => fs.writeFileSync(process.argv[2], String(srv.address().port)));
+process.on('SIGTERM', () => process.exit(0));
+JS
+node "$T_TMP/bytes.js" "$T_TMP/bytes.port" </dev/null >"$T_TMP/bytes.stderr" 2>&1 &
+BYTES_PID=$!
+t_cleanup_push _stop_pid "$BYTES_PID"
+bytes_port=$(_wait_port "$T_TMP/bytes.port" "$BYTES_PID") || t_abort "bytes server did not start"
+# within LO HI X: LO <= X <= HI (decimals)
+within() { awk -v lo="$1" -v hi="$2" -v x="$3" 'BEGIN { exit !(x + 0 >= lo && x + 0 <= hi) }'; }
+
+# the relay passes the bytes through unchanged (echo server shows what arrives)
+start_proxy shape-echo "http://127.0.0.1:$echo_port" --shape-rtt-ms 20 --shape-mb-per-s 50 ||
+  t_abort "shaping relay did not start"
+rm -f "$T_TMP/echo.json"
+curl -sS --max-time 20 -X PUT --data-binary @"$T_TMP/small.bin" -H 'X-Mixed-Case: AbC' \
+  "$PX/a%2Fb?b=2&a=1" -o "$T_TMP/echo.json"
+t_check "shape: path, Host and body arrive unchanged" \
+  "$(node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));
+    console.log(j.url, j.rawHeaders[j.rawHeaders.indexOf("Host") + 1], j.bodyLen, j.bodySha256)' "$T_TMP/echo.json")" \
+  "/a%2Fb?b=2&a=1 127.0.0.1:${PX##*:} 300000 $want_sha"
+_stop_pid "$PX_PID"
+
+# added latency: a new connection pays the handshake and the exchange (2 rtt),
+# the next request on the same connection one rtt
+start_proxy shape-rtt "http://127.0.0.1:$bytes_port" --shape-rtt-ms 200 || t_abort "shaping relay did not start"
+read -r t1 t2 < <(curl -sS --max-time 20 -o /dev/null -o /dev/null -w '%{time_total}\n' \
+  "$PX/?n=10" "$PX/?n=10" | paste -sd' ')
+if within 0.39 2.5 "$t1" && within 0.195 1.5 "$t2" && within 0.1 9 "$(awk -v a="$t1" -v b="$t2" 'BEGIN { print a - b }')"; then
+  t_ok "shape: rtt 200 ms: new connection ${t1} s, reused ${t2} s"
+else
+  t_fail "shape: rtt 200 ms: new connection >= 0.4 s, reused >= 0.2 s and 0.1 s less" "$t1 s, $t2 s"
+fi
+_stop_pid "$PX_PID"
+
+# bandwidth cap: 5 MB at 5 MB/s takes about 1 s each way; two connections at
+# once each get the full rate (per-connection cap, not shared)
+start_proxy shape-bw "http://127.0.0.1:$bytes_port" --shape-mb-per-s 5 || t_abort "shaping relay did not start"
+head -c 5000000 /dev/zero >"$T_TMP/5mb.bin"
+down=$(curl -sS --max-time 30 -o /dev/null -w '%{time_total} %{size_download}' "$PX/?n=5000000")
+if within 0.95 4 "${down% *}" && [ "${down#* }" = 5000000 ]; then t_ok "shape: 5 MB down at 5 MB/s: ${down% *} s"; else
+  t_fail "shape: 5 MB down at 5 MB/s: 1-4 s" "$down"
+fi
+up=$(curl -sS --max-time 30 -o /dev/null -T "$T_TMP/5mb.bin" -w '%{time_total} %{size_upload}' "$PX/?n=0")
+if within 0.95 4 "${up% *}" && [ "${up#* }" = 5000000 ]; then t_ok "shape: 5 MB up at 5 MB/s: ${up% *} s"; else
+  t_fail "shape: 5 MB up at 5 MB/s: 1-4 s" "$up"
+fi
+t0=$(date +%s%N)
+curl -sS --max-time 30 -o /dev/null "$PX/?n=5000000" &
+c1=$!
+curl -sS --max-time 30 -o /dev/null "$PX/?n=5000000" &
+c2=$!
+wait "$c1" "$c2"
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ "$ms" -ge 950 ] && [ "$ms" -le 1800 ]; then t_ok "shape: two connections at once, 5 MB each: $ms ms"; else
+  t_fail "shape: two connections at once, 5 MB each: 1-1.8 s (2 s if the cap were shared)" "$ms ms"
+fi
+sleep 0.5 # a connection is logged once both its sides closed
+t_check "shape: a log line per connection" "$(log_count ' CONN up=[0-9]+ down=500[0-9]{4} ms=')" 3
+kill -TERM "$PX_PID"
+wait "$PX_PID"
+t_check "shape: SIGTERM exits 0" "$?" 0
+
+err=$(node "$PROXY" --upstream "http://127.0.0.1:$bytes_port" --shape-rtt-ms -5 2>&1 >/dev/null)
+t_check "shape: a bad value is refused (exit 2)" "$? $(head -n 1 <<<"$err")" \
+  '2 faultproxy: --shape-rtt-ms: a number >= 0, not "-5"'
+err=$(node "$PROXY" --upstream "http://127.0.0.1:$bytes_port" --shape-rtt-ms 5 --p503 10 2>&1 >/dev/null)
+if [ "$?" = 2 ] && grep -q 'chain a shaping and a fault proxy' <<<"$err"; then t_ok "shape: with fault flags: refused, says why"; else
+  t_fail "shape: with fault flags: refused, says why" "$err"
+fi
+_stop_pid "$BYTES_PID"
 
 # --- in front of s3rver
 with_server s3rver || t_abort "s3rver did not start"

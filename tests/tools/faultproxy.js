@@ -12,12 +12,14 @@
 
 const http = require('http');
 const fs = require('fs');
+const netshape = require('./netshape');
 
 const USAGE = `usage: faultproxy.js --upstream http://127.0.0.1:PORT [options]
   --listen-host H       address to listen on (127.0.0.1)
   --port N              port to listen on (0 = the kernel picks one)
   --port-file F         write the listening port to F (atomically) when ready
   --log F               one line per request (appended)
+${netshape.USAGE}
   --seed N              seed of the fault decisions (default: from the clock; logged)
   --p503 P --p500 P --p429 P
                         percent of requests answered locally with that status
@@ -164,11 +166,21 @@ function makeRng(seed) {
 // --- state -----------------------------------------------------------------
 
 let opt;
+let shape; // the shaping mode's flags (tests/tools/netshape.js)
 try {
-  opt = parseArgs(process.argv.slice(2));
+  const split = netshape.takeArgs(process.argv.slice(2));
+  shape = split.shape;
+  opt = parseArgs(split.rest);
+  if (shape.active && (Object.keys(opt.patch).length > 0 || opt.plan > 0)) {
+    throw new Error('the shaping flags make a TCP relay without faults; chain a shaping and a fault proxy');
+  }
 } catch (e) {
   process.stderr.write(`faultproxy: ${e.message}\n${USAGE}\n`);
   process.exit(2);
+}
+if (shape.active) {
+  netshape.run(opt, shape);
+  return; // a CommonJS module may return: the rest of this file is the fault proxy
 }
 let cfg;
 try {
