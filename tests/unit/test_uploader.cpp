@@ -24,6 +24,7 @@ extern "C" {
 }
 
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
+#include "bucketfs/stage/closed_mark.hpp"
 #include "bucketfs/stage/staging_area.hpp"
 #include "bucketfs/store/faulty_object_store.hpp"
 #include "bucketfs/store/memory_object_store.hpp"
@@ -320,6 +321,59 @@ void test_complete_answered_500_but_done(void** state) {
   assert_int_equal(w->mem.calls("complete_multipart"), 1);
   assert_true(w->cp->load_failed()->empty());
   assert_false(fsys::exists(r.staging_path));
+}
+
+// Planted in the staging dir by someone else (issue 15): a data file that is
+// a symlink to a file of the system, with a valid sidecar mark and with a
+// legacy .key sidecar, and a checkpoint record naming a file outside the
+// staging dir. None of them is uploaded, and the target is untouched.
+void test_planted_staging_entries_are_not_uploaded(void** state) {
+  auto* w = static_cast<World*>(*state);
+  const std::string canary = w->dir + "/canary";
+  {
+    std::ofstream(canary) << "root:secret-hash:19000:0:99999:7:::\n";
+  }
+  struct stat cst {};
+  assert_int_equal(::stat(canary.c_str(), &cst), 0);
+  const std::string sdir = w->staging->dir();
+  const std::string name1 = "6b0e0000-1-1-00000001", name2 = "6b0e0000-1-1-00000002";
+  assert_int_equal(::symlink(canary.c_str(), (sdir + "/" + name1 + ".data").c_str()), 0);
+  stage::ClosedMark m;
+  m.key = "stolen/shadow";
+  m.generation = 5;
+  m.size = static_cast<uint64_t>(cst.st_size);
+  m.mtime_ns = static_cast<int64_t>(cst.st_mtim.tv_sec) * 1000000000 + cst.st_mtim.tv_nsec;
+  {
+    std::ofstream(sdir + "/" + name1 + ".mark", std::ios::binary) << stage::encode_mark(m);
+  }
+  assert_int_equal(::symlink(canary.c_str(), (sdir + "/" + name2 + ".data").c_str()), 0);
+  {
+    std::ofstream(sdir + "/" + name2 + ".key") << "stolen/legacy\n6\n";
+  }
+  checkpoint::UploadRecord foreign;
+  foreign.key = "foreign/record";
+  foreign.bucket = "b";
+  foreign.staging_path = canary;
+  foreign.size = m.size;
+  foreign.mtime_ns = m.mtime_ns;
+  foreign.generation = 7;
+  assert_true(w->cp->put(foreign).ok());
+
+  Uploader u(w->mem, *w->cp, *w->staging, cfg(2));
+  auto rep = u.resume();
+  assert_true(rep.ok());
+  assert_int_equal(rep->resumed, 0);
+  u.start();
+  assert_true(wait_idle(u));
+  assert_false(w->mem.object_data("stolen/shadow").has_value());
+  assert_false(w->mem.object_data("stolen/legacy").has_value());
+  assert_false(w->mem.object_data("foreign/record").has_value());
+  assert_int_equal(w->mem.calls("put") + w->mem.calls("create_multipart"), 0);
+  std::ifstream in(canary);
+  std::string line;
+  std::getline(in, line);
+  assert_string_equal(line.c_str(), "root:secret-hash:19000:0:99999:7:::");
+  assert_false(w->cp->get("foreign/record")->has_value());  // dropped, never followed
 }
 
 // Runs one crash scenario: the k-th store call is the last before the "crash".
@@ -708,6 +762,7 @@ int main() {
       cmocka_unit_test_setup_teardown(test_record_under_both_keys, setup, teardown),
       cmocka_unit_test_setup_teardown(test_key_outside_prefix_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_budget_spent_then_retry, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_planted_staging_entries_are_not_uploaded, setup, teardown),
       cmocka_unit_test_setup_teardown(test_given_up_upload_resumes_at_mount, setup, teardown),
       cmocka_unit_test_setup_teardown(test_complete_answered_500_but_done, setup, teardown),
   };
