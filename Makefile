@@ -29,7 +29,7 @@ override LDFLAGS  += -pthread
 override CXXFLAGS += -fstack-protector-strong -fPIE $(if $(SANITIZE),,-U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2)
 override LDFLAGS  += -pie -Wl,-z,relro,-z,now
 ifneq ($(SANITIZE),)
-override CXXFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
+override CXXFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1 -DBUCKETFS_LOCK_RANKS
 override LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 

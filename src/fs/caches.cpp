@@ -49,7 +49,7 @@ const Attr* DirListing::find(const std::string& name) const {
 MetaCache::MetaCache(double stat_ttl, double dir_ttl) : stat_ttl_(seconds(stat_ttl)), dir_ttl_(seconds(dir_ttl)) {}
 
 bool MetaCache::get_attr(const std::string& path, Attr* out) const {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   auto it = attrs_.find(path);
   if (it == attrs_.end() || it->second.expires <= Clock::now()) return false;
   *out = it->second.attr;
@@ -58,13 +58,13 @@ bool MetaCache::get_attr(const std::string& path, Attr* out) const {
 
 void MetaCache::put_attr(const std::string& path, const Attr& a) {
   if (stat_ttl_ == Clock::duration::zero()) return;
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   attrs_[path] = AttrEntry{a, Clock::now() + stat_ttl_};
   if (++puts_since_prune_ >= kPruneEvery) prune_locked();
 }
 
 std::shared_ptr<const DirListing> MetaCache::get_dir(const std::string& path) const {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   auto it = dirs_.find(path);
   if (it == dirs_.end() || it->second.expires <= Clock::now()) return nullptr;
   return it->second.listing;
@@ -72,7 +72,7 @@ std::shared_ptr<const DirListing> MetaCache::get_dir(const std::string& path) co
 
 void MetaCache::put_dir(const std::string& path, std::shared_ptr<const DirListing> listing) {
   if (dir_ttl_ == Clock::duration::zero()) return;
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   dirs_[path] = DirEntry{std::move(listing), Clock::now() + dir_ttl_};
   if (++puts_since_prune_ >= kPruneEvery) prune_locked();
 }
@@ -80,7 +80,7 @@ void MetaCache::put_dir(const std::string& path, std::shared_ptr<const DirListin
 void MetaCache::put_first_page(const std::string& path, std::shared_ptr<const store::ListPage> page) {
   if (dir_ttl_ == Clock::duration::zero()) return;
   constexpr size_t kMaxFirstPages = 16;
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   const auto now = Clock::now();
   std::erase_if(first_pages_, [&](const auto& kv) { return kv.second.expires <= now; });
   if (first_pages_.size() >= kMaxFirstPages && !first_pages_.count(path)) {
@@ -93,7 +93,7 @@ void MetaCache::put_first_page(const std::string& path, std::shared_ptr<const st
 }
 
 std::shared_ptr<const store::ListPage> MetaCache::take_first_page(const std::string& path) {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   auto it = first_pages_.find(path);
   if (it == first_pages_.end()) return nullptr;
   auto page = it->second.expires > Clock::now() ? std::move(it->second.page) : nullptr;
@@ -104,7 +104,7 @@ std::shared_ptr<const store::ListPage> MetaCache::take_first_page(const std::str
 void MetaCache::note_entry(const std::string& path, const Attr& a) {
   put_attr(path, a);
   if (path.empty()) return;
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   first_pages_.erase(KeyMapper::parent_of(path));  // a page cannot take an entry in its place
   auto it = dirs_.find(KeyMapper::parent_of(path));
   if (it == dirs_.end()) return;
@@ -122,7 +122,7 @@ void MetaCache::note_entry(const std::string& path, const Attr& a) {
 }
 
 void MetaCache::invalidate(const std::string& path) {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   attrs_.erase(path);
   dirs_.erase(path);
   first_pages_.erase(path);
@@ -133,7 +133,7 @@ void MetaCache::invalidate(const std::string& path) {
 }
 
 void MetaCache::invalidate_tree(const std::string& path) {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   erase_tree(attrs_, path);
   erase_tree(dirs_, path);
   erase_tree(first_pages_, path);
@@ -144,7 +144,7 @@ void MetaCache::invalidate_tree(const std::string& path) {
 }
 
 void MetaCache::clear() {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   attrs_.clear();
   dirs_.clear();
   first_pages_.clear();

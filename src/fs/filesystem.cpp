@@ -418,7 +418,7 @@ int Filesystem::read(uint64_t fh, uint64_t offset, size_t size, const ReadSink& 
     deliver(buf.get(), got);
     return 0;
   }
-  std::lock_guard<std::mutex> lk(h->mu);
+  std::lock_guard<RankedMutex> lk(h->mu);
   if (h->local) {
     // Unlinked while open: its private copy.
     if (offset >= h->local->size) {

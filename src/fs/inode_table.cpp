@@ -15,7 +15,7 @@ InodeTable::InodeTable() {
 }
 
 Ino InodeTable::ref(const std::string& path, mode_t type, uint64_t n) {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   type &= S_IFMT;
   auto it = by_path_.find(path);
   if (it != by_path_.end()) {
@@ -35,13 +35,13 @@ Ino InodeTable::ref(const std::string& path, mode_t type, uint64_t n) {
 }
 
 Ino InodeTable::find(const std::string& path) const {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   auto it = by_path_.find(path);
   return it == by_path_.end() ? 0 : it->second;
 }
 
 bool InodeTable::path_of(Ino ino, std::string* path, mode_t* type) const {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   auto it = nodes_.find(ino);
   if (it == nodes_.end() || !it->second.attached) return false;
   *path = it->second.path;
@@ -51,7 +51,7 @@ bool InodeTable::path_of(Ino ino, std::string* path, mode_t* type) const {
 
 void InodeTable::forget(Ino ino, uint64_t n) {
   if (ino == kRootIno) return;
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   auto it = nodes_.find(ino);
   if (it == nodes_.end()) return;
   Node& node = it->second;
@@ -84,12 +84,12 @@ void InodeTable::detach_locked(const std::string& path) {
 }
 
 void InodeTable::detach(const std::string& path) {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   detach_locked(path);
 }
 
 void InodeTable::rename(const std::string& from, const std::string& to) {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   detach_locked(to);
   std::vector<std::pair<std::string, Ino>> moved;
   for (auto it = by_path_.lower_bound(from); it != by_path_.end(); ++it) {
@@ -105,12 +105,12 @@ void InodeTable::rename(const std::string& from, const std::string& to) {
 }
 
 size_t InodeTable::size() const {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   return nodes_.size();
 }
 
 uint64_t InodeTable::lookup_count(Ino ino) const {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<RankedMutex> lk(mu_);
   auto it = nodes_.find(ino);
   return it == nodes_.end() ? 0 : it->second.nlookup;
 }

@@ -56,7 +56,7 @@ int Filesystem::make_special(Ino parent, const std::string& name, mode_t mode, d
   if (type != S_IFIFO && type != S_IFSOCK && type != S_IFCHR && type != S_IFBLK) return EINVAL;
   std::string path;
   if (int rc = child_path(parent, name, &path)) return rc;
-  std::lock_guard<std::mutex> lk(mutate_mu_);
+  std::lock_guard<RankedMutex> lk(mutate_mu_);
   Attr existing;
   int rc = stat_path(path, &existing);
   if (rc == 0) return EEXIST;
@@ -100,7 +100,7 @@ int Filesystem::mkdir(Ino parent, const std::string& name, mode_t mode, const Co
   if (opts_.read_only) return EROFS;
   std::string path;
   if (int rc = child_path(parent, name, &path)) return rc;
-  std::lock_guard<std::mutex> lk(mutate_mu_);
+  std::lock_guard<RankedMutex> lk(mutate_mu_);
   Attr existing;
   int rc = stat_path(path, &existing);
   if (rc == 0) return EEXIST;
@@ -120,7 +120,7 @@ int Filesystem::rmdir(Ino parent, const std::string& name) {
   if (opts_.read_only) return EROFS;
   std::string path;
   if (int rc = child_path(parent, name, &path)) return rc;
-  std::lock_guard<std::mutex> lk(mutate_mu_);
+  std::lock_guard<RankedMutex> lk(mutate_mu_);
   cache_.invalidate(path);  // decide on fresh facts
   Attr a;
   if (int rc = stat_path(path, &a)) return rc;
@@ -140,7 +140,7 @@ int Filesystem::unlink(Ino parent, const std::string& name) {
   if (opts_.read_only) return EROFS;
   std::string path;
   if (int rc = child_path(parent, name, &path)) return rc;
-  std::lock_guard<std::mutex> lk(mutate_mu_);
+  std::lock_guard<RankedMutex> lk(mutate_mu_);
   Attr a;
   if (int rc = stat_path(path, &a)) return rc;
   if (a.is_dir()) return EISDIR;
@@ -200,7 +200,7 @@ int Filesystem::symlink(const std::string& target, Ino parent, const std::string
   if (target.size() > kMaxSymlinkTarget) return ENAMETOOLONG;
   std::string path;
   if (int rc = child_path(parent, name, &path)) return rc;
-  std::lock_guard<std::mutex> lk(mutate_mu_);
+  std::lock_guard<RankedMutex> lk(mutate_mu_);
   Attr existing;
   int rc = stat_path(path, &existing);
   if (rc == 0) return EEXIST;
@@ -250,7 +250,7 @@ int Filesystem::setattr(Ino ino, const SetAttr& changes, struct stat* out, doubl
   }
   const unsigned meta_bits = SetAttr::kMode | SetAttr::kUid | SetAttr::kGid | SetAttr::kMtime | SetAttr::kAtime;
   if (opts_.read_only && (changes.valid & (meta_bits | SetAttr::kSize))) return EROFS;
-  std::lock_guard<std::mutex> lk(mutate_mu_);
+  std::lock_guard<RankedMutex> lk(mutate_mu_);
   cache_.invalidate(path);
   Attr a;
   if (int rc = stat_path(path, &a)) return rc;
@@ -411,7 +411,7 @@ int Filesystem::rename(Ino parent, const std::string& name, Ino new_parent, cons
   std::string from, to;
   if (int rc = child_path(parent, name, &from)) return rc;
   if (int rc = child_path(new_parent, new_name, &to)) return rc;
-  std::lock_guard<std::mutex> lk(mutate_mu_);
+  std::lock_guard<RankedMutex> lk(mutate_mu_);
   cache_.invalidate(from);
   cache_.invalidate(to);
   Attr src;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bucketfs/util/ranked_mutex.hpp"
 #include "bucketfs/fs/caches.hpp"
 #include "bucketfs/fs/filesystem.hpp"
 #include "bucketfs/fs/prefetcher.hpp"
@@ -26,7 +27,7 @@ struct Filesystem::Pending {
   // The file's lock: data changes, commits and namespace changes of this file.
   // Lock order: after Filesystem::mutate_mu_, before PendingRegistry::mu_ and
   // FileHandle::mu; held across staging I/O, downloads and Uploader::cancel.
-  std::mutex mu;
+  RankedMutex mu{LockRank::FsPending, /*nested=*/true};
 
   // A closed generation whose staging file carries its mark and whose upload
   // is queued or running.
@@ -73,7 +74,7 @@ struct Filesystem::LocalCopy {
 };
 
 struct Filesystem::FileHandle {
-  std::mutex mu;  // one open file's read state; after Pending::mu, before every leaf lock
+  RankedMutex mu{LockRank::FsHandle};  // one open file's read state; after Pending::mu, before every leaf lock
   Ino ino = 0;
   std::string path;  // at open (a rename does not change it)
   int flags = 0;

@@ -173,7 +173,7 @@ int Filesystem::move_pending(const std::shared_ptr<Pending>& p, const std::strin
   const std::string old_key = keys_.file_key(old_path), new_key = keys_.file_key(new_path);
   // A pending file at the destination is replaced: its upload stops first.
   auto replaced = find_pending(new_path);
-  std::unique_lock<std::mutex> rlk;  // only a rename holds two Pending locks (see the lock order)
+  std::unique_lock<RankedMutex> rlk;  // only a rename holds two Pending locks (see the lock order)
   if (replaced && replaced != p) {
     rlk = std::unique_lock(replaced->mu);
     write_.uploader->cancel(new_key);

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bucketfs/util/ranked_mutex.hpp"
 #include "pending.hpp"
 
 namespace bucketfs::fs {
@@ -35,7 +36,7 @@ class PendingRegistry {
   PendingRegistry();
 
   // Guards the registry and the Pending fields it owns.
-  std::unique_lock<std::mutex> lock() const { return std::unique_lock(mu_); }
+  std::unique_lock<RankedMutex> lock() const { return std::unique_lock(mu_); }
 
   // All of these take the lock themselves.
   Ptr find(const std::string& path) const;
@@ -62,7 +63,7 @@ class PendingRegistry {
   Ptr find_locked(const std::string& path) const;
 
  private:
-  mutable std::mutex mu_;
+  mutable RankedMutex mu_{LockRank::FsRegistry};
   std::map<std::string, Ptr> map_;
   uint64_t next_generation_ = 1;
 };

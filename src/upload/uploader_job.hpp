@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "bucketfs/util/ranked_mutex.hpp"
 #include "bucketfs/upload/uploader.hpp"
 #include "bucketfs/util/fd.hpp"
 
@@ -42,7 +43,7 @@ struct Uploader::Job {
   Clock::time_point not_before{};
   Clock::time_point started = Clock::now();
   Fd fd;                 // staging file, read-only
-  std::mutex record_mu;  // serialises checkpoint writes of this job (before mu_)
+  RankedMutex record_mu{LockRank::UploadRecord};  // serialises checkpoint writes of this job (before mu_)
 
   explicit Job(ClosedFile f) : file(std::move(f)) {}
   const std::string& key() const { return file.mark.key; }

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bucketfs/util/ranked_mutex.hpp"
 #include "bucketfs/store/object_store.hpp"
 
 namespace bucketfs::fs {
@@ -84,7 +85,7 @@ class AtimeTable {
   static bool due(const Attr& a, const struct timespec& now);
 
  private:
-  mutable std::mutex mu_;  // leaf lock
+  mutable RankedMutex mu_{LockRank::FsLeaf};  // leaf lock
   std::map<std::string, struct timespec> times_;
 };
 
@@ -126,7 +127,7 @@ class MetaCache {
 
   const Clock::duration stat_ttl_;
   const Clock::duration dir_ttl_;
-  mutable std::mutex mu_;  // leaf lock
+  mutable RankedMutex mu_{LockRank::FsLeaf};  // leaf lock
   std::map<std::string, AttrEntry> attrs_;
   std::map<std::string, DirEntry> dirs_;
   struct PageEntry {

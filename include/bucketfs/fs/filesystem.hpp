@@ -11,7 +11,8 @@
 // mapped by store::to_errno. Methods do not throw except std::bad_alloc (the
 // adapter's guard turns anything else into EIO).
 // Thread-safety: all methods may be called concurrently from FUSE workers.
-// Lock order (acquire top to bottom, never upwards):
+// Lock order (acquire top to bottom, never upwards; each is a RankedMutex,
+// util/ranked_mutex.hpp, so the sanitizer builds abort on a violation):
 //   mutate_mu_          serializes namespace changes (held across store calls)
 //   Pending::mu         one staged file's data changes, commits and namespace
 //                       changes (held across staging I/O, the download into
@@ -22,11 +23,14 @@
 //                       a read replies from inside it, see read())
 //   PendingRegistry::mu_  the pending files' map and state (leaf)
 //   MetaCache, InodeTable, HandleTable, PrefetchBudget locks   leaves
-// PendingRegistry::mu_ is held around MetaCache's lock where a settled file's
-// attributes go to the cache in the same step (on_upload_done); no other two
-// leaves are ever held at once. The Uploader's done handler (on_upload_done)
-// runs with the job's record lock held and takes only leaves, so any caller
-// may wait in Uploader::cancel.
+// Uploader::cancel/submit are called under Pending::mu and take the
+// uploader's locks (Job::record_mu, then Uploader::mu_), ranked between
+// FileHandle::mu and PendingRegistry::mu_. PendingRegistry::mu_ is held around
+// MetaCache's lock where a settled file's attributes go to the cache in the
+// same step (on_upload_done); no two leaves are ever held at once. The
+// Uploader's done handler (on_upload_done) runs with the job's record lock
+// held and takes only the registry and leaves, so any caller may wait in
+// Uploader::cancel.
 // Ownership: the Filesystem borrows the ObjectStore, which must outlive it.
 #pragma once
 
@@ -45,6 +49,7 @@
 #include <string>
 #include <vector>
 
+#include "bucketfs/util/ranked_mutex.hpp"
 #include "bucketfs/fs/caches.hpp"
 #include "bucketfs/fs/handle_table.hpp"
 #include "bucketfs/fs/inode_table.hpp"
@@ -281,7 +286,7 @@ class Filesystem {
   PrefetchBudget budget_;
   const std::time_t mount_time_;
 
-  std::mutex mutate_mu_;  // first in the lock order (see the file header)
+  RankedMutex mutate_mu_{LockRank::FsMutate};  // first in the lock order (see the file header)
 
   WritePath write_;
   // Files written and not yet confirmed in the bucket (pending_registry.hpp).

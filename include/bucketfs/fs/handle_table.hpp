@@ -12,6 +12,8 @@
 #include <mutex>
 #include <vector>
 
+#include "bucketfs/util/ranked_mutex.hpp"
+
 namespace bucketfs::fs {
 
 template <class H>
@@ -58,9 +60,10 @@ class HandleTable {
   }
 
  private:
-  mutable std::mutex mu_;
+  mutable RankedMutex mu_{LockRank::FsLeaf};
   std::map<uint64_t, std::shared_ptr<H>> map_;
   uint64_t next_ = 1;
 };
 
 }  // namespace bucketfs::fs
+

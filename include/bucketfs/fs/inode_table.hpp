@@ -16,6 +16,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "bucketfs/util/ranked_mutex.hpp"
+
 namespace bucketfs::fs {
 
 using Ino = uint64_t;
@@ -51,10 +53,11 @@ class InodeTable {
   };
   void detach_locked(const std::string& path);
 
-  mutable std::mutex mu_;  // leaf lock
+  mutable RankedMutex mu_{LockRank::FsLeaf};  // leaf lock
   std::unordered_map<Ino, Node> nodes_;
   std::map<std::string, Ino> by_path_;  // attached nodes only
   Ino next_ = kRootIno + 1;
 };
 
 }  // namespace bucketfs::fs
+

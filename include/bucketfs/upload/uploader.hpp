@@ -23,9 +23,13 @@
 //    done handler's owner (fs/) knows whether a newer generation uses it.
 // Threads: a fixed pool of `concurrency` workers shared by all files; requests
 // of one file run in parallel.
-// Lock order: Job::record_mu before mu_ (a checkpoint write takes the job's
-// record_mu, then mu_ briefly to copy the record). The done handler is called
-// with record_mu held and mu_ free; it must not call back into the Uploader.
+// Lock order (util/ranked_mutex.hpp, checked in the sanitizer builds):
+// callers' locks (the filesystem's Pending::mu around submit/cancel), then
+// Job::record_mu (UploadRecord), then mu_ (UploadQueue). A checkpoint write
+// takes the job's record_mu, then mu_ briefly to copy the record. The done
+// handler is called with record_mu held and mu_ free; it may take only locks
+// ranked above UploadRecord (the filesystem's registry and leaves) and must
+// not call back into the Uploader.
 // Thread-safety: every public method may be called from any thread.
 #pragma once
 
@@ -43,6 +47,7 @@
 #include <thread>
 #include <vector>
 
+#include "bucketfs/util/ranked_mutex.hpp"
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
 #include "bucketfs/stage/staging_area.hpp"
 #include "bucketfs/store/object_store.hpp"
@@ -183,9 +188,9 @@ class Uploader {
   UploaderConfig cfg_;
   DoneHandler done_;
 
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;                   // a task may be available / stopping
-  std::condition_variable idle_cv_;                   // a request finished or a job ended
+  mutable RankedMutex mu_{LockRank::UploadQueue};
+  std::condition_variable_any work_cv_;                  // a task may be available / stopping
+  std::condition_variable_any idle_cv_;                  // a request finished or a job ended
   std::map<std::string, std::shared_ptr<Job>> jobs_;  // by key: at most one each
   std::list<std::shared_ptr<Job>> order_;             // FIFO: earlier files first
   std::deque<checkpoint::PendingAbort> aborts_;       // queued in the store too
