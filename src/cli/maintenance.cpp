@@ -160,7 +160,8 @@ Result<LocalUploads, std::string> load_local_uploads(const std::string& cache_di
       // An upload that gave up keeps its staged file: `bucketfs retry` or the
       // next mount resumes it, so it is pending, not an orphan.
       struct stat sf {};
-      const bool kept = !r.staging_path.empty() && ::lstat(r.staging_path.c_str(), &sf) == 0 && S_ISREG(sf.st_mode);
+      const bool kept =
+          !r.staging_path.empty() && ::lstat(r.staging_path.c_str(), &sf) == 0 && S_ISREG(sf.st_mode);
       (kept ? out.pending : out.failed).insert(r.upload_id);
     }
   }

@@ -315,9 +315,10 @@ std::vector<std::string> locate_state_dirs(const std::string& mountpoint, std::s
     dirs = find_state_dirs(cache_dir, mountpoint, bucket);
   if (dirs.empty()) {
     if (!mountpoint.empty())
-      *error = "no bucketfs mount is registered at " + mountpoint + " (a running mount registers under " +
-               runtime_dir() + ") and " + cache_dir +
-               " has no state for it; for a mount that is not running, give the cache_dir it used: --cache-dir DIR";
+      *error =
+          "no bucketfs mount is registered at " + mountpoint + " (a running mount registers under " +
+          runtime_dir() + ") and " + cache_dir +
+          " has no state for it; for a mount that is not running, give the cache_dir it used: --cache-dir DIR";
     else
       *error = "no bucketfs state under " + cache_dir;
   }

@@ -15,10 +15,10 @@
 #include <cerrno>
 #include <cstring>
 
-#include "bucketfs/util/secret.hpp"
 #include "bucketfs/creds/sources.hpp"
 #include "bucketfs/creds/timestamps.hpp"
 #include "bucketfs/util/json.hpp"
+#include "bucketfs/util/secret.hpp"
 #include "http_call.hpp"
 
 extern char** environ;

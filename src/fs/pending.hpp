@@ -14,12 +14,12 @@
 #include <string>
 #include <vector>
 
-#include "bucketfs/util/ranked_mutex.hpp"
 #include "bucketfs/fs/caches.hpp"
 #include "bucketfs/fs/filesystem.hpp"
 #include "bucketfs/fs/prefetcher.hpp"
 #include "bucketfs/stage/closed_mark.hpp"
 #include "bucketfs/util/fd.hpp"
+#include "bucketfs/util/ranked_mutex.hpp"
 
 namespace bucketfs::fs {
 

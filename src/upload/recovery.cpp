@@ -125,8 +125,8 @@ RecoveryPlan plan_recovery(const std::vector<stage::StagedEntry>& staged,
       auto f = failed_by_key.find(key);
       if (f != failed_by_key.end() && describes(*f->second, u.file)) {
         u.progress = *f->second;
-        u.progress->state = u.progress->upload_id.empty() ? checkpoint::UploadState::Pending
-                                                          : checkpoint::UploadState::Uploading;
+        u.progress->state =
+            u.progress->upload_id.empty() ? checkpoint::UploadState::Pending : checkpoint::UploadState::Uploading;
         u.progress->attempts = 0;
         u.progress->last_error.clear();
         plan.unfail.push_back(key);

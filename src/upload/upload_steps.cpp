@@ -233,7 +233,8 @@ void Uploader::run_reconcile(Job& job) {
         auto v = already_ours(store_, snapshot, job.plan.count, job.fd.get());
         done_before = v.verdict == store::Verdict::Yes;
         LOG_INFO("multipart upload of " << key << " is gone from the server; the object "
-                                        << (done_before ? "is" : "is not known to be") << " ours (" << v.how << ")");
+                                        << (done_before ? "is" : "is not known to be") << " ours (" << v.how
+                                        << ")");
       }
       std::shared_ptr<Job> self;
       {

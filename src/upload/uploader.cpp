@@ -420,8 +420,9 @@ void Uploader::record_failure(const std::shared_ptr<Job>& job) {
     const store::RetryBudget budget = store::default_budget(job->fail_class);
     if (budget.passes != store::kUnbounded && spent > budget.passes) {
       job->parked = true;
-      job->rec.last_error = "gave up after " + std::to_string(spent) + " failed attempt" + (spent == 1 ? "" : "s") +
-                            " (" + store::name(job->fail_class) + "): " + job->fail_reason +
+      job->rec.last_error = "gave up after " + std::to_string(spent) + " failed attempt" +
+                            (spent == 1 ? "" : "s") + " (" + store::name(job->fail_class) +
+                            "): " + job->fail_reason +
                             "; the staged file is kept: fix the cause, then run `bucketfs retry`";
     }
     give_up = job->parked;
@@ -512,7 +513,7 @@ std::set<std::string> take_retry_request(const std::string& path) {
   if (path.empty()) return keys;
   Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
   if (!fd) return keys;
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() || st.st_size > (1 << 20)) {
     LOG_WARN("ignoring " << path << ": not a small regular file of ours");
     ::unlink(path.c_str());
@@ -566,7 +567,6 @@ void Uploader::unpark_retried() {
     j->not_before = Clock::now();
     failed_generation_.erase(j->key());
     LOG_INFO("upload of " << j->key() << " is tried again (bucketfs retry)");
-
   }
   work_cv_.notify_all();
 }

@@ -10,9 +10,9 @@
 #include <set>
 #include <string>
 
-#include "bucketfs/util/ranked_mutex.hpp"
 #include "bucketfs/upload/uploader.hpp"
 #include "bucketfs/util/fd.hpp"
+#include "bucketfs/util/ranked_mutex.hpp"
 
 namespace bucketfs::upload {
 
@@ -42,7 +42,7 @@ struct Uploader::Job {
   std::time_t lost_since = 0;
   Clock::time_point not_before{};
   Clock::time_point started = Clock::now();
-  Fd fd;                 // staging file, read-only
+  Fd fd;                                          // staging file, read-only
   RankedMutex record_mu{LockRank::UploadRecord};  // serialises checkpoint writes of this job (before mu_)
 
   explicit Job(ClosedFile f) : file(std::move(f)) {}

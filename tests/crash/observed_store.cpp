@@ -42,14 +42,15 @@ st::StoreResult<std::string> ObservedStore::copy(const std::string& src, const s
 st::StoreResult<st::ListPage> ObservedStore::list(const st::ListRequest& req) {
   return report("list", req.prefix, "", inner_.list(req), false);
 }
-st::StoreResult<st::MultipartUpload> ObservedStore::create_upload(const std::string& key, const st::PutOptions& opts) {
+st::StoreResult<st::MultipartUpload> ObservedStore::create_upload(const std::string& key,
+                                                                  const st::PutOptions& opts) {
   auto r = inner_.create_upload(key, opts);
   const std::string id = r ? r->upload_id : "";
   return report("create_multipart", key, id, std::move(r), true);
 }
 st::StoreResult<st::PartInfo> ObservedStore::upload_part(const std::string& key, const st::MultipartUpload& upload,
-                                                       int part_number, const st::FileRange& body,
-                                                       const st::BodyChecksums& known) {
+                                                         int part_number, const st::FileRange& body,
+                                                         const st::BodyChecksums& known) {
   return report("upload_part", key, upload.upload_id, inner_.upload_part(key, upload, part_number, body, known),
                 true);
 }
@@ -59,8 +60,9 @@ st::StoreResult<st::PartInfo> ObservedStore::upload_part_copy(const std::string&
   return report("upload_part_copy", key, upload_id,
                 inner_.upload_part_copy(key, upload_id, part_number, src_key, offset, length), true);
 }
-st::StoreResult<std::string> ObservedStore::complete_upload(const std::string& key, const st::MultipartUpload& upload,
-                                                          const std::vector<st::PartInfo>& parts) {
+st::StoreResult<std::string> ObservedStore::complete_upload(const std::string& key,
+                                                            const st::MultipartUpload& upload,
+                                                            const std::vector<st::PartInfo>& parts) {
   return report("complete_multipart", key, upload.upload_id, inner_.complete_upload(key, upload, parts), true);
 }
 st::StoreResult<void> ObservedStore::abort_multipart(const std::string& key, const std::string& upload_id) {

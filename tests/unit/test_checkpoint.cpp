@@ -108,9 +108,9 @@ bool same(const UploadRecord& a, const UploadRecord& b) {
   }
   return a.key == b.key && a.bucket == b.bucket && a.staging_path == b.staging_path && a.size == b.size &&
          a.mtime_ns == b.mtime_ns && a.generation == b.generation && a.part_size == b.part_size &&
-         a.upload_id == b.upload_id && a.checksum_algo == b.checksum_algo && a.meta == b.meta && a.content_type == b.content_type &&
-         a.state == b.state && a.attempts == b.attempts && a.last_error == b.last_error &&
-         a.created == b.created && a.updated == b.updated;
+         a.upload_id == b.upload_id && a.checksum_algo == b.checksum_algo && a.meta == b.meta &&
+         a.content_type == b.content_type && a.state == b.state && a.attempts == b.attempts &&
+         a.last_error == b.last_error && a.created == b.created && a.updated == b.updated;
 }
 
 // Opens s->store; returns -1 on success, else the StoreError kind (kept in s->err).

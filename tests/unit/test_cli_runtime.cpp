@@ -4,9 +4,9 @@
 // prints about the mount and its credentials, and the credential options.
 //
 // C++ objects live in a fixture-owned State (cmocka longjmps on failure).
-#include <filesystem>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <filesystem>
 
 #include <algorithm>
 #include <csetjmp>

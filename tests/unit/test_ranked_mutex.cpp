@@ -11,10 +11,10 @@
 
 #include <csetjmp>
 #include <csignal>
-#include <cstdio>
 #include <cstdarg>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <mutex>
 extern "C" {

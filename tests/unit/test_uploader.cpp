@@ -241,16 +241,12 @@ void test_budget_spent_then_retry(void** state) {
   assert_int_equal(u.wait("gives/up", 1), EIO);
   // The cause fixed, a retry request for another key changes nothing...
   faulty.fail_next("create_multipart", 0, denied);
-  {
-    std::ofstream(c.retry_request_file) << "other/key\n";
-  }
+  { std::ofstream(c.retry_request_file) << "other/key\n"; }
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   assert_false(failed_reason().empty());
   assert_false(w->mem.object_data("gives/up").has_value());
   // ...and one for this key (or "*") sends it.
-  {
-    std::ofstream(c.retry_request_file) << "gives/up\n";
-  }
+  { std::ofstream(c.retry_request_file) << "gives/up\n"; }
   assert_true(wait_for([&] { return w->mem.object_data("gives/up").has_value(); }, 15000));
   assert_true(wait_idle(u));
   assert_true(*w->mem.object_data("gives/up") == data);
@@ -330,9 +326,7 @@ void test_complete_answered_500_but_done(void** state) {
 void test_planted_staging_entries_are_not_uploaded(void** state) {
   auto* w = static_cast<World*>(*state);
   const std::string canary = w->dir + "/canary";
-  {
-    std::ofstream(canary) << "root:secret-hash:19000:0:99999:7:::\n";
-  }
+  { std::ofstream(canary) << "root:secret-hash:19000:0:99999:7:::\n"; }
   struct stat cst {};
   assert_int_equal(::stat(canary.c_str(), &cst), 0);
   const std::string sdir = w->staging->dir();
@@ -343,13 +337,9 @@ void test_planted_staging_entries_are_not_uploaded(void** state) {
   m.generation = 5;
   m.size = static_cast<uint64_t>(cst.st_size);
   m.mtime_ns = static_cast<int64_t>(cst.st_mtim.tv_sec) * 1000000000 + cst.st_mtim.tv_nsec;
-  {
-    std::ofstream(sdir + "/" + name1 + ".mark", std::ios::binary) << stage::encode_mark(m);
-  }
+  { std::ofstream(sdir + "/" + name1 + ".mark", std::ios::binary) << stage::encode_mark(m); }
   assert_int_equal(::symlink(canary.c_str(), (sdir + "/" + name2 + ".data").c_str()), 0);
-  {
-    std::ofstream(sdir + "/" + name2 + ".key") << "stolen/legacy\n6\n";
-  }
+  { std::ofstream(sdir + "/" + name2 + ".key") << "stolen/legacy\n6\n"; }
   checkpoint::UploadRecord foreign;
   foreign.key = "foreign/record";
   foreign.bucket = "b";

@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "bucketfs/util/ranked_mutex.hpp"
 #include "bucketfs/store/object_store.hpp"
+#include "bucketfs/util/ranked_mutex.hpp"
 
 namespace bucketfs::fs {
 

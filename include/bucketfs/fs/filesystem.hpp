@@ -49,7 +49,6 @@
 #include <string>
 #include <vector>
 
-#include "bucketfs/util/ranked_mutex.hpp"
 #include "bucketfs/fs/caches.hpp"
 #include "bucketfs/fs/handle_table.hpp"
 #include "bucketfs/fs/inode_table.hpp"
@@ -59,6 +58,7 @@
 #include "bucketfs/stage/staging_area.hpp"
 #include "bucketfs/store/object_store.hpp"
 #include "bucketfs/upload/uploader.hpp"
+#include "bucketfs/util/ranked_mutex.hpp"
 
 namespace bucketfs::fs {
 

@@ -66,4 +66,3 @@ class HandleTable {
 };
 
 }  // namespace bucketfs::fs
-

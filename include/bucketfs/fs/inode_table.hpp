@@ -60,4 +60,3 @@ class InodeTable {
 };
 
 }  // namespace bucketfs::fs
-

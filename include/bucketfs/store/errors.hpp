@@ -51,14 +51,14 @@ bool is_retryable(ErrorCode code);
 // What kind of failure an error is, for whoever retries whole operations
 // (the uploader): each class has its own budget and its own advice.
 enum class ErrorClass {
-  Transient,  // 5xx, resets, timeouts: the server or the network; wait and retry
-  Throttled,  // 429 / SlowDown: the server asks us to slow down; retry later, slower
-  Auth,       // credentials, permissions, signature or clock: a person must act
-  NotFound,   // NoSuchKey / NoSuchBucket / NoSuchUpload: the thing is gone
-  Permanent,  // the request itself is wrong for this server (4xx, Unsupported)
-  Integrity,  // the bytes did not survive (BadDigest, checksum or size mismatch)
-  Local,      // the local file feeding the request could not be read
-  Cancelled,  // we stopped it ourselves
+  Transient,    // 5xx, resets, timeouts: the server or the network; wait and retry
+  Throttled,    // 429 / SlowDown: the server asks us to slow down; retry later, slower
+  Auth,         // credentials, permissions, signature or clock: a person must act
+  NotFound,     // NoSuchKey / NoSuchBucket / NoSuchUpload: the thing is gone
+  Permanent,    // the request itself is wrong for this server (4xx, Unsupported)
+  Integrity,    // the bytes did not survive (BadDigest, checksum or size mismatch)
+  Local,        // the local file feeding the request could not be read
+  Cancelled,    // we stopped it ourselves
   Credentials,  // no usable credentials right now (expired, refresh failing): wait, never give up
 };
 

@@ -47,12 +47,12 @@
 #include <thread>
 #include <vector>
 
-#include "bucketfs/util/ranked_mutex.hpp"
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
 #include "bucketfs/stage/staging_area.hpp"
 #include "bucketfs/store/object_store.hpp"
 #include "bucketfs/upload/part_plan.hpp"
 #include "bucketfs/upload/recovery.hpp"
+#include "bucketfs/util/ranked_mutex.hpp"
 
 namespace bucketfs::upload {
 
@@ -189,8 +189,8 @@ class Uploader {
   DoneHandler done_;
 
   mutable RankedMutex mu_{LockRank::UploadQueue};
-  std::condition_variable_any work_cv_;                  // a task may be available / stopping
-  std::condition_variable_any idle_cv_;                  // a request finished or a job ended
+  std::condition_variable_any work_cv_;               // a task may be available / stopping
+  std::condition_variable_any idle_cv_;               // a request finished or a job ended
   std::map<std::string, std::shared_ptr<Job>> jobs_;  // by key: at most one each
   std::list<std::shared_ptr<Job>> order_;             // FIFO: earlier files first
   std::deque<checkpoint::PendingAbort> aborts_;       // queued in the store too

@@ -17,13 +17,13 @@
 namespace bucketfs {
 
 enum class LockRank : int {
-  FsMutate = 10,        // Filesystem::mutate_mu_: namespace changes, across store calls
-  FsPending = 20,       // Filesystem::Pending::mu (nested: a rename holds two)
-  FsHandle = 30,        // Filesystem::FileHandle::mu: one open file's read state
-  UploadRecord = 40,    // Uploader::Job::record_mu: a job's checkpoint writes; the done handler runs under it
-  UploadQueue = 50,     // Uploader::mu_: jobs and their state
-  FsRegistry = 60,      // PendingRegistry::mu_: the pending files' map
-  FsLeaf = 70,          // MetaCache, NegativeCache, InodeTable, HandleTable: leaves (never two at once)
+  FsMutate = 10,      // Filesystem::mutate_mu_: namespace changes, across store calls
+  FsPending = 20,     // Filesystem::Pending::mu (nested: a rename holds two)
+  FsHandle = 30,      // Filesystem::FileHandle::mu: one open file's read state
+  UploadRecord = 40,  // Uploader::Job::record_mu: a job's checkpoint writes; the done handler runs under it
+  UploadQueue = 50,   // Uploader::mu_: jobs and their state
+  FsRegistry = 60,    // PendingRegistry::mu_: the pending files' map
+  FsLeaf = 70,        // MetaCache, NegativeCache, InodeTable, HandleTable: leaves (never two at once)
 };
 
 const char* lock_rank_name(LockRank r);
