@@ -210,6 +210,57 @@ const char* kUploadsHelp =
 
 }  // namespace
 
+struct UploadsTally {
+  size_t total = 0, aborted = 0, left_unknown = 0;
+  size_t count[3] = {0, 0, 0};  // by UploadOwner
+  int rc = 0;
+  bool listing_failed = false;
+};
+
+// Lists every multipart upload under the prefix, one line each with its
+// owner, and aborts those --abort-orphans may. t->rc is 1 when an abort
+// failed; t->listing_failed when a page could not be listed (said on stderr).
+void list_and_abort(store::ObjectStore& store, const MountConfig& cfg, const LocalUploads& local,
+                    bool abort_orphans, std::optional<long> older_than, UploadsTally* t) {
+  const std::time_t now = std::time(nullptr);
+  std::string key_marker, id_marker;
+  for (;;) {
+    auto page = store.list_uploads(cfg.prefix, key_marker, id_marker);
+    if (!page) {
+      std::cerr << "bucketfs uploads: cannot list multipart uploads of '" << cfg.bucket
+                << "': " << log::printable(page.error().describe()) << "\n";
+      t->listing_failed = true;
+      return;
+    }
+    for (const auto& u : page->uploads) {
+      ++t->total;
+      const UploadOwner owner = classify_upload(local, u.upload_id);
+      ++t->count[static_cast<int>(owner)];
+      char when[32] = "?";
+      struct tm tm;
+      if (u.initiated && gmtime_r(&u.initiated, &tm)) std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+      std::cout << owner_word(owner) << "  " << when << "  " << log::printable(u.key) << "  "
+                << log::printable(u.upload_id);
+      if (abort_orphans && may_abort(owner, u.initiated, older_than, now)) {
+        auto r = store.abort_multipart(u.key, u.upload_id);
+        if (r) {
+          ++t->aborted;
+          std::cout << "  aborted";
+        } else {
+          std::cout << "  abort failed: " << log::printable(r.error().describe());
+          t->rc = 1;
+        }
+      } else if (abort_orphans && owner == UploadOwner::Unknown) {
+        ++t->left_unknown;
+      }
+      std::cout << "\n";
+    }
+    if (!page->truncated) break;
+    key_marker = page->next_key_marker;
+    id_marker = page->next_upload_id_marker;
+  }
+}
+
 int uploads_main(const std::vector<std::string>& args) {
   bool abort_orphans = false;
   std::optional<long> older_than;
@@ -275,45 +326,12 @@ int uploads_main(const std::vector<std::string>& args) {
   }
   store::HttpObjectStore store(make_store_config(cfg, chosen->provider));
 
-  const std::time_t now = std::time(nullptr);
-  std::string key_marker, id_marker;
-  size_t total = 0, aborted = 0, left_unknown = 0;
-  size_t count[3] = {0, 0, 0};
-  int rc = 0;
-  for (;;) {
-    auto page = store.list_uploads(cfg.prefix, key_marker, id_marker);
-    if (!page) {
-      std::cerr << "bucketfs uploads: cannot list multipart uploads of '" << cfg.bucket
-                << "': " << log::printable(page.error().describe()) << "\n";
-      return 1;
-    }
-    for (const auto& u : page->uploads) {
-      ++total;
-      const UploadOwner owner = classify_upload(*local, u.upload_id);
-      ++count[static_cast<int>(owner)];
-      char when[32] = "?";
-      struct tm tm;
-      if (u.initiated && gmtime_r(&u.initiated, &tm)) std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-      std::cout << owner_word(owner) << "  " << when << "  " << log::printable(u.key) << "  "
-                << log::printable(u.upload_id);
-      if (abort_orphans && may_abort(owner, u.initiated, older_than, now)) {
-        auto r = store.abort_multipart(u.key, u.upload_id);
-        if (r) {
-          ++aborted;
-          std::cout << "  aborted";
-        } else {
-          std::cout << "  abort failed: " << log::printable(r.error().describe());
-          rc = 1;
-        }
-      } else if (abort_orphans && owner == UploadOwner::Unknown) {
-        ++left_unknown;
-      }
-      std::cout << "\n";
-    }
-    if (!page->truncated) break;
-    key_marker = page->next_key_marker;
-    id_marker = page->next_upload_id_marker;
-  }
+  UploadsTally t;
+  list_and_abort(store, cfg, *local, abort_orphans, older_than, &t);
+  if (t.listing_failed) return 1;
+  const size_t total = t.total, aborted = t.aborted, left_unknown = t.left_unknown;
+  const size_t* count = t.count;
+  const int rc = t.rc;
   std::cout << total << " multipart upload(s): " << count[0] << " pending, " << count[1] << " orphan(s), "
             << count[2] << " unknown";
   if (abort_orphans) std::cout << "; " << aborted << " aborted";

@@ -76,27 +76,83 @@ MountRecord mount_record(const MountConfig& cfg, const std::string& state_dir, c
 
 }  // namespace
 
+// The local checks before anything is asked of the store: log level and
+// file, the mountpoint (made absolute: the daemon runs with cwd "/"), the
+// cache dir (from here on named by its checked, symlink-free path). "" or
+// the one line to print.
+std::string prepare_local(MountConfig* cfg) {
+  log::Level level = log::Level::Info;
+  if (!log::parse_level(cfg->log_level, &level)) return "bad loglevel '" + cfg->log_level + "'";
+  log::set_level(level);
+  if (auto m = check_mountpoint(cfg->mountpoint); !m) return m.error();
+  char real[PATH_MAX];
+  if (::realpath(cfg->mountpoint.c_str(), real) == nullptr)
+    return "cannot resolve mountpoint '" + cfg->mountpoint + "': " + std::strerror(errno);
+  cfg->mountpoint = real;
+  if (!cfg->log_file.empty()) {
+    if (std::string why = log::set_file(cfg->log_file); !why.empty()) return why;
+  }
+  std::string cache_dir;
+  if (auto d = make_private_dirs(cfg->cache_dir, &cache_dir); !d) return d.error();
+  cfg->cache_dir = cache_dir;
+  return "";
+}
+
+// A probe with a short retry budget: a mount that cannot work must fail
+// within seconds, not after the long budget meant for data transfers.
+std::string probe_bucket(const MountConfig& cfg, store::HttpStoreConfig probe_cfg, const std::string& creds) {
+  probe_cfg.max_attempts = std::min(probe_cfg.max_attempts, 3);
+  probe_cfg.total_budget_ms = std::min(probe_cfg.total_budget_ms, 20000L);
+  probe_cfg.backoff_cap_ms = std::min(probe_cfg.backoff_cap_ms, 2000L);
+  store::HttpObjectStore probe(std::move(probe_cfg));
+  auto checked = probe.check_bucket(cfg.prefix);
+  if (!checked) return describe_check_failure(cfg, checked.error()) + " (credentials: " + creds + ")";
+  return "";
+}
+
+// In the daemon: the checkpoint store and the uploader, resumed before the
+// first request is served (pending files are visible from the start).
+// Throws std::runtime_error on a store that cannot be opened or read.
+void start_uploads(const MountConfig& cfg, const MountLayout& layout, store::ObjectStore& store,
+                   stage::StagingArea& staging, fs::Filesystem& filesystem,
+                   std::unique_ptr<checkpoint::CheckpointStore>* cp, std::unique_ptr<upload::Uploader>* uploader) {
+  auto opened = checkpoint::CheckpointStore::open(layout.checkpoint_dir, false);
+  if (!opened) throw std::runtime_error(opened.error().message);
+  *cp = std::move(opened.value());
+  upload::UploaderConfig ucfg;
+  ucfg.bucket = cfg.bucket;
+  ucfg.prefix = fs::KeyMapper(cfg.prefix).prefix();
+  ucfg.part_size = uint64_t{cfg.part_size_mib} << 20;
+  ucfg.concurrency = cfg.upload_concurrency;
+  ucfg.retry_request_file = layout.state_dir + "/retry.request";
+  *uploader = std::make_unique<upload::Uploader>(store, **cp, staging, ucfg);
+  auto resumed = (*uploader)->resume();
+  if (!resumed) throw std::runtime_error(resumed.error().message);
+  if (resumed->resumed + resumed->failed + resumed->damaged > 0)
+    LOG_INFO("resuming " << resumed->resumed << " pending upload(s) (" << resumed->with_progress
+                         << " with parts already sent); " << resumed->failed << " moved to the failed table; "
+                         << resumed->damaged << " damaged record(s)");
+  filesystem.attach_write_path({&staging, uploader->get(), cfg.sync_upload});
+  (*uploader)->start();
+}
+
+// Unmounted: stop starting parts, let those in flight finish for a while.
+// What finished is recorded; the rest resumes at the next mount. Exits the
+// process at once when requests are still stuck in the network.
+void finish_uploads(const MountConfig& cfg, upload::Uploader& uploader, int rc) {
+  sd_notify_stopping("unmounted; finishing upload requests in flight");
+  bool drained = uploader.stop(std::chrono::seconds(cfg.unmount_grace_s));
+  auto left = uploader.pending().size();
+  if (left > 0) LOG_INFO(left << " upload(s) still pending; they resume at the next mount");
+  if (!drained) {
+    LOG_WARN("requests still in flight after " << cfg.unmount_grace_s << " s; exiting (they will be re-sent)");
+    std::_Exit(rc);  // worker threads are stuck in the network; records are consistent
+  }
+}
+
 int run_mount(const MountConfig& given) {
   MountConfig cfg = given;
-  log::Level level = log::Level::Info;
-  if (!log::parse_level(cfg.log_level, &level)) return fail("bad loglevel '" + cfg.log_level + "'");
-  log::set_level(level);
-
-  // The daemon runs with cwd "/", so the mountpoint must be absolute.
-  if (auto m = check_mountpoint(cfg.mountpoint); !m) return fail(m.error());
-  char real[PATH_MAX];
-  if (::realpath(cfg.mountpoint.c_str(), real) == nullptr) {
-    return fail("cannot resolve mountpoint '" + cfg.mountpoint + "': " + std::strerror(errno));
-  }
-  cfg.mountpoint = real;
-
-  if (!cfg.log_file.empty()) {
-    if (std::string why = log::set_file(cfg.log_file); !why.empty()) return fail(why);
-  }
-  // From here on the cache dir is named by its checked, symlink-free path.
-  std::string cache_dir;
-  if (auto d = make_private_dirs(cfg.cache_dir, &cache_dir); !d) return fail(d.error());
-  cfg.cache_dir = cache_dir;
+  if (std::string why = prepare_local(&cfg); !why.empty()) return fail(why);
 
   auto chosen = choose_mount_credentials(cfg, creds::process_env());
   if (!chosen) return fail(chosen.error());
@@ -120,18 +176,7 @@ int run_mount(const MountConfig& given) {
     store_cfg.encryption.mode = store::Encryption::Mode::CustomerKey;
     store_cfg.encryption.customer_key = std::move(*key);
   }
-  {
-    // A probe with a short retry budget: a mount that cannot work must fail
-    // within seconds, not after the long budget meant for data transfers.
-    store::HttpStoreConfig probe_cfg = store_cfg;
-    probe_cfg.max_attempts = std::min(probe_cfg.max_attempts, 3);
-    probe_cfg.total_budget_ms = std::min(probe_cfg.total_budget_ms, 20000L);
-    probe_cfg.backoff_cap_ms = std::min(probe_cfg.backoff_cap_ms, 2000L);
-    store::HttpObjectStore probe(std::move(probe_cfg));
-    auto checked = probe.check_bucket(cfg.prefix);
-    if (!checked)
-      return fail(describe_check_failure(cfg, checked.error()) + " (credentials: " + chosen->description + ")");
-  }
+  if (std::string why = probe_bucket(cfg, store_cfg, chosen->description); !why.empty()) return fail(why);
   LOG_DEBUG("bucket '" << cfg.bucket << "' answers at " << cfg.endpoint);
 
   // The state of this bucket (and prefix) under the cache dir: its checkpoint
@@ -179,27 +224,7 @@ int run_mount(const MountConfig& given) {
       if (!r) LOG_WARN("cannot update the mount's record for bucketfs status: " << r.error());
     });
     credentials->start();
-    if (!cfg.read_only) {
-      auto opened = checkpoint::CheckpointStore::open(layout.checkpoint_dir, false);
-      if (!opened) throw std::runtime_error(opened.error().message);
-      cp = std::move(opened.value());
-      upload::UploaderConfig ucfg;
-      ucfg.bucket = cfg.bucket;
-      ucfg.prefix = fs::KeyMapper(cfg.prefix).prefix();
-      ucfg.part_size = uint64_t{cfg.part_size_mib} << 20;
-      ucfg.concurrency = cfg.upload_concurrency;
-      ucfg.retry_request_file = layout.state_dir + "/retry.request";
-      uploader = std::make_unique<upload::Uploader>(store, *cp, **staging, ucfg);
-      // Resume before serving: pending files are visible from the first request.
-      auto resumed = uploader->resume();
-      if (!resumed) throw std::runtime_error(resumed.error().message);
-      if (resumed->resumed + resumed->failed + resumed->damaged > 0)
-        LOG_INFO("resuming " << resumed->resumed << " pending upload(s) (" << resumed->with_progress
-                             << " with parts already sent); " << resumed->failed << " moved to the failed table; "
-                             << resumed->damaged << " damaged record(s)");
-      filesystem.attach_write_path({staging->get(), uploader.get(), cfg.sync_upload});
-      uploader->start();
-    }
+    if (!cfg.read_only) start_uploads(cfg, layout, store, **staging, filesystem, &cp, &uploader);
     if (metrics_server) {
       add_mount_collectors(registry, {&uploader, &cp, layout.staging_dir, credentials});
       metrics_server->start([&registry] { return registry.render(); });
@@ -209,18 +234,7 @@ int run_mount(const MountConfig& given) {
                                 << " from " << cfg.endpoint << " at " << cfg.mountpoint);
     sd_notify_ready("mounted " + cfg.bucket + " at " + cfg.mountpoint);
   });
-  if (uploader) {
-    sd_notify_stopping("unmounted; finishing upload requests in flight");
-    // Unmounted: stop starting parts, let those in flight finish for a while.
-    // What finished is recorded; the rest resumes at the next mount.
-    bool drained = uploader->stop(std::chrono::seconds(cfg.unmount_grace_s));
-    auto left = uploader->pending().size();
-    if (left > 0) LOG_INFO(left << " upload(s) still pending; they resume at the next mount");
-    if (!drained) {
-      LOG_WARN("requests still in flight after " << cfg.unmount_grace_s << " s; exiting (they will be re-sent)");
-      std::_Exit(rc);  // worker threads are stuck in the network; records are consistent
-    }
-  }
+  if (uploader) finish_uploads(cfg, *uploader, rc);
   credentials->stop();
   if (metrics_server) metrics_server->stop();  // before the uploader it reads goes away
   return rc;
