@@ -43,6 +43,31 @@ std::string write_request(const std::string& dir, const std::string& text) {
   return "";
 }
 
+// The keys of dir's failed records that have a staged file to send again
+// (all, or those in `keys`). "" or an error message.
+std::string failed_keys(const std::string& dir, const std::set<std::string>& keys, std::vector<std::string>* out) {
+  auto cp = checkpoint::CheckpointStore::open(dir + "/checkpoint", true);
+  if (!cp) return cp.error().message;
+  auto failed = (*cp)->load_failed();
+  if (!failed) return failed.error().message;
+  for (const auto& r : *failed)
+    if (!r.staging_path.empty() && (keys.empty() || keys.count(r.key))) out->push_back(r.key);
+  return "";
+}
+
+// A mount that is not running: its failed records go back to the uploads
+// table (the next mount resumes them). "" or an error message.
+std::string unfail_offline(const std::string& dir, const std::vector<std::string>& keys, size_t* moved_count) {
+  auto cp = checkpoint::CheckpointStore::open(dir + "/checkpoint", false);
+  if (!cp) return cp.error().message;
+  for (const auto& k : keys) {
+    auto moved = (*cp)->unfail(k);
+    if (!moved) return moved.error().message;
+    if (*moved) ++*moved_count;
+  }
+  return "";
+}
+
 }  // namespace
 
 int retry_main(const std::vector<std::string>& args) {
@@ -88,21 +113,10 @@ int retry_main(const std::vector<std::string>& args) {
   size_t asked = 0;
   std::set<std::string> found;
   for (const auto& dir : dirs) {
-    const std::string cp_dir = dir + "/checkpoint";
     std::vector<std::string> mine;
-    {
-      auto cp = checkpoint::CheckpointStore::open(cp_dir, true);
-      if (!cp) {
-        std::cerr << "bucketfs retry: " << cp.error().message << "\n";
-        return 1;
-      }
-      auto failed = (*cp)->load_failed();
-      if (!failed) {
-        std::cerr << "bucketfs retry: " << failed.error().message << "\n";
-        return 1;
-      }
-      for (const auto& r : *failed)
-        if (!r.staging_path.empty() && (keys.empty() || keys.count(r.key))) mine.push_back(r.key);
+    if (std::string e = failed_keys(dir, keys, &mine); !e.empty()) {
+      std::cerr << "bucketfs retry: " << e << "\n";
+      return 1;
     }
     if (mine.empty()) continue;
     found.insert(mine.begin(), mine.end());
@@ -116,18 +130,9 @@ int retry_main(const std::vector<std::string>& args) {
       asked += mine.size();
       continue;
     }
-    auto cp = checkpoint::CheckpointStore::open(cp_dir, false);
-    if (!cp) {
-      std::cerr << "bucketfs retry: " << cp.error().message << "\n";
+    if (std::string e = unfail_offline(dir, mine, &asked); !e.empty()) {
+      std::cerr << "bucketfs retry: " << e << "\n";
       return 1;
-    }
-    for (const auto& k : mine) {
-      auto moved = (*cp)->unfail(k);
-      if (!moved) {
-        std::cerr << "bucketfs retry: " << moved.error().message << "\n";
-        return 1;
-      }
-      if (*moved) ++asked;
     }
   }
   for (const auto& k : keys)

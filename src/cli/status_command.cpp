@@ -325,6 +325,57 @@ std::vector<std::string> locate_state_dirs(const std::string& mountpoint, std::s
   return dirs;
 }
 
+namespace {
+
+// What the mount's runtime record says, for the status lines.
+MountStatus mount_status(const MountRecord& record) {
+  MountStatus m;
+  m.running = mount_is_live(record);
+  m.pid = record.pid;
+  m.mountpoint = record.mountpoint;
+  m.metrics = record.metrics;
+  m.credentials_source = record.credentials_source;
+  m.credentials_usable = record.credentials_usable;
+  m.credentials_expiration = record.credentials_expiration;
+  m.credentials_error = record.credentials_error;
+  m.credentials_failing_since = record.credentials_failing_since;
+  return m;
+}
+
+// Every state dir's pending, failed and damaged records, into *all.
+bool load_all(const std::vector<std::string>& dirs, StatusSnapshot* all, std::string* err) {
+  for (const auto& d : dirs) {
+    StatusSnapshot s;
+    if (!load(d, &s, err)) return false;
+    all->state_dir = s.state_dir;
+    all->pending.insert(all->pending.end(), s.pending.begin(), s.pending.end());
+    all->failed.insert(all->failed.end(), s.failed.begin(), s.failed.end());
+    all->damaged += s.damaged;
+  }
+  return true;
+}
+
+// Bytes done per key at the previous refresh (watch mode).
+using Progress = std::map<std::string, std::pair<uint64_t, std::chrono::steady_clock::time_point>>;
+
+// Each pending file's rate since the previous refresh; updates *last.
+Rates measure_rates(const StatusSnapshot& all, Progress* last) {
+  Rates rates;
+  auto now = std::chrono::steady_clock::now();
+  for (const auto& r : all.pending) {
+    auto it = last->find(r.key);
+    if (it != last->end()) {
+      double dt = std::chrono::duration<double>(now - it->second.second).count();
+      if (dt > 0 && r.bytes_done() >= it->second.first)
+        rates.emplace_back(r.key, static_cast<double>(r.bytes_done() - it->second.first) / dt);
+    }
+    (*last)[r.key] = {r.bytes_done(), now};
+  }
+  return rates;
+}
+
+}  // namespace
+
 int status_main(const std::vector<std::string>& args) {
   std::string mountpoint, cache_dir, bucket, state_dir;
   bool json = false, wait = false, watch = false;
@@ -381,52 +432,24 @@ int status_main(const std::vector<std::string>& args) {
 
   bool tty = ::isatty(STDOUT_FILENO) && !json;
   auto start = std::chrono::steady_clock::now();
-  std::map<std::string, std::pair<uint64_t, std::chrono::steady_clock::time_point>> last;
+  Progress last;
   int lines_drawn = 0;
   for (;;) {
     StatusSnapshot all;
     if (have_record) {
       find_mount_record(mountpoint, &record);  // the credentials' state may have changed
-      MountStatus m;
-      m.running = mount_is_live(record);
-      m.pid = record.pid;
-      m.mountpoint = record.mountpoint;
-      m.metrics = record.metrics;
-      m.credentials_source = record.credentials_source;
-      m.credentials_usable = record.credentials_usable;
-      m.credentials_expiration = record.credentials_expiration;
-      m.credentials_error = record.credentials_error;
-      m.credentials_failing_since = record.credentials_failing_since;
-      all.mount = m;
+      all.mount = mount_status(record);
     }
-    for (const auto& d : dirs) {
-      StatusSnapshot s;
-      std::string err;
-      if (!load(d, &s, &err)) {
-        std::cerr << "bucketfs status: " << err << "\n";
-        return 1;
-      }
-      all.state_dir = s.state_dir;
-      all.pending.insert(all.pending.end(), s.pending.begin(), s.pending.end());
-      all.failed.insert(all.failed.end(), s.failed.begin(), s.failed.end());
-      all.damaged += s.damaged;
+    std::string err;
+    if (!load_all(dirs, &all, &err)) {
+      std::cerr << "bucketfs status: " << err << "\n";
+      return 1;
     }
     bool finished = all.pending.empty();
     if (json) {
       if (!wait || finished) std::cout << render_json(all);
     } else if (tty) {
-      Rates rates;
-      auto now = std::chrono::steady_clock::now();
-      for (const auto& r : all.pending) {
-        auto it = last.find(r.key);
-        if (it != last.end()) {
-          double dt = std::chrono::duration<double>(now - it->second.second).count();
-          if (dt > 0 && r.bytes_done() >= it->second.first)
-            rates.emplace_back(r.key, static_cast<double>(r.bytes_done() - it->second.first) / dt);
-        }
-        last[r.key] = {r.bytes_done(), now};
-      }
-      std::string out = render_tty(all, rates, terminal_width());
+      std::string out = render_tty(all, measure_rates(all, &last), terminal_width());
       // Redraw in place: move up over what the previous refresh drew.
       if (lines_drawn > 0) std::cout << "\033[" << lines_drawn << "A\033[J";
       std::cout << out << std::flush;
