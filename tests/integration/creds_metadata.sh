@@ -168,11 +168,12 @@ if cr_mount "$MNT" "url=$PX,cache_dir=$T_TMP/cache,credentials=imds" AWS_EC2_MET
   # The upload's next pass finds no credentials to sign with: it waits.
   waiting=""
   for _ in $(seq 1 240); do
-    waiting=$("$BIN" status "$MNT" --json | grep -o '"key":"waiting"[^}]*"last_error":"CredentialsUnavailable[^"]*')
+    waiting=$("$BIN" status "$MNT" --json | grep -o '"key":"waiting"[^}]*"last_error":"[^"]*CredentialsUnavailable[^"]*')
     [ -n "$waiting" ] && break
     sleep 0.5
   done
-  t_contains "the pending upload says it waits for credentials" "$waiting" "expired at"
+  t_contains "the pending upload says it waits for credentials" "$waiting" "the upload waits"
+  t_contains "and why" "$waiting" "expired at"
   t_check "nothing of it reached the bucket yet" "$(role_get waiting)" 404
   if cp "$T_TMP/waiting" "$MNT/other" 2>"$T_TMP/cp.err"; then
     t_fail "a new file needs credentials" "cp succeeded"
