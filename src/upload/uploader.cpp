@@ -534,6 +534,14 @@ std::set<std::string> take_retry_request(const std::string& path) {
   return keys;
 }
 
+bool still_failed(checkpoint::CheckpointStore& cp, const std::string& key) {
+  auto failed = cp.load_failed();
+  if (!failed) return true;
+  for (const auto& r : *failed)
+    if (r.key == key) return true;
+  return false;
+}
+
 }  // namespace
 
 void Uploader::unpark_retried() {
@@ -545,21 +553,21 @@ void Uploader::unpark_retried() {
   }
   if (parked.empty()) return;
   const std::set<std::string> asked = take_retry_request(cfg_.retry_request_file);
+  if (asked.empty()) return;
   for (const auto& j : parked) {
     if (!asked.count("*") && !asked.count(j->key())) continue;
-    if (auto r = cp_.unfail(j->key()); !r)
-      LOG_ERROR("cannot move " << j->key() << " out of the failed table: " << r.error().message);
-  }
-  auto failed = cp_.load_failed();
-  if (!failed) return;
-  std::set<std::string> still;
-  for (const auto& r : *failed) still.insert(r.key);
-  for (const auto& j : parked) {
-    if (still.count(j->key())) continue;
-    // `bucketfs retry` moved the record back (attempts cleared).
+    // record_mu first: a job is parked (under mu_) before its record reaches
+    // the failed table, and only what `bucketfs retry` asked for is sent again.
     std::lock_guard rlock(j->record_mu);
+    if (auto r = cp_.unfail(j->key()); !r) {
+      LOG_ERROR("cannot move " << j->key() << " out of the failed table: " << r.error().message);
+      continue;
+    } else if (!*r && still_failed(cp_, j->key())) {
+      LOG_ERROR("cannot move " << j->key() << " out of the failed table: its record does not match the staged file");
+      continue;
+    }
     std::lock_guard lock(mu_);
-    if (!j->parked) continue;
+    if (!j->parked || j->cancelled) continue;
     j->parked = false;
     j->passes.clear();
     j->rec.attempts = 0;
