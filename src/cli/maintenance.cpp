@@ -1,6 +1,8 @@
 // maintenance.cpp - see maintenance.hpp.
 #include "bucketfs/cli/maintenance.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +22,7 @@
 #include "bucketfs/stage/staging_area.hpp"
 #include "bucketfs/store/http_object_store.hpp"
 #include "bucketfs/upload/recovery.hpp"
+#include "bucketfs/util/fd.hpp"
 #include "bucketfs/util/log.hpp"
 
 namespace bucketfs::cli {
@@ -136,6 +139,18 @@ Result<long, std::string> parse_duration(const std::string& text) {
   return static_cast<long>(n * scale);
 }
 
+namespace {
+
+// Whether a mount holds the writer lock of the checkpoint store in cp_dir.
+bool store_in_use(const std::string& cp_dir) {
+  Fd fd(::open((cp_dir + "/lock").c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return false;
+  if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return false;
+  return errno == EWOULDBLOCK;
+}
+
+}  // namespace
+
 Result<LocalUploads, std::string> load_local_uploads(const std::string& cache_dir) {
   LocalUploads out;
   struct stat st {};
@@ -153,8 +168,12 @@ Result<LocalUploads, std::string> load_local_uploads(const std::string& cache_di
     auto all = (*cp)->load_all();
     auto failed = (*cp)->load_failed();
     if (!all || !failed) return "cannot read the checkpoint store in " + cp_dir;
+    // A record of generation 0 is a file's upload begun while it was written
+    // (upload_while_writing): with no mount running, it was never closed and
+    // nothing resumes it (the next mount would abort it).
+    const bool running = store_in_use(cp_dir);
     for (const auto& r : all->good)
-      if (!r.upload_id.empty()) out.pending.insert(r.upload_id);
+      if (!r.upload_id.empty()) (r.generation == 0 && !running ? out.failed : out.pending).insert(r.upload_id);
     for (const auto& r : *failed) {
       if (r.upload_id.empty()) continue;
       // An upload that gave up keeps its staged file: `bucketfs retry` or the
@@ -201,7 +220,8 @@ const char* kUploadsHelp =
     "Lists the multipart uploads in the bucket (under the prefix) and whose they are, as far as\n"
     "the checkpoint stores under the cache dir tell (the server lists no owner of its own):\n"
     "  pending  a pending upload of a mount of this cache dir: never aborted (it resumes)\n"
-    "  orphan   started by bucketfs here, its file dropped (failed table): nothing resumes it\n"
+    "  orphan   started by bucketfs here, its file dropped (failed table) or never closed (its\n"
+    "           writer or mount killed while it was written): nothing resumes it\n"
     "  unknown  not recorded here: another host's or cache dir's mount, another tool (aws cli,\n"
     "           a backup job), or one of ours whose cache dir was lost\n"
     "--abort-orphans aborts the orphans; unknown uploads only with --older-than DURATION\n"

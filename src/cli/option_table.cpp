@@ -378,6 +378,16 @@ std::vector<OptionSpec> make_table() {
        1,
        256,
        [](C& c, const V& v) { c.upload_concurrency = static_cast<unsigned>(v.number); }});
+  add({"upload_while_writing",
+       {},
+       K::Enum,
+       "on",
+       "Send each part of a file written by appends as soon as it is finished, while the file is still open "
+       "(on, 1); off (0): parts go after close",
+       {"on", "off", "1", "0"},
+       0,
+       0,
+       [](C& c, const V& v) { c.upload_while_writing = v.text == "on" || v.text == "1"; }});
   add({"ensure_diskfree",
        {},
        K::Int,

@@ -52,6 +52,31 @@ struct Filesystem::Pending {
   // Whether the current file carries a closed mark (so a change must fork).
   bool current_marked() const { return queued && queued->path == staging_path; }
 
+  // Upload while writing (Uploader::open_stream), under mu. While every
+  // write appended to a file that began empty, each part the writer finishes
+  // is sent before close. Once a stream is open every change bumps the write
+  // version of the parts it touches, and the close keeps exactly the parts
+  // sent with the bytes it closes (StreamHandoff).
+  bool appending = false;              // every write so far appended (from empty)
+  bool stream_tried = false;           // open_stream was asked (once per file)
+  uint64_t stream = 0;                 // the uploader's stream, 0: none
+  uint64_t stream_part = 0;            // its part size
+  std::vector<uint64_t> part_version;  // index part - 1
+
+  // [off, off + len) changed (any write).
+  void changed(uint64_t off, uint64_t len) {
+    if (stream == 0 || len == 0) return;
+    const uint64_t last = (off + len - 1) / stream_part;
+    if (part_version.size() <= last) part_version.resize(last + 1, 0);
+    for (uint64_t i = off / stream_part; i <= last; ++i) ++part_version[i];
+  }
+  // Cut (or extended) to size: every part from the one holding size on changed.
+  void resized(uint64_t size) {
+    appending = false;
+    if (stream == 0) return;
+    for (uint64_t i = size / stream_part; i < part_version.size(); ++i) ++part_version[i];
+  }
+
   // The current file, open O_RDWR. `fd` can be read without any lock (reads);
   // a fork swaps it under mu, and the older descriptor stays open in `retired`
   // until the Pending goes, so a read in progress never sees it closed.

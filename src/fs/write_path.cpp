@@ -139,6 +139,11 @@ int Filesystem::commit(const std::shared_ptr<Pending>& p, bool still_open) {
     LOG_ERROR("cannot close " << p->path << " durably in the staging area: " << std::strerror(err));
     return err == ENOSPC || err == EDQUOT ? ENOSPC : EIO;
   }
+  // Parts sent while the file was written go with it, if still unchanged.
+  upload::StreamHandoff handoff{p->stream, std::move(p->part_version)};
+  p->stream = 0;
+  p->appending = false;
+  p->part_version.clear();
   // From here on a crash delivers this version: it is closed.
   std::vector<std::string> superseded;
   {
@@ -152,7 +157,8 @@ int Filesystem::commit(const std::shared_ptr<Pending>& p, bool still_open) {
   BFS_CRASHPOINT("close.before_queue");
   // A close of one of several descriptors (a shell's dup2 dance) is often
   // followed by more writes: let the upload settle until the handle goes.
-  auto r = write_.uploader->submit({staging, mark}, still_open ? kSettle : std::chrono::milliseconds(0));
+  auto r = write_.uploader->submit({staging, mark}, still_open ? kSettle : std::chrono::milliseconds(0),
+                                   handoff.stream != 0 ? &handoff : nullptr);
   // The older generations' uploads are cancelled (submit did it): their files
   // go. Not durably here: the directory sync that comes before this version's
   // mark is dropped makes these removals durable first.
@@ -265,6 +271,7 @@ int Filesystem::create(Ino parent, const std::string& name, mode_t mode, int fla
   if (int src = stage_for_write(path, a, true, &p)) return src;
   p->dirty = true;  // a new file is uploaded even if nothing is written
   p->writers = 1;
+  p->appending = true;
   if (!pending_->insert(p)) {
     // Raced with another create of the same name.
     write_.staging->remove(p->staging_path);
@@ -308,6 +315,7 @@ int Filesystem::open_for_write(const std::string& path, const Attr& a, int flags
       if (flags & O_TRUNC) {
         rc = begin_change(p, 0);
         if (rc == 0 && ::ftruncate(p->fd, 0) != 0) rc = errno;
+        if (rc == 0) p->resized(0);
       }
       auto lk = pending_->lock();
       if (rc != 0) {
@@ -325,6 +333,7 @@ int Filesystem::open_for_write(const std::string& path, const Attr& a, int flags
     std::shared_ptr<Pending> p;
     if (int rc = stage_for_write(path, a, (flags & O_TRUNC) != 0, &p)) return rc;
     p->writers = 1;
+    p->appending = (flags & O_TRUNC) != 0;
     p->dirty = (flags & O_TRUNC) != 0 && a.size > 0;
     if (p->dirty) p->attr.touch_data();
     if (!pending_->insert(p)) {
@@ -356,14 +365,56 @@ int Filesystem::write(uint64_t fh, uint64_t offset, const char* data, size_t siz
   }
   if (int rc = begin_change(p)) return rc;
   if (int rc = pwrite_full(p->fd, data, size, offset)) return rc;
+  p->changed(offset, size);
+  if (offset != cur) p->appending = false;
+  uint64_t now;
   {
     auto lk = pending_->lock();
     p->attr.size = std::max<uint64_t>(p->attr.size, offset + size);
     p->attr.touch_data();
     p->dirty = true;
+    now = p->attr.size;
   }
+  if (p->appending) send_finished_parts(p, cur, now);
   *written = size;
   return 0;
+}
+
+// Under p->mu, after an append took the file from `before` to `after` bytes:
+// the parts it finished go to disk (write-behind) and to the uploader. A part
+// is finished once a byte past it is written, so the file closed is known to
+// be longer than the part (a multipart upload whose parts are all full but the
+// last).
+void Filesystem::send_finished_parts(const std::shared_ptr<Pending>& p, uint64_t before, uint64_t after) {
+  const uint64_t ps = p->stream_part != 0 ? p->stream_part : write_.uploader->stream_part_size();
+  if (after <= ps) return;
+  uint64_t first = std::max<uint64_t>(1, (before + ps - 1) / ps);
+  const uint64_t last = (after - 1) / ps;
+  if (first > last) return;
+  write_.staging->write_behind(p->fd, (first - 1) * ps, (last - first + 1) * ps);
+  std::string key;
+  store::Metadata meta;
+  {
+    auto lk = pending_->lock();
+    key = keys_.file_key(p->path);
+    meta = to_metadata(p->attr);
+  }
+  if (p->stream == 0) {
+    if (p->stream_tried) return;
+    p->stream_tried = true;
+    std::string staging;
+    {
+      auto lk = pending_->lock();
+      staging = p->staging_path;
+    }
+    p->stream = write_.uploader->open_stream(key, staging, meta);
+    if (p->stream == 0) return;
+    p->stream_part = ps;
+    first = 1;
+  }
+  if (p->part_version.size() < last) p->part_version.resize(last, 0);
+  for (uint64_t n = first; n <= last; ++n)
+    write_.uploader->stream_part(key, p->stream, static_cast<uint32_t>(n), p->part_version[n - 1]);
 }
 
 int Filesystem::flush(uint64_t fh) {

@@ -230,6 +230,11 @@ int StagingArea::remove_durably(const std::vector<std::string>& paths) {
   return sync_dir();
 }
 
+void StagingArea::write_behind(int fd, uint64_t off, uint64_t len) {
+  // Advice only: the fsync at close is what makes the bytes durable.
+  (void)::sync_file_range(fd, static_cast<off64_t>(off), static_cast<off64_t>(len), SYNC_FILE_RANGE_WRITE);
+}
+
 int StagingArea::reserve(uint64_t bytes) {
   struct statvfs sv;
   if (::fstatvfs(dfd_.fd(), &sv) != 0) return errno;

@@ -111,12 +111,14 @@ void Uploader::run_put(Job& job) {
 void Uploader::run_create(Job& job) {
   std::shared_ptr<Job> self;
   std::time_t lost_since;
+  store::PutOptions options;
   {
     std::lock_guard lock(mu_);
     if (!is_current(job)) return;
     self = find(job.key());
     lost_since = job.lost_since;
     job.rec.state = UploadState::Creating;
+    options = put_options(job.rec);
   }
   if (lost_since != 0) {
     if (!sweep_lost_creates(store_, job.key(), lost_since))
@@ -128,7 +130,7 @@ void Uploader::run_create(Job& job) {
   // mount knows an upload of this key may exist and aborts it.
   if (!persist(job, true)) return fail_pass(self, "cannot record the multipart upload in the checkpoint store");
   BFS_CRASHPOINT("upload.creating");
-  auto r = store_.create_upload(job.key(), put_options(job.rec));
+  auto r = store_.create_upload(job.key(), options);
   {
     std::lock_guard lock(mu_);
     if (!is_current(job)) {
@@ -159,8 +161,20 @@ void Uploader::run_create(Job& job) {
     std::lock_guard lock(mu_);
     if (job.phase == Job::Phase::Create) job.phase = Job::Phase::Parts;
   }
-  LOG_INFO("upload started: " << job.key() << " (" << fmt_bytes(job.file.mark.size) << ", " << job.plan.count
-                              << " parts of " << fmt_bytes(job.plan.part_size) << ")");
+  uint64_t size, stream, part_size;
+  uint32_t count;
+  {
+    std::lock_guard lock(mu_);
+    size = job.file.mark.size;
+    count = job.plan.count;
+    part_size = job.plan.part_size;
+    stream = job.stream;
+  }
+  if (stream != 0)
+    LOG_INFO("upload started while written: " << job.key() << " (parts of " << fmt_bytes(part_size) << ")");
+  else
+    LOG_INFO("upload started: " << job.key() << " (" << fmt_bytes(size) << ", " << count << " parts of "
+                                << fmt_bytes(part_size) << ")");
 }
 
 // The server no longer knows the upload (list_parts answered NoSuchUpload):
@@ -265,7 +279,8 @@ void Uploader::run_reconcile(Job& job) {
   persist(job);
 }
 
-void Uploader::run_part(Job& job, uint32_t n) {
+void Uploader::run_part(Job& job, const Task& t) {
+  const uint32_t n = t.part;
   store::MultipartUpload upload;
   {
     std::lock_guard lock(mu_);
@@ -273,19 +288,26 @@ void Uploader::run_part(Job& job, uint32_t n) {
   }
   const std::string& upload_id = upload.upload_id;
   auto r = store_.upload_part(job.key(), upload, static_cast<int>(n),
-                              store::FileRange{job.fd.get(), job.plan.offset(n), job.plan.length(n)}, {});
+                              store::FileRange{job.fd.get(), t.offset, t.length}, {});
   std::shared_ptr<Job> self;
+  bool lost_stream = false;
   {
     std::lock_guard lock(mu_);
     if (!is_current(job) || job.rec.upload_id != upload_id) return;
     self = find(job.key());
-    if (r) {
+    if (r && t.streamed && job.adopted && !job.sent_part_valid(n, t.version)) {
+      // Written again after it was sent: sent again from the closed file.
+      LOG_DEBUG("part " << n << " of " << job.key() << " changed while it was sent; sending it again");
+      return;
+    } else if (r) {
       checkpoint::PartRecord pr{static_cast<int>(n), r->size, r->etag, r->md5, r->crc.value};
       auto pos = std::lower_bound(job.rec.parts.begin(), job.rec.parts.end(), pr,
                                   [](const auto& a, const auto& b) { return a.number < b.number; });
       job.rec.parts.insert(pos, pr);
       job.rec.state = UploadState::Uploading;
       job.passes.clear();  // progress: failures before it do not add up to giving up
+    } else if (r.error().code == store::ErrorCode::NoSuchUpload && job.stream != 0) {
+      lost_stream = true;  // its sent parts are gone: the file goes after close
     } else if (r.error().code == store::ErrorCode::NoSuchUpload) {
       LOG_WARN("multipart upload of " << job.key() << " vanished on the server; starting again from part 1");
       job.rec.upload_id.clear();
@@ -293,7 +315,7 @@ void Uploader::run_part(Job& job, uint32_t n) {
       job.phase = Job::Phase::Create;
     }
   }
-  if (!r && r.error().code != store::ErrorCode::NoSuchUpload) {
+  if (!r && (r.error().code != store::ErrorCode::NoSuchUpload || lost_stream)) {
     if (r.error().code == store::ErrorCode::LocalIo)
       LOG_ERROR("reading staged data of " << job.key() << " failed");
     return fail_pass(self, "part " + std::to_string(n) + ": ", r.error());

@@ -176,7 +176,12 @@ checkpoint::CpResult<void> Uploader::drop_stale(const std::vector<UploadRecord>&
   return Ok{};
 }
 
-checkpoint::CpResult<void> Uploader::submit(ClosedFile file, std::chrono::milliseconds settle) {
+checkpoint::CpResult<void> Uploader::submit(ClosedFile file, std::chrono::milliseconds settle,
+                                            const StreamHandoff* handoff) {
+  if (handoff && handoff->stream != 0 && adopt(file, settle, *handoff)) {
+    work_cv_.notify_all();
+    return Ok{};
+  }
   {
     std::lock_guard lock(mu_);
     if (auto queued = find(file.mark.key); queued && queued->generation() > file.mark.generation) {
@@ -196,6 +201,178 @@ checkpoint::CpResult<void> Uploader::submit(ClosedFile file, std::chrono::millis
   }
   work_cv_.notify_all();
   return Ok{};
+}
+
+uint64_t Uploader::stream_part_size() const { return std::max(cfg_.part_size, store_.min_part_size()); }
+
+namespace {
+
+store::Metadata without_times(store::Metadata m) {
+  for (const char* k : {"mtime", "atime", "ctime"}) m.erase(k);
+  return m;
+}
+
+}  // namespace
+
+uint64_t Uploader::open_stream(const std::string& key, const std::string& staging_path,
+                               const store::Metadata& meta) {
+  if (!cfg_.stream_uploads) return 0;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || find(key)) return 0;  // one job per key: an older version still goes first
+  }
+  auto fd = staging_.open_file(staging_path, O_RDONLY);
+  if (!fd) return 0;
+  ClosedFile f;
+  f.staging_path = staging_path;
+  f.mark.key = key;  // generation 0: no closed version yet
+  f.mark.meta = without_times(meta);
+  auto job = std::make_shared<Job>(std::move(f));
+  job->fd = std::move(*fd);
+  job->plan.part_size = stream_part_size();
+  job->plan.multipart = true;
+  job->rec = fresh_record(job->file, cfg_.bucket);
+  job->rec.part_size = job->plan.part_size;
+  job->phase = Job::Phase::Create;
+  uint64_t id;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || find(key)) return 0;
+    id = job->stream = next_stream_++;
+    enqueue(std::move(job));
+  }
+  LOG_INFO("upload of " << key << " begins while it is written");
+  work_cv_.notify_all();
+  return id;
+}
+
+void Uploader::stream_part(const std::string& key, uint64_t stream, uint32_t number, uint64_t version) {
+  {
+    std::lock_guard lock(mu_);
+    auto job = find(key);
+    if (!job || job->stream != stream || stream == 0 || job->cancelled || job->failing) return;
+    job->stream_ready[number] = version;
+    job->plan.count = std::max(job->plan.count, number);
+    job->plan.size = static_cast<uint64_t>(job->plan.count) * job->plan.part_size;
+  }
+  work_cv_.notify_all();
+}
+
+void Uploader::drop_stream(const std::string& key, uint64_t stream) {
+  {
+    std::lock_guard lock(mu_);
+    auto job = find(key);
+    if (!job || job->stream != stream || stream == 0) return;
+  }
+  cancel(key);  // the caller's Pending::mu keeps adopt() out meanwhile
+}
+
+bool Uploader::adopt(const ClosedFile& file, std::chrono::milliseconds settle, const StreamHandoff& h) {
+  std::shared_ptr<Job> job;
+  {
+    std::lock_guard lock(mu_);
+    job = find(file.mark.key);
+    if (!job || job->stream != h.stream) return false;
+  }
+  const PartPlan plan = plan_parts(file.mark.size, cfg_.part_size, store_.min_part_size());
+  // The multipart upload was created with the metadata the file had then, but
+  // for its times (the object's Last-Modified stands for them): the closed
+  // file must still have it, and be cut into the same parts.
+  auto same_meta = [&](const UploadRecord& r) {
+    return r.meta == without_times(file.mark.meta) && r.content_type == file.mark.content_type;
+  };
+  std::lock_guard rlock(job->record_mu);
+  {
+    std::lock_guard lock(mu_);
+    // Parts on the server past the closed file's last one (it was cut while
+    // open): RGW refuses to complete with a subset of the parts it has
+    // (InvalidPart), so such a stream is not adopted.
+    const bool past_end = !job->sent_version.empty() && job->sent_version.rbegin()->first > plan.count;
+    if (!is_current(*job) || job->stream != h.stream || job->cancelled || job->failing || !plan.multipart ||
+        plan.part_size != job->plan.part_size || file.staging_path != job->file.staging_path ||
+        !same_meta(job->rec) || past_end)
+      return false;
+    job->stream = 0;
+    job->adopted = true;
+    job->close_versions = h.versions;
+    job->stream_ready.clear();
+    auto& parts = job->rec.parts;
+    parts.erase(std::remove_if(parts.begin(), parts.end(),
+                               [&](const checkpoint::PartRecord& p) {
+                                 auto sent = job->sent_version.find(static_cast<uint32_t>(p.number));
+                                 return sent == job->sent_version.end() ||
+                                        !job->sent_part_valid(static_cast<uint32_t>(p.number), sent->second);
+                               }),
+                parts.end());
+    job->file = file;
+    job->plan = plan;
+    UploadRecord rec = fresh_record(job->file, cfg_.bucket);
+    rec.upload_id = job->rec.upload_id;
+    rec.checksum_algo = job->rec.checksum_algo;
+    rec.parts = std::move(parts);
+    rec.state = job->rec.state;
+    rec.created = job->rec.created;
+    rec.meta = job->rec.meta;  // what the upload carries
+    rec.part_size = plan.part_size;
+    job->rec = std::move(rec);
+    if (job->phase != Job::Phase::Create) job->phase = Job::Phase::Parts;
+    job->not_before = Clock::now() + settle;
+    LOG_INFO("upload of " << job->key() << " adopted at close: " << job->rec.parts.size() << "/" << plan.count
+                          << " parts sent while it was written");
+  }
+  // The closed file's record: a crash from here resumes with these parts
+  // (before it, the stream's generation-0 record is stale: aborted, restarted).
+  UploadRecord snapshot;
+  {
+    std::lock_guard lock(mu_);
+    if (job->cancelled) return true;
+    job->rec.updated = std::time(nullptr);
+    snapshot = job->rec;
+    job->recorded = true;
+  }
+  auto r = cp_.put(snapshot);
+  if (r) r = cp_.sync();
+  if (!r) LOG_ERROR("checkpoint write for " << snapshot.key << " failed: " << r.error().message);
+  return true;
+}
+
+void Uploader::end_stream(const std::shared_ptr<Job>& job) {
+  std::vector<checkpoint::PendingAbort> aborts;
+  std::string why;
+  bool recorded, lost_create;
+  std::time_t since;
+  {
+    std::lock_guard lock(mu_);
+    if (job->cancelled) return;
+    job->cancelled = true;  // it stays the key's job (not idle) until its abort is queued
+    if (!job->rec.upload_id.empty()) aborts.push_back({job->key(), job->rec.upload_id});
+    why = job->fail_reason;
+    recorded = job->recorded;
+    lost_create = job->rec.state == UploadState::Creating && job->rec.upload_id.empty();
+    since = job->rec.updated;
+  }
+  // A create whose answer was lost may have made an upload: swept now, or at
+  // the next mount from the record (kept when the server cannot be asked).
+  const bool swept = !lost_create || sweep_lost_creates(store_, job->key(), since);
+  {
+    std::lock_guard lock(mu_);
+    auto now = find(job->key());
+    recorded = recorded && swept && (!now || now == job);  // a newer job's record stays
+  }
+  if (recorded || !aborts.empty()) {
+    if (auto r = cp_.remove(job->key(), aborts); !r)
+      LOG_ERROR("cannot drop the checkpoint of " << job->key() << ": " << r.error().message);
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (is_current(*job)) jobs_.erase(job->key());
+    order_.remove(job);
+    for (auto& a : aborts) aborts_.push_back(std::move(a));
+  }
+  LOG_WARN("upload of " << job->key() << " while it is written stopped (" << why
+                        << "); it is uploaded after it is closed");
+  idle_cv_.notify_all();
+  work_cv_.notify_all();
 }
 
 void Uploader::expedite(const std::string& key) {
@@ -268,7 +445,8 @@ int Uploader::wait(const std::string& key, uint64_t generation) {
 std::vector<ClosedFile> Uploader::pending() const {
   std::lock_guard lock(mu_);
   std::vector<ClosedFile> out;
-  for (const auto& j : order_) out.push_back(j->file);
+  for (const auto& j : order_)
+    if (j->stream == 0) out.push_back(j->file);
   return out;
 }
 
@@ -323,6 +501,22 @@ bool Uploader::next_task(Task* out) {
       case Job::Phase::Create: t.kind = Task::Kind::Create; break;
       case Job::Phase::Complete: t.kind = Task::Kind::Complete; break;
       case Job::Phase::Parts: {
+        if (job->stream != 0) {
+          // An open file: only the parts its writer finished, never Complete.
+          auto ready = std::find_if(job->stream_ready.begin(), job->stream_ready.end(),
+                                    [&](const auto& r) { return !job->inflight_parts.count(r.first); });
+          if (ready == job->stream_ready.end()) continue;
+          t.kind = Task::Kind::Part;
+          t.part = ready->first;
+          t.streamed = true;
+          t.version = ready->second;
+          t.offset = static_cast<uint64_t>(t.part - 1) * job->plan.part_size;
+          t.length = job->plan.part_size;
+          job->sent_version[t.part] = t.version;
+          job->stream_ready.erase(ready);
+          job->inflight_parts.insert(t.part);
+          break;
+        }
         uint32_t n = 0;
         for (uint32_t i = 1; i <= job->plan.count; ++i)
           if (!job->inflight_parts.count(i) && !job->part_done(i)) {
@@ -337,6 +531,8 @@ bool Uploader::next_task(Task* out) {
         }
         t.kind = Task::Kind::Part;
         t.part = n;
+        t.offset = job->plan.offset(n);
+        t.length = job->plan.length(n);
         job->inflight_parts.insert(n);
         break;
       }
@@ -404,6 +600,13 @@ void Uploader::record_failure(const std::shared_ptr<Job>& job) {
   std::lock_guard rlock(job->record_mu);
   UploadRecord snapshot;
   bool give_up = false;
+  bool stream;
+  {
+    std::lock_guard lock(mu_);
+    if (job->cancelled) return;
+    stream = job->stream != 0;  // (adopt() leaves a failing stream alone)
+  }
+  if (stream) return end_stream(job);
   {
     std::lock_guard lock(mu_);
     if (job->cancelled) return;
@@ -467,7 +670,7 @@ void Uploader::run(Task& t) {
       case Task::Kind::Put: return run_put(*t.job);
       case Task::Kind::Reconcile: return run_reconcile(*t.job);
       case Task::Kind::Create: return run_create(*t.job);
-      case Task::Kind::Part: return run_part(*t.job, t.part);
+      case Task::Kind::Part: return run_part(*t.job, t);
       case Task::Kind::Complete: return run_complete(*t.job);
     }
   } catch (const std::exception& e) {
@@ -563,7 +766,8 @@ void Uploader::unpark_retried() {
       LOG_ERROR("cannot move " << j->key() << " out of the failed table: " << r.error().message);
       continue;
     } else if (!*r && still_failed(cp_, j->key())) {
-      LOG_ERROR("cannot move " << j->key() << " out of the failed table: its record does not match the staged file");
+      LOG_ERROR("cannot move " << j->key()
+                               << " out of the failed table: its record does not match the staged file");
       continue;
     }
     std::lock_guard lock(mu_);

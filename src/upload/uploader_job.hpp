@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "bucketfs/upload/uploader.hpp"
 #include "bucketfs/util/fd.hpp"
@@ -20,7 +21,9 @@ using Clock = std::chrono::steady_clock;
 
 struct Uploader::Job {
   enum class Phase { Put, Reconcile, Create, Parts, Complete, Done };
-  const ClosedFile file;         // what is uploaded (its mark is durable)
+  // What is uploaded (its mark is durable). A stream's (stream != 0) has only
+  // the key and the staging path until submit() adopts it (under mu_).
+  ClosedFile file;
   checkpoint::UploadRecord rec;  // progress; fields guarded by mu_
   PartPlan plan;
   Phase phase = Phase::Put;
@@ -42,12 +45,22 @@ struct Uploader::Job {
   std::time_t lost_since = 0;
   Clock::time_point not_before{};
   Clock::time_point started = Clock::now();
+  // Upload while writing (Uploader::open_stream), under mu_.
+  uint64_t stream = 0;                            // != 0: the file is still open; never completed
+  std::map<uint32_t, uint64_t> stream_ready;      // finished parts to send, with their write version
+  std::map<uint32_t, uint64_t> sent_version;      // parts sent (or in flight) while streaming
+  std::vector<uint64_t> close_versions;           // after adoption: each part's version at close
+  bool adopted = false;                           // a stream that became a closed file's upload
   Fd fd;                                          // staging file, read-only
   RankedMutex record_mu{LockRank::UploadRecord};  // serialises checkpoint writes of this job (before mu_)
 
   explicit Job(ClosedFile f) : file(std::move(f)) {}
   const std::string& key() const { return file.mark.key; }
-  uint64_t generation() const { return file.mark.generation; }
+  uint64_t generation() const { return file.mark.generation; }  // under mu_ (a stream's changes)
+  // Whether a part sent while streaming still holds the closed bytes.
+  bool sent_part_valid(uint32_t n, uint64_t version) const {
+    return n >= 1 && n <= close_versions.size() && close_versions[n - 1] == version;
+  }
   bool part_done(uint32_t n) const {
     return std::any_of(rec.parts.begin(), rec.parts.end(),
                        [n](const auto& p) { return p.number == static_cast<int>(n); });
@@ -58,7 +71,10 @@ struct Uploader::Task {
   enum class Kind { Put, Reconcile, Create, Part, Complete, Abort } kind = Kind::Put;
   std::shared_ptr<Job> job;
   uint32_t part = 0;
-  checkpoint::PendingAbort abort;  // Abort
+  uint64_t offset = 0, length = 0;  // Part: the bytes of the staging file
+  bool streamed = false;            // Part: sent while the file was open...
+  uint64_t version = 0;             // ...at this write version
+  checkpoint::PendingAbort abort;   // Abort
 };
 
 std::string fmt_bytes(uint64_t b);

@@ -35,8 +35,10 @@
 #      files, partial objects), nothing left pending or failed. Then the
 #      trial's keys are deleted.
 # The cache dir is shared by all trials, so each mount also resumes over the
-# previous trials' leftovers. Staging files and multipart uploads left behind
-# are counted as warnings (they leak space but lose nothing).
+# previous trials' leftovers. A multipart upload left open under the trial's
+# prefix fails the trial (issue 13: also after a kill while parts of an open
+# file were being sent); staging files left behind are warnings (they leak
+# space but lose nothing).
 #
 # Env: TRIALS (30), SEED (base seed; trial i uses SEED+i; default random),
 #      SERVER (rgw|s3rver; default rgw), KILL_MAX_MS (3000),
@@ -222,7 +224,7 @@ run_trial() {
   TLOG=$T_TMP/trial.log
   : >"$TLOG"
   MOUNT_DESC=
-  TRIAL_OK=1
+  TRIAL_OK=1 TRIAL_WHY=
   local M=$W/model nextname=1 gen_n=0 errs=0 op_list=''
   rm -rf "$W" && mkdir -p "$M" "$M/sub"
   local staging_before
@@ -578,9 +580,17 @@ run_trial() {
   up=$(uploads_under "$P")
   st_after=$(staging_count)
   if [ "$up" != "?" ] && ((up > 0)); then
-    echo "  warning: $up multipart upload(s) left open under $P"
+    echo "  LEAK: $up multipart upload(s) left open under $P"
     TOT_LEAK_UPLOADS=$((TOT_LEAK_UPLOADS + up))
   fi
+  # upload while writing (issue 13): uploads begun from open files, and
+  # closes that adopted one
+  local streamed adopted
+  streamed=$(grep -c "begins while it is written" "$TLOG")
+  adopted=$(grep -c "adopted at close" "$TLOG")
+  TOT_STREAMED=$((${TOT_STREAMED:-0} + streamed))
+  TOT_ADOPTED=$((${TOT_ADOPTED:-0} + adopted))
+  ((streamed > 0)) && echo "  uploads begun while written: $streamed, adopted at close: $adopted"
   if ((st_after > staging_before)); then
     echo "  warning: $((st_after - staging_before)) staging file(s) left in the cache after a clean unmount with nothing pending"
     TOT_LEAK_STAGING=$((TOT_LEAK_STAGING + st_after - staging_before))
@@ -592,6 +602,7 @@ run_trial() {
   TOT_STALE=$((TOT_STALE + stale))
   TOT_EXTRA=$((TOT_EXTRA + extra_n))
   ((lost + corrupt + stale + extra_n == 0)) || { TRIAL_OK=0; TRIAL_WHY="lost $lost, corrupted $corrupt, stale $stale, extra $extra_n"; }
+  if [ "$up" != "?" ] && ((up > 0)); then TRIAL_OK=0; TRIAL_WHY="${TRIAL_WHY:+$TRIAL_WHY; }$up multipart upload(s) left open"; fi
   echo "  checked $files file(s): lost $lost, corrupted $corrupt, stale $stale, extra $extra_n" \
     "(seconds: mount+writes $(secs "$t0" "$tw"), to kill $(secs "$tw" "$tk"), recovery $(secs "$tk" "$tr"), check $(secs "$tr" "$EPOCHREALTIME"))"
 
@@ -641,6 +652,8 @@ for k in "${!CRASHPOINTS[@]}"; do printf ' %s %d' "$k" "${CRASHPOINTS[$k]}"; don
 echo
 echo "interrupted overwrites whose previous version is gone (allowed): $TOT_MIDWRITE_PREV_GONE"
 echo "kills inside an operation: ${KILLS_INSIDE:-0} of $TRIALS trials, inside close: ${MOMENTS[in-close]:-0}"
-echo "warnings: staging files left $TOT_LEAK_STAGING, multipart uploads left open $TOT_LEAK_UPLOADS"
+echo "uploads begun while a file was written: ${TOT_STREAMED:-0}, adopted at its close: ${TOT_ADOPTED:-0}"
+echo "multipart uploads left open (failures): $TOT_LEAK_UPLOADS"
+echo "warnings: staging files left $TOT_LEAK_STAGING"
 ((${#FAILED_SEEDS[@]} == 0)) || echo "failed seeds: ${FAILED_SEEDS[*]}"
 t_summary

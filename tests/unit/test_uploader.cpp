@@ -288,6 +288,193 @@ void test_given_up_upload_resumes_at_mount(void** state) {
   assert_int_equal(w->mem.open_upload_count(), 0);
 }
 
+// --- upload while writing (open_stream) ---------------------------------------
+
+// A file still open for writing: its bytes written, its finished parts sent.
+struct OpenFile {
+  stage::StagedFile f;
+  std::string data;
+};
+
+OpenFile write_open_file(World* w, uint64_t size, unsigned seed) {
+  OpenFile o{w->staging->create().value(), std::string(size, '\0')};
+  std::mt19937 rng(seed);
+  for (auto& c : o.data) c = static_cast<char>(rng());
+  if (::pwrite(o.f.fd.get(), o.data.data(), size, 0) != static_cast<ssize_t>(size)) abort();
+  return o;
+}
+
+ClosedFile close_open_file(World* w, OpenFile& o, const std::string& key, uint64_t generation = 1) {
+  ClosedFile cf;
+  cf.staging_path = o.f.path;
+  cf.mark.key = key;
+  cf.mark.generation = generation;
+  cf.mark.meta = {{"mode", "33188"}, {"mtime", "1700000000"}};
+  if (w->staging->mark_closed(o.f.path, o.f.fd.get(), &cf.mark) != 0) abort();
+  return cf;
+}
+
+const store::Metadata kStreamMeta{{"mode", "33188"}, {"mtime", "1600000000"}};
+
+// The parts sent while the file was open are the closed file's: the close
+// adopts the stream and only the last part is sent after it.
+void test_stream_adopted_at_close(void** state) {
+  auto* w = static_cast<World*>(*state);
+  Uploader u(w->mem, *w->cp, *w->staging, cfg(2));
+  u.start();
+  auto o = write_open_file(w, 5 * kPart + 100, 71);
+  const uint64_t id = u.open_stream("s/one", o.f.path, kStreamMeta);
+  assert_true(id != 0);
+  assert_int_equal(u.open_stream("s/one", o.f.path, kStreamMeta), 0);  // one job per key
+  for (uint32_t n = 1; n <= 5; ++n) u.stream_part("s/one", id, n, 0);
+  assert_true(wait_for([&] { return w->mem.calls("upload_part") == 5; }));
+  // Never completed while open; its record describes no closed file.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  assert_int_equal(w->mem.calls("complete_multipart"), 0);
+  assert_true(u.pending().empty());
+  auto rec = w->cp->get("s/one");
+  assert_true(rec.ok() && rec->has_value());
+  assert_int_equal((*rec)->generation, 0);
+  auto cf = close_open_file(w, o, "s/one");
+  StreamHandoff h{id, std::vector<uint64_t>(6, 0)};
+  assert_true(u.submit(cf, std::chrono::milliseconds(0), &h).ok());
+  assert_int_equal(u.wait("s/one", 1), 0);
+  assert_true(wait_idle(u));
+  assert_true(*w->mem.object_data("s/one") == o.data);
+  assert_int_equal(w->mem.calls("upload_part"), 6);
+  assert_int_equal(w->mem.calls("create_multipart"), 1);
+  assert_int_equal(w->mem.open_upload_count(), 0);
+  // The metadata of the upload: the file's, but for its times.
+  auto info = w->mem.object_info("s/one");
+  assert_string_equal(info->meta["mode"].c_str(), "33188");
+  assert_int_equal(info->meta.count("mtime"), 0);
+  assert_false(fsys::exists(o.f.path));
+}
+
+// A part written again after it was sent (its version changed) is sent again
+// from the closed file, also when the change comes while it is in flight.
+void test_stream_changed_part_sent_again(void** state) {
+  auto* w = static_cast<World*>(*state);
+  Uploader u(w->mem, *w->cp, *w->staging, cfg(2));
+  u.start();
+  auto o = write_open_file(w, 4 * kPart + 1, 72);
+  const uint64_t id = u.open_stream("s/two", o.f.path, kStreamMeta);
+  assert_true(id != 0);
+  for (uint32_t n = 1; n <= 4; ++n) u.stream_part("s/two", id, n, 0);
+  assert_true(wait_for([&] { return w->mem.calls("upload_part") == 4; }));
+  // Part 2 changes (version 1) before the close.
+  for (size_t i = kPart; i < 2 * kPart; ++i) o.data[i] = static_cast<char>(o.data[i] ^ 0x5a);
+  if (::pwrite(o.f.fd.get(), o.data.data() + kPart, kPart, kPart) != static_cast<ssize_t>(kPart)) abort();
+  auto cf = close_open_file(w, o, "s/two");
+  StreamHandoff h{id, {0, 1, 0, 0, 0}};
+  assert_true(u.submit(cf, std::chrono::milliseconds(0), &h).ok());
+  assert_int_equal(u.wait("s/two", 1), 0);
+  assert_true(wait_idle(u));
+  assert_true(*w->mem.object_data("s/two") == o.data);
+  assert_int_equal(w->mem.calls("upload_part"), 6);  // 4 while open, part 2 again, part 5
+  assert_int_equal(w->mem.open_upload_count(), 0);
+}
+
+// A stream that cannot be adopted (other metadata at close, or dropped, or a
+// failed request) is aborted, and the closed file goes as usual.
+void test_stream_not_adopted_is_aborted(void** state) {
+  auto* w = static_cast<World*>(*state);
+  store::FaultyObjectStore faulty(w->mem);
+  Uploader u(faulty, *w->cp, *w->staging, cfg(2));
+  u.start();
+  // Other metadata at close (a chmod while it was written).
+  auto o = write_open_file(w, 3 * kPart + 1, 73);
+  uint64_t id = u.open_stream("s/meta", o.f.path, {{"mode", "33261"}});
+  for (uint32_t n = 1; n <= 3; ++n) u.stream_part("s/meta", id, n, 0);
+  assert_true(wait_for([&] { return w->mem.calls("upload_part") == 3; }));
+  auto cf = close_open_file(w, o, "s/meta");
+  StreamHandoff h{id, std::vector<uint64_t>(4, 0)};
+  assert_true(u.submit(cf, std::chrono::milliseconds(0), &h).ok());
+  assert_true(wait_idle(u));
+  assert_true(*w->mem.object_data("s/meta") == o.data);
+  assert_string_equal(w->mem.object_info("s/meta")->meta["mode"].c_str(), "33188");
+  assert_int_equal(w->mem.open_upload_count(), 0);
+  // Dropped (the file went before its close).
+  auto d = write_open_file(w, 2 * kPart + 1, 74);
+  id = u.open_stream("s/drop", d.f.path, kStreamMeta);
+  u.stream_part("s/drop", id, 1, 0);
+  assert_true(wait_for([&] { return w->mem.open_upload_count() == 1; }));
+  u.drop_stream("s/drop", id);
+  assert_true(wait_idle(u));
+  assert_int_equal(w->mem.open_upload_count(), 0);
+  assert_false(w->cp->get("s/drop")->has_value());
+  // A failed part ends the stream; the close then uploads the file anew.
+  faulty.fail_next("upload_part", 1, store::Error{store::ErrorCode::Transient, 503, "SlowDown", "", ""});
+  auto f = write_open_file(w, 3 * kPart + 1, 75);
+  id = u.open_stream("s/fail", f.f.path, kStreamMeta);
+  u.stream_part("s/fail", id, 1, 0);
+  assert_true(wait_for([&] { return u.idle(); }));
+  assert_int_equal(w->mem.open_upload_count(), 0);
+  auto fc = close_open_file(w, f, "s/fail");
+  StreamHandoff fh{id, std::vector<uint64_t>(4, 0)};
+  assert_true(u.submit(fc, std::chrono::milliseconds(0), &fh).ok());
+  assert_int_equal(u.wait("s/fail", 1), 0);
+  assert_true(wait_idle(u));
+  assert_true(*w->mem.object_data("s/fail") == f.data);
+  assert_int_equal(w->mem.open_upload_count(), 0);
+}
+
+// The writer killed before close: the next mount finds a stream record that
+// describes no closed file, drops it and aborts its multipart upload.
+void test_stream_abandoned_is_aborted_at_mount(void** state) {
+  auto* w = static_cast<World*>(*state);
+  auto o = write_open_file(w, 3 * kPart + 1, 76);
+  {
+    Uploader u(w->mem, *w->cp, *w->staging, cfg(2));
+    u.start();
+    const uint64_t id = u.open_stream("s/killed", o.f.path, kStreamMeta);
+    for (uint32_t n = 1; n <= 3; ++n) u.stream_part("s/killed", id, n, 0);
+    assert_true(wait_for([&] { return w->mem.calls("upload_part") == 3; }));
+    u.stop(std::chrono::seconds(5));
+  }
+  assert_int_equal(w->mem.open_upload_count(), 1);
+  w->reopen_cp();
+  Uploader u2(w->mem, *w->cp, *w->staging, cfg(2));
+  auto rep = u2.resume();
+  assert_true(rep.ok());
+  assert_int_equal(rep->stale, 1);
+  assert_int_equal(rep->resumed, 0);
+  u2.start();
+  assert_true(wait_idle(u2));
+  assert_int_equal(w->mem.open_upload_count(), 0);
+  assert_false(w->mem.object_data("s/killed").has_value());
+  assert_false(fsys::exists(o.f.path));  // never closed: nothing was promised
+}
+
+// A crash after the close: the adopted record names the streamed parts, and
+// the next mount sends only what is missing.
+void test_stream_adopted_then_crash_resumes(void** state) {
+  auto* w = static_cast<World*>(*state);
+  auto o = write_open_file(w, 5 * kPart + 9, 77);
+  {
+    Uploader u(w->mem, *w->cp, *w->staging, cfg(2));
+    u.start();
+    const uint64_t id = u.open_stream("s/crash", o.f.path, kStreamMeta);
+    for (uint32_t n = 1; n <= 5; ++n) u.stream_part("s/crash", id, n, 0);
+    assert_true(wait_for([&] { return w->mem.calls("upload_part") == 5; }));
+    auto cf = close_open_file(w, o, "s/crash");
+    StreamHandoff h{id, std::vector<uint64_t>(6, 0)};
+    assert_true(u.submit(cf, std::chrono::hours(1), &h).ok());  // settles: nothing more before the "crash"
+    u.stop(std::chrono::seconds(5));
+  }
+  w->reopen_cp();
+  Uploader u2(w->mem, *w->cp, *w->staging, cfg(2));
+  auto rep = u2.resume();
+  assert_true(rep.ok());
+  assert_int_equal(rep->resumed, 1);
+  assert_int_equal(rep->with_progress, 1);
+  u2.start();
+  assert_true(wait_idle(u2));
+  assert_true(*w->mem.object_data("s/crash") == o.data);
+  assert_int_equal(w->mem.calls("upload_part"), 6);
+  assert_int_equal(w->mem.open_upload_count(), 0);
+}
+
 // s3rver as published: a Complete that reached the server is answered 500
 // when repeated, and the object's ETag is the plain MD5 of its bytes (no
 // "-N"). The uploader asks whether the object is already ours (size + the
@@ -755,6 +942,11 @@ int main() {
       cmocka_unit_test_setup_teardown(test_planted_staging_entries_are_not_uploaded, setup, teardown),
       cmocka_unit_test_setup_teardown(test_given_up_upload_resumes_at_mount, setup, teardown),
       cmocka_unit_test_setup_teardown(test_complete_answered_500_but_done, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stream_adopted_at_close, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stream_changed_part_sent_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stream_not_adopted_is_aborted, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stream_abandoned_is_aborted_at_mount, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stream_adopted_then_crash_resumes, setup, teardown),
   };
   return cmocka_run_group_tests_name("uploader", tests, nullptr, nullptr);
 }

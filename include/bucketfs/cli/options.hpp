@@ -81,6 +81,7 @@ struct MountConfig {
   // Uploads.
   unsigned long part_size_mib = 8;
   unsigned upload_concurrency = 8;
+  bool upload_while_writing = true;
   unsigned long ensure_diskfree_mib = 512;
   bool sync_upload = false;
   unsigned unmount_grace_s = 5;

@@ -214,6 +214,7 @@ class Filesystem {
   int begin_change(const std::shared_ptr<Pending>& p, uint64_t keep_bytes = UINT64_MAX);
   // Closes the current version (pf->mu held): data and mark durable, then queued.
   int commit(const std::shared_ptr<Pending>& p, bool still_open);
+  void send_finished_parts(const std::shared_ptr<Pending>& p, uint64_t before, uint64_t after);
   // Same bytes, new metadata (pf->mu held, the current file is queued): a new
   // generation of the same file.
   int recommit_metadata(const std::shared_ptr<Pending>& p);

@@ -93,6 +93,9 @@ class StagingArea {
   void remove(const std::string& path);
   // fsync of DIR if anything was created or removed since the last one.
   int sync_dir();
+  // Write-behind: starts writing [off, off + len) of a data file to disk
+  // without waiting (sync_file_range), so the fsync at close finds little left.
+  static void write_behind(int fd, uint64_t off, uint64_t len);
   // 0 if `bytes` more can be written while keeping the reserve free, else ENOSPC.
   int reserve(uint64_t bytes);
   // Every staged data file with its mark, for recovery and status. With

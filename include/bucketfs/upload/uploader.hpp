@@ -69,6 +69,18 @@ struct UploaderConfig {
   // Where `bucketfs retry` leaves its request for a running mount (one key
   // per line, "*" for all); read and removed by the uploader. "": none.
   std::string retry_request_file;
+  // Upload while writing (open_stream): a file that grows by appends has
+  // each finished part sent before it is closed. Off: parts go after close.
+  bool stream_uploads = true;
+};
+
+// What the write path hands submit() when the closed file was streamed
+// (open_stream): the stream, and each part's write version at close (index
+// part - 1, parts of stream_part_size()). A part sent while the file was open
+// is kept only if its version then equals its version at close.
+struct StreamHandoff {
+  uint64_t stream = 0;
+  std::vector<uint64_t> versions;
 };
 
 // What the done handler learns.
@@ -121,8 +133,32 @@ class Uploader {
   // before this much time has passed (the file may still be open: a close of
   // one of several descriptors), unless expedite(key) comes first.
   // Errors: the staging file cannot be opened (Io), a checkpoint write failed.
+  // With a handoff whose stream is still the key's (open_stream), the
+  // stream's multipart upload becomes this file's: its parts whose version is
+  // unchanged are kept, the others are sent again from the closed file.
+  // Otherwise (no stream, or one that cannot be adopted) the stream is
+  // cancelled like any older job of the key.
   checkpoint::CpResult<void> submit(ClosedFile file,
-                                    std::chrono::milliseconds settle = std::chrono::milliseconds(0));
+                                    std::chrono::milliseconds settle = std::chrono::milliseconds(0),
+                                    const StreamHandoff* handoff = nullptr);
+
+  // Upload while writing. open_stream starts a multipart upload of key from
+  // the staging file of a file still open for writing, and returns its id (0:
+  // not now — streaming is off, the key has a job, or the file cannot be
+  // opened). stream_part queues part `number` (1-based, parts of
+  // stream_part_size()) whose bytes the writer has finished, at the write
+  // version it has now. A stream is never completed by itself: submit() with
+  // its handoff adopts it, drop_stream() (or cancel(key)) aborts it. Its record
+  // (generation 0) describes no closed file, so a crash before adoption drops
+  // it and aborts its upload at the next mount. A failed request ends the
+  // stream (aborted); the file is then uploaded after close as usual.
+  // `meta` is the object metadata the file has now; the upload carries it
+  // without the times ("mtime", "atime", "ctime": the object's Last-Modified
+  // stands for them), and adoption needs the closed file to have the same.
+  uint64_t open_stream(const std::string& key, const std::string& staging_path, const store::Metadata& meta);
+  void stream_part(const std::string& key, uint64_t stream, uint32_t number, uint64_t version);
+  void drop_stream(const std::string& key, uint64_t stream);
+  uint64_t stream_part_size() const;
   // Starts a settling upload of key now (its last writer is gone).
   void expedite(const std::string& key);
 
@@ -159,7 +195,9 @@ class Uploader {
   void reconcile_lost_upload(Job& job, bool completed_before);  // under mu_
   std::vector<checkpoint::PartRecord> parts_to_keep(Job& job, const std::vector<checkpoint::PartRecord>& recorded,
                                                     const std::map<int, store::PartInfo>& server);
-  void run_part(Job& job, uint32_t number);
+  void run_part(Job& job, const Task& t);
+  bool adopt(const ClosedFile& file, std::chrono::milliseconds settle, const StreamHandoff& h);
+  void end_stream(const std::shared_ptr<Job>& job);  // a failed stream: dropped, its upload aborted
   void run_complete(Job& job);
   void finish_ok(const std::shared_ptr<Job>& job);
   // A request of the job's pass failed: the pass drains, then counts
@@ -199,6 +237,7 @@ class Uploader {
   std::chrono::steady_clock::time_point next_unpark_check_{};  // when unpark_retried runs next
   std::vector<std::thread> workers_;
   unsigned inflight_ = 0;
+  uint64_t next_stream_ = 1;
   bool stopping_ = false;
   bool started_ = false;
 };
