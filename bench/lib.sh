@@ -48,6 +48,8 @@ wait_gone() {
   done
   proc_done "$1"
 }
+# cpu_ticks PID: user + system CPU time of PID so far, in clock ticks (0 if gone)
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 is_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }
 
 # mount_fs WHO MNT WORKDIR: mount one contender in the foreground, in the
@@ -243,11 +245,11 @@ settle() {
   [ -n "${S3_DIR:-}" ] || return 0
   for f in "$S3_DIR"/run/*.pid; do [ -r "$f" ] && pids+=("$(cat "$f")"); done
   [ ${#pids[@]} -gt 0 ] || return 0
-  cpu_ticks() { for i in "${pids[@]}"; do awk '{ s += $14 + $15 } END { print s + 0 }' "/proc/$i/stat" 2>/dev/null; done | awk '{ s += $1 } END { print s + 0 }'; }
+  server_ticks() { for i in "${pids[@]}"; do awk '{ s += $14 + $15 } END { print s + 0 }' "/proc/$i/stat" 2>/dev/null; done | awk '{ s += $1 } END { print s + 0 }'; }
   while [ $((SECONDS - start)) -lt 30 ]; do
-    t0=$(cpu_ticks)
+    t0=$(server_ticks)
     sleep 1
-    t1=$(cpu_ticks)
+    t1=$(server_ticks)
     [ $((t1 - t0)) -lt "$(($(getconf CLK_TCK) / 10))" ] && return 0
   done
 }

@@ -51,6 +51,7 @@ cat >"$TMP/metrics" <<EOF
 w1_durable|1. $BIG \`cp\` in, until complete in the bucket|s
 w1_cp|1. $BIG \`cp\` in, until \`cp\` returns|s
 w1_status|1. … until \`bucketfs status --wait\` returns|s
+w1_cpu|1. … daemon CPU time per GiB uploaded (user + system)|s
 w2_seq|2. $BIG read cold (\`cat\`)|s
 w2_seq_gets|2. … GET requests of the cold read (server log)|requests
 w2_rand|2. $R random 1 MiB reads (\`dd\`)|s

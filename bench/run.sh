@@ -208,7 +208,7 @@ can_write() { [ "$1" != bucketfs ] || [ "$BFS_WRITES" = 1 ]; }
 # cp of a large random file; times until cp returns and until complete in the
 # bucket; peak RSS of the daemon meanwhile (workload 6a)
 w1() {
-  local run=$1 who key t0 tc rss
+  local run=$1 who key t0 tc rss cpu0
   say "workload 1: ${BIG_MIB} MiB written, run $run"
   t0=$(now_us)
   cp "$WORK/src/big.bin" "$WORK/local-copy.bin" && record w1_local local "$run" "$(secs "$t0")"
@@ -245,6 +245,7 @@ w1() {
         can_write "$who" || continue
         fresh_mount "$who" "w1-r$run" || { record w1_durable "$who" "$run" FAIL; continue; }
         rss_start "$MOUNT_PID" "$WD/rss"
+        cpu0=$(cpu_ticks "$MOUNT_PID")
         t0=$(now_us)
         if cp "$WORK/src/big.bin" "$MNT/$key"; then
           tc=$(secs "$t0")
@@ -254,6 +255,8 @@ w1() {
             if [ "$who" = bucketfs ]; then
               if bfs_wait; then record w1_status bucketfs "$run" "$(secs "$t0")"; else record w1_status bucketfs "$run" FAIL; fi
             fi
+            record w1_cpu "$who" "$run" "$(awk -v a="$cpu0" -v b="$(cpu_ticks "$MOUNT_PID")" -v hz="$(getconf CLK_TCK)" \
+              -v mib="$BIG_MIB" 'BEGIN { printf "%.2f", (b - a) / hz / (mib / 1024) }')"
           else
             record w1_durable "$who" "$run" FAIL
           fi
