@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/util/fd.hpp"
 #include "bucketfs/util/private_dir.hpp"
 
 namespace bucketfs::cli {
@@ -71,11 +72,10 @@ Result<Ok, std::string> register_mount(const std::string& cache_dir, const std::
 
 std::string lookup_mount(const std::string& cache_dir, const std::string& mountpoint) {
   std::string path = cache_dir + "/mounts/" + short_hash(canonical(mountpoint));
-  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return {};
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return {};
   char buf[PATH_MAX + 2];
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
+  ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
   if (n <= 0) return {};
   std::string s(buf, static_cast<size_t>(n));
   while (!s.empty() && s.back() == '\n') s.pop_back();
