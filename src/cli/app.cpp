@@ -2,6 +2,7 @@
 #include "bucketfs/cli/app.hpp"
 #include "bucketfs/cli/maintenance.hpp"
 #include "bucketfs/cli/mount_credentials.hpp"
+#include "bucketfs/cli/mount_layout.hpp"
 #include "bucketfs/cli/status_command.hpp"
 
 #include <sys/stat.h>
@@ -166,8 +167,7 @@ int run(const std::vector<std::string>& argv) {
     std::cerr << "bucketfs: " << p.error() << "\n";
     return kExitFailure;
   }
-  const char* home = std::getenv("HOME");
-  auto resolved = resolve_defaults(&cmd.config, home != nullptr ? home : "", ::geteuid() == 0);
+  auto resolved = resolve_defaults(&cmd.config, process_home(), ::geteuid() == 0);
   if (!resolved) return usage_error(resolved.error());
   return run_mount(cmd.config);
 }

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "bucketfs/cli/options.hpp"
 #include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/util/fd.hpp"
 #include "bucketfs/util/private_dir.hpp"
@@ -69,6 +70,13 @@ Result<Ok, std::string> register_mount(const std::string& cache_dir, const std::
     return "cannot write " + dir->path + "/" + name + ": " + std::strerror(errno);
   return Ok{};
 }
+
+std::string process_home() {
+  const char* home = std::getenv("HOME");
+  return home != nullptr ? home : "";
+}
+
+std::optional<std::string> process_cache_dir() { return default_cache_dir(process_home(), ::geteuid() == 0); }
 
 std::string lookup_mount(const std::string& cache_dir, const std::string& mountpoint) {
   std::string path = cache_dir + "/mounts/" + short_hash(canonical(mountpoint));
