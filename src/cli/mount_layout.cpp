@@ -12,7 +12,7 @@
 #include <cstring>
 
 #include "bucketfs/cli/options.hpp"
-#include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/fd.hpp"
 #include "bucketfs/util/private_dir.hpp"
 

@@ -15,7 +15,7 @@
 #include <sstream>
 
 #include "bucketfs/cli/mount_layout.hpp"
-#include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/fd.hpp"
 
 namespace bucketfs::cli {

@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "internal.hpp"
 
 namespace bucketfs::sign::detail {

@@ -1,8 +1,8 @@
 // oss_v1.cpp - OSS Signature V1 ("OSS ak:signature"): HMAC-SHA1 over verb,
 // Content-MD5, Content-Type, Date, the x-oss-* headers and the canonicalized
 // resource, whose key is not percent-encoded.
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/sign/signer.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/time.hpp"
 #include "internal.hpp"
 

@@ -7,8 +7,8 @@
 // Behaviour follows the official SDK (alibabacloud-oss-go-sdk-v2 signer/v4.go).
 #include <algorithm>
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/sign/signer.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/time.hpp"
 #include "internal.hpp"
 

@@ -2,8 +2,8 @@
 // REST Requests"): HMAC-SHA1 over verb, Content-MD5, Content-Type, Date, the
 // x-amz-* headers and the canonicalized resource. Kept for servers that do
 // not speak V4.
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/sign/signer.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/time.hpp"
 #include "internal.hpp"
 

@@ -5,8 +5,8 @@
 // query is canonicalised from the raw parameters.
 #include <algorithm>
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/sign/signer.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/time.hpp"
 #include "internal.hpp"
 

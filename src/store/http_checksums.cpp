@@ -10,8 +10,8 @@
 // is sent again, at most kSends times in all.
 #include <cstring>
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/store/checksums.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/log.hpp"
 #include "http_call.hpp"
 

@@ -14,7 +14,7 @@
 #include <random>
 #include <thread>
 
-#include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/log.hpp"
 #include "bucketfs/util/time.hpp"
 #include "bucketfs/xml/s3_xml.hpp"

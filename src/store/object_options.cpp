@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/fd.hpp"
 
 namespace bucketfs::store {
