@@ -17,6 +17,7 @@
 #include "bucketfs/cli/mount_layout.hpp"
 #include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/fd.hpp"
+#include "bucketfs/util/text.hpp"
 
 namespace bucketfs::cli {
 
@@ -34,31 +35,9 @@ bool safe_dir(const std::string& dir) {
          (st.st_mode & 022) == 0;
 }
 
-std::string escape(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
-}
+std::string escape(const std::string& v) { return backslash_escape(v); }
 
-std::string unescape(const std::string& v) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (v[i] == '\\' && i + 1 < v.size()) {
-      out += v[i + 1] == 'n' ? '\n' : v[i + 1];
-      ++i;
-    } else {
-      out += v[i];
-    }
-  }
-  return out;
-}
+std::string unescape(const std::string& v) { return backslash_unescape(v); }
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
 std::string unoctal(const std::string& s) {

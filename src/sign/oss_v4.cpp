@@ -133,10 +133,7 @@ void sign(SignRequest& r, const Credentials& c, std::string_view region, std::st
           const std::vector<std::string>& additional_headers, std::time_t now) {
   const std::string datetime = timefmt::amz_date(now);
   const std::string date = timefmt::short_date(now);
-  detail::remove_header(r.headers, "authorization");
-  detail::set_header(r.headers, "x-oss-date", datetime);
-  detail::set_header(r.headers, "x-oss-content-sha256", std::string(kUnsignedPayload));
-  if (!c.session_token.empty()) detail::set_header(r.headers, "x-oss-security-token", c.session_token);
+  detail::set_v4_headers(r, c, "x-oss-", datetime, kUnsignedPayload);
 
   std::string scope = date;
   scope += '/';

@@ -84,11 +84,7 @@ void sign(SignRequest& r, const Credentials& c, std::string_view region, std::st
           std::string_view payload_hash) {
   const std::string amz_date = timefmt::amz_date(now);
   const std::string date = timefmt::short_date(now);
-  // A retried request is re-signed: an old Authorization must not be signed.
-  detail::remove_header(r.headers, "authorization");
-  detail::set_header(r.headers, "x-amz-date", amz_date);
-  detail::set_header(r.headers, "x-amz-content-sha256", std::string(payload_hash));
-  if (!c.session_token.empty()) detail::set_header(r.headers, "x-amz-security-token", c.session_token);
+  detail::set_v4_headers(r, c, "x-amz-", amz_date, payload_hash);
 
   std::string scope = date;
   scope += '/';
