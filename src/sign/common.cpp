@@ -132,6 +132,18 @@ std::string derive_key(std::string_view prefix, const Secret& secret,
   return key;
 }
 
+std::string v4_string_to_sign(std::string_view algorithm, std::string_view datetime, std::string_view scope,
+                              std::string_view canonical_request) {
+  std::string out(algorithm);
+  out += '\n';
+  out += datetime;
+  out += '\n';
+  out += scope;
+  out += '\n';
+  out += crypto::hex(crypto::sha256(canonical_request));
+  return out;
+}
+
 void set_v4_headers(SignRequest& r, const Credentials& c, std::string_view prefix, const std::string& datetime,
                     std::string_view payload_hash) {
   const std::string p(prefix);

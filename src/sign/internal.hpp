@@ -65,6 +65,11 @@ void legacy_sign(SignRequest& r, const Credentials& c, std::time_t now, std::str
                  std::string_view scheme, std::string (*to_sign)(const SignRequest&, std::string_view),
                  std::string_view canonical_resource);
 
+// The V4 string to sign (SigV4, OSS V4):
+//   algorithm \n datetime \n scope \n hex(SHA-256(canonical request))
+std::string v4_string_to_sign(std::string_view algorithm, std::string_view datetime, std::string_view scope,
+                              std::string_view canonical_request);
+
 // The first step of the V4 signers (SigV4, OSS V4): drops an old
 // Authorization (a retried request is re-signed) and sets the headers named
 // with prefix ("x-amz-" / "x-oss-") that are signed: date, content-sha256 and,

@@ -111,14 +111,7 @@ std::string canonical_request(const SignRequest& r, std::string_view canonical_u
 
 std::string string_to_sign(std::string_view iso_datetime, std::string_view scope,
                            std::string_view canonical_request) {
-  std::string out(kAlgorithm);
-  out += '\n';
-  out += iso_datetime;
-  out += '\n';
-  out += scope;
-  out += '\n';
-  out += crypto::hex(crypto::sha256(canonical_request));
-  return out;
+  return detail::v4_string_to_sign(kAlgorithm, iso_datetime, scope, canonical_request);
 }
 
 std::string signing_key(const Secret& secret, std::string_view date, std::string_view region) {

@@ -61,14 +61,7 @@ std::string canonical_request(const SignRequest& r, std::string_view payload_has
 }
 
 std::string string_to_sign(std::string_view amz_date, std::string_view scope, std::string_view canonical_request) {
-  std::string out(kAlgorithm);
-  out += '\n';
-  out += amz_date;
-  out += '\n';
-  out += scope;
-  out += '\n';
-  out += crypto::hex(crypto::sha256(canonical_request));
-  return out;
+  return detail::v4_string_to_sign(kAlgorithm, amz_date, scope, canonical_request);
 }
 
 std::string signing_key(const Secret& secret, std::string_view date, std::string_view region,
