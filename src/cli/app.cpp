@@ -150,6 +150,21 @@ Result<void, std::string> check_mountpoint(const std::string& path) {
   return {};
 }
 
+int parse_subcommand_args(CommandKind kind, const std::vector<std::string>& args, const char* usage,
+                          Command* out) {
+  auto parsed = parse_subcommand(kind, args);
+  if (!parsed) {
+    std::cerr << "bucketfs " << command_name(kind) << ": " << parsed.error() << "\n";
+    return kExitUsage;
+  }
+  if (parsed->help) {
+    std::cout << usage << "\nOptions:\n" << subcommand_options_help(kind);
+    return kExitOk;
+  }
+  *out = std::move(parsed.value());
+  return -1;
+}
+
 int run(const std::vector<std::string>& argv) {
   auto parsed = parse_command_line(argv);
   if (!parsed) return usage_error(parsed.error());

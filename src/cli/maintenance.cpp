@@ -70,31 +70,25 @@ int recover_state_dir(const std::string& state_dir) {
   return 0;
 }
 
+const char* kRecoverUsage =
+    "usage: bucketfs recover [MOUNTPOINT | --cache-dir DIR | --state-dir DIR | --checkpoint-dir DIR]\n"
+    "Moves a damaged checkpoint store aside and tells what the next mount uploads: every\n"
+    "staged file closed and not yet confirmed (its closed mark is kept beside it).\n"
+    "Run it while the bucket is not mounted.\n";
+
 }  // namespace
 
 int recover_main(const std::vector<std::string>& args) {
-  auto parsed = parse_subcommand(CommandKind::Recover, args);
-  if (!parsed) {
-    std::cerr << "bucketfs recover: " << parsed.error() << "\n";
-    return 2;
-  }
-  if (parsed->help) {
-    std::cout
-        << "usage: bucketfs recover [MOUNTPOINT | --cache-dir DIR | --state-dir DIR | --checkpoint-dir DIR]\n"
-           "Moves a damaged checkpoint store aside and tells what the next mount uploads: every\n"
-           "staged file closed and not yet confirmed (its closed mark is kept beside it).\n"
-           "Run it while the bucket is not mounted.\n\nOptions:\n"
-        << subcommand_options_help(CommandKind::Recover);
-    return 0;
-  }
-  if (parsed->operands.size() > 1) {
-    std::cerr << "bucketfs recover: unexpected argument '" << parsed->operands[1]
+  Command line;
+  if (int rc = parse_subcommand_args(CommandKind::Recover, args, kRecoverUsage, &line); rc >= 0) return rc;
+  if (line.operands.size() > 1) {
+    std::cerr << "bucketfs recover: unexpected argument '" << line.operands[1]
               << "'; see bucketfs recover --help\n";
     return 2;
   }
-  const std::string mountpoint = parsed->operands.empty() ? "" : parsed->operands[0];
-  const std::string state_dir = parsed->config.sub.state_dir;
-  std::string cache_dir = parsed->config.cache_dir;
+  const std::string mountpoint = line.operands.empty() ? "" : line.operands[0];
+  const std::string state_dir = line.config.sub.state_dir;
+  std::string cache_dir = line.config.cache_dir;
   if (cache_dir.empty() && state_dir.empty()) {
     auto d = process_cache_dir();
     if (!d) {
@@ -285,25 +279,18 @@ void print_uploads_summary(const UploadsTally& t, const MountConfig& cfg, const 
 // The uploads command line into a resolved config and its --older-than; an
 // exit code (2: usage, 1: failure) when it cannot be, or -1 to go on.
 int parse_uploads(const std::vector<std::string>& args, MountConfig* cfg, std::optional<long>* older_than) {
-  auto parsed = parse_subcommand(CommandKind::Uploads, args);
-  if (!parsed) {
-    std::cerr << "bucketfs uploads: " << parsed.error() << "\n";
-    return 2;
-  }
-  if (parsed->help) {
-    std::cout << kUploadsHelp << "\nOptions of uploads:\n" << subcommand_options_help(CommandKind::Uploads);
-    return 0;
-  }
-  if (parsed->operands.empty()) {
+  Command line;
+  if (int rc = parse_subcommand_args(CommandKind::Uploads, args, kUploadsHelp, &line); rc >= 0) return rc;
+  if (line.operands.empty()) {
     std::cerr << "bucketfs uploads: give BUCKET[:/PREFIX]; see bucketfs uploads --help\n";
     return 2;
   }
-  if (parsed->operands.size() > 1) {
-    std::cerr << "bucketfs uploads: unexpected argument '" << parsed->operands[1]
+  if (line.operands.size() > 1) {
+    std::cerr << "bucketfs uploads: unexpected argument '" << line.operands[1]
               << "'; see bucketfs uploads --help\n";
     return 2;
   }
-  *cfg = parsed->config;
+  *cfg = line.config;
   if (!cfg->sub.older_than.empty()) {
     auto d = parse_duration(cfg->sub.older_than);
     if (!d) {
@@ -316,7 +303,7 @@ int parse_uploads(const std::vector<std::string>& args, MountConfig* cfg, std::o
     std::cerr << "bucketfs uploads: --older-than only applies to --abort-orphans\n";
     return 2;
   }
-  if (auto b = parse_bucket_spec(parsed->operands[0], cfg); !b) {
+  if (auto b = parse_bucket_spec(line.operands[0], cfg); !b) {
     std::cerr << "bucketfs uploads: " << b.error() << "\n";
     return 2;
   }

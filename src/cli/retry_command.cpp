@@ -16,6 +16,7 @@
 #include <set>
 
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
+#include "bucketfs/cli/app.hpp"
 #include "bucketfs/cli/options.hpp"
 #include "bucketfs/cli/runtime_registry.hpp"
 #include "bucketfs/cli/status_command.hpp"
@@ -69,26 +70,21 @@ std::string unfail_offline(const std::string& dir, const std::vector<std::string
   return "";
 }
 
+const char* kRetryUsage =
+    "usage: bucketfs retry MOUNTPOINT [KEY...] [--cache-dir DIR [--bucket B]]\n"
+    "Tries again the uploads that gave up (bucketfs status lists them as failed, with why):\n"
+    "every one, or those of the KEYs given (as status prints them). A running mount takes\n"
+    "them up within seconds; otherwise the next mount does.\n";
+
 }  // namespace
 
 int retry_main(const std::vector<std::string>& args) {
-  auto parsed = parse_subcommand(CommandKind::Retry, args);
-  if (!parsed) {
-    std::cerr << "bucketfs retry: " << parsed.error() << "\n";
-    return 2;
-  }
-  if (parsed->help) {
-    std::cout << "usage: bucketfs retry MOUNTPOINT [KEY...] [--cache-dir DIR [--bucket B]]\n"
-                 "Tries again the uploads that gave up (bucketfs status lists them as failed, with why):\n"
-                 "every one, or those of the KEYs given (as status prints them). A running mount takes\n"
-                 "them up within seconds; otherwise the next mount does.\n\nOptions:\n"
-              << subcommand_options_help(CommandKind::Retry);
-    return 0;
-  }
-  const std::string cache_dir = parsed->config.cache_dir, bucket = parsed->config.bucket;
-  const std::string mountpoint = parsed->operands.empty() ? "" : parsed->operands[0];
+  Command line;
+  if (int rc = parse_subcommand_args(CommandKind::Retry, args, kRetryUsage, &line); rc >= 0) return rc;
+  const std::string cache_dir = line.config.cache_dir, bucket = line.config.bucket;
+  const std::string mountpoint = line.operands.empty() ? "" : line.operands[0];
   std::set<std::string> keys;
-  if (parsed->operands.size() > 1) keys.insert(parsed->operands.begin() + 1, parsed->operands.end());
+  if (line.operands.size() > 1) keys.insert(line.operands.begin() + 1, line.operands.end());
   if (mountpoint.empty()) {
     std::cerr << "bucketfs retry: which mount? usage: bucketfs retry MOUNTPOINT [KEY...]\n";
     return 2;

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
+#include "bucketfs/cli/app.hpp"
 #include "bucketfs/cli/mount_layout.hpp"
 #include "bucketfs/cli/options.hpp"
 #include "bucketfs/cli/runtime_registry.hpp"
@@ -433,21 +434,14 @@ int show_status(const std::vector<std::string>& dirs, const std::string& mountpo
 }  // namespace
 
 int status_main(const std::vector<std::string>& args) {
-  auto parsed = parse_subcommand(CommandKind::Status, args);
-  if (!parsed) {
-    std::cerr << "bucketfs status: " << parsed.error() << "\n";
-    return 2;
-  }
-  if (parsed->help) {
-    std::cout << kStatusUsage << "\nOptions:\n" << subcommand_options_help(CommandKind::Status);
-    return 0;
-  }
-  if (parsed->operands.size() > 1) {
+  Command line;
+  if (int rc = parse_subcommand_args(CommandKind::Status, args, kStatusUsage, &line); rc >= 0) return rc;
+  if (line.operands.size() > 1) {
     std::cerr << "bucketfs status: more than one mountpoint given\n";
     return 2;
   }
-  const MountConfig& o = parsed->config;
-  const std::string mountpoint = parsed->operands.empty() ? "" : parsed->operands[0];
+  const MountConfig& o = line.config;
+  const std::string mountpoint = line.operands.empty() ? "" : line.operands[0];
   MountRecord record;
   bool have_record = false;
   std::string error;
