@@ -34,7 +34,11 @@ override LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
 SRCS      := $(sort $(wildcard src/*/*.cpp))
-OBJS      := $(SRCS:%.cpp=$(BUILD)/%.o)
+# The in-memory and fault-injecting object stores serve the tests only: they
+# go into a test-only archive, never into the bucketfs binary.
+TESTING_SRCS := src/store/memory_object_store.cpp src/store/faulty_object_store.cpp
+TESTING_OBJS := $(TESTING_SRCS:%.cpp=$(BUILD)/%.o)
+OBJS      := $(filter-out $(TESTING_OBJS),$(SRCS:%.cpp=$(BUILD)/%.o))
 MAIN_OBJ  := $(BUILD)/src/cli/main.o
 LIB_OBJS  := $(filter-out $(MAIN_OBJ),$(OBJS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.cpp))
@@ -47,7 +51,7 @@ MICRO_BINS := $(MICRO_SRCS:%.cpp=$(BUILD)/%)
 TOOL_BINS := $(TOOL_SRCS:%.cpp=$(BUILD)/%)
 TEST_SUPPORT_SRCS := $(sort $(wildcard tests/lib/*.cpp))
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.cpp=$(BUILD)/%.o)
-DEPS      := $(OBJS:.o=.d) $(UNIT_BINS:=.d) $(IT_BINS:=.d) $(TOOL_BINS:=.d) $(MICRO_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d)
+DEPS      := $(OBJS:.o=.d) $(TESTING_OBJS:.o=.d) $(UNIT_BINS:=.d) $(IT_BINS:=.d) $(TOOL_BINS:=.d) $(MICRO_BINS:=.d) $(TEST_SUPPORT_OBJS:.o=.d)
 
 .PHONY: all deps check check-asan check-tsan unit integration test tests-build demo bench bench-crc soak format format-check clean help install uninstall
 .DEFAULT_GOAL := all
@@ -62,14 +66,21 @@ $(BUILD)/%.o: %.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) -c -o $@ $<
 
-# Tests link an archive of every object but main's, so each pulls in only what it uses.
+# Tests link an archive of every object but main's, so each pulls in only what
+# it uses, and before it the test-only archive (the memory and faulty stores).
 $(BUILD)/libbucketfs.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/%.cpp $(BUILD)/libbucketfs.a $(TEST_SUPPORT_OBJS)
+$(BUILD)/libbucketfs-testing.a: $(TESTING_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+TEST_ARCHIVES := $(BUILD)/libbucketfs-testing.a $(BUILD)/libbucketfs.a
+
+$(BUILD)/tests/%: tests/%.cpp $(TEST_ARCHIVES) $(TEST_SUPPORT_OBJS)
 	@mkdir -p $(@D)
-	$(CXX) $(CXXFLAGS) -Itests -o $@ $< $(TEST_SUPPORT_OBJS) $(BUILD)/libbucketfs.a $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+	$(CXX) $(CXXFLAGS) -Itests -o $@ $< $(TEST_SUPPORT_OBJS) $(TEST_ARCHIVES) $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
 
 $(BUILD)/bench/micro/%: bench/micro/%.cpp $(BUILD)/libbucketfs.a
 	@mkdir -p $(@D)
@@ -162,9 +173,9 @@ CRASH_BINS     := $(CRASH_MAINS:%=$(BUILD)/tests/crash/%)
 CRASH_SHIM     := $(BUILD)/tests/crash/trace_shim.so
 DEPS           += $(CRASH_LIB_OBJS:.o=.d) $(CRASH_BINS:=.d)
 
-$(CRASH_BINS): $(BUILD)/tests/crash/%: tests/crash/%.cpp $(CRASH_LIB_OBJS) $(BUILD)/libbucketfs.a
+$(CRASH_BINS): $(BUILD)/tests/crash/%: tests/crash/%.cpp $(CRASH_LIB_OBJS) $(TEST_ARCHIVES)
 	@mkdir -p $(@D)
-	$(CXX) $(CXXFLAGS) -o $@ $< $(CRASH_LIB_OBJS) $(BUILD)/libbucketfs.a $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+	$(CXX) $(CXXFLAGS) -o $@ $< $(CRASH_LIB_OBJS) $(TEST_ARCHIVES) $(LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
 
 $(CRASH_SHIM): $(sort $(wildcard tests/crash/trace_shim*.c tests/crash/trace_shim.h))
 	@mkdir -p $(@D)

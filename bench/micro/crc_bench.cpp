@@ -10,8 +10,8 @@
 #include <random>
 #include <vector>
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/util/crc.hpp"
+#include "bucketfs/util/digest.hpp"
 
 namespace {
 

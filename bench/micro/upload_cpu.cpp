@@ -20,9 +20,9 @@
 #include <string>
 #include <thread>
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/store/http_object_store.hpp"
 #include "bucketfs/util/crc.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/log.hpp"
 
 namespace {

@@ -2,6 +2,7 @@
 #include "bucketfs/cli/app.hpp"
 #include "bucketfs/cli/maintenance.hpp"
 #include "bucketfs/cli/mount_credentials.hpp"
+#include "bucketfs/cli/mount_layout.hpp"
 #include "bucketfs/cli/status_command.hpp"
 
 #include <sys/stat.h>
@@ -149,6 +150,21 @@ Result<void, std::string> check_mountpoint(const std::string& path) {
   return {};
 }
 
+int parse_subcommand_args(CommandKind kind, const std::vector<std::string>& args, const char* usage,
+                          Command* out) {
+  auto parsed = parse_subcommand(kind, args);
+  if (!parsed) {
+    std::cerr << "bucketfs " << command_name(kind) << ": " << parsed.error() << "\n";
+    return kExitUsage;
+  }
+  if (parsed->help) {
+    std::cout << usage << "\nOptions:\n" << subcommand_options_help(kind);
+    return kExitOk;
+  }
+  *out = std::move(parsed.value());
+  return -1;
+}
+
 int run(const std::vector<std::string>& argv) {
   auto parsed = parse_command_line(argv);
   if (!parsed) return usage_error(parsed.error());
@@ -166,8 +182,7 @@ int run(const std::vector<std::string>& argv) {
     std::cerr << "bucketfs: " << p.error() << "\n";
     return kExitFailure;
   }
-  const char* home = std::getenv("HOME");
-  auto resolved = resolve_defaults(&cmd.config, home != nullptr ? home : "", ::geteuid() == 0);
+  auto resolved = resolve_defaults(&cmd.config, process_home(), ::geteuid() == 0);
   if (!resolved) return usage_error(resolved.error());
   return run_mount(cmd.config);
 }

@@ -73,38 +73,32 @@ int recover_state_dir(const std::string& state_dir) {
   return 0;
 }
 
+const char* kRecoverUsage =
+    "usage: bucketfs recover [MOUNTPOINT | --cache-dir DIR | --state-dir DIR | --checkpoint-dir DIR]\n"
+    "Moves a damaged checkpoint store aside and tells what the next mount uploads: every\n"
+    "staged file closed and not yet confirmed (its closed mark is kept beside it).\n"
+    "Run it while the bucket is not mounted.\n";
+
 }  // namespace
 
 int recover_main(const std::vector<std::string>& args) {
-  std::string mountpoint, cache_dir, state_dir;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if ((a == "--cache-dir" || a == "--cache_dir") && i + 1 < args.size())
-      cache_dir = args[++i];
-    else if (a == "--state-dir" && i + 1 < args.size())
-      state_dir = args[++i];
-    else if (a == "--checkpoint-dir" && i + 1 < args.size()) {
-      // As named in the damaged-store message: the state dir is its parent.
-      std::string d = args[++i];
-      while (d.size() > 1 && d.back() == '/') d.pop_back();
-      state_dir = d.substr(0, d.rfind('/'));
-    } else if (a == "-h" || a == "--help") {
-      std::cout
-          << "usage: bucketfs recover [MOUNTPOINT | --cache-dir DIR | --state-dir DIR | --checkpoint-dir DIR]\n"
-             "Moves a damaged checkpoint store aside and tells what the next mount uploads: every\n"
-             "staged file closed and not yet confirmed (its closed mark is kept beside it).\n"
-             "Run it while the bucket is not mounted.\n";
-      return 0;
-    } else if (!a.empty() && a[0] != '-' && mountpoint.empty())
-      mountpoint = a;
-    else {
-      std::cerr << "bucketfs recover: unexpected argument '" << a << "'; see bucketfs recover --help\n";
-      return 2;
-    }
+  Command line;
+  if (int rc = parse_subcommand_args(CommandKind::Recover, args, kRecoverUsage, &line); rc >= 0) return rc;
+  if (line.operands.size() > 1) {
+    std::cerr << "bucketfs recover: unexpected argument '" << line.operands[1]
+              << "'; see bucketfs recover --help\n";
+    return 2;
   }
-  if (cache_dir.empty()) {
-    const char* home = std::getenv("HOME");
-    cache_dir = ::geteuid() == 0 ? "/var/cache/bucketfs" : std::string(home ? home : "") + "/.cache/bucketfs";
+  const std::string mountpoint = line.operands.empty() ? "" : line.operands[0];
+  const std::string state_dir = line.config.sub.state_dir;
+  std::string cache_dir = line.config.cache_dir;
+  if (cache_dir.empty() && state_dir.empty()) {
+    auto d = process_cache_dir();
+    if (!d) {
+      std::cerr << "bucketfs recover: " << kNoCacheDir << "\n";
+      return 1;
+    }
+    cache_dir = *d;
   }
   std::vector<std::string> dirs;
   if (!state_dir.empty())
@@ -281,56 +275,76 @@ void list_and_abort(store::ObjectStore& store, const MountConfig& cfg, const Loc
   }
 }
 
-int uploads_main(const std::vector<std::string>& args) {
-  bool abort_orphans = false;
-  std::optional<long> older_than;
-  std::vector<std::string> argv = {"bucketfs"};
-  std::string spec;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--abort-orphans") {
-      abort_orphans = true;
-    } else if (a == "--older-than" || a.rfind("--older-than=", 0) == 0) {
-      std::string v = a.size() > 12 ? a.substr(13) : (i + 1 < args.size() ? args[++i] : "");
-      auto d = parse_duration(v);
-      if (!d) {
-        std::cerr << "bucketfs uploads: --older-than: " << d.error() << "\n";
-        return 2;
-      }
-      older_than = *d;
-    } else if (a == "-h" || a == "--help") {
-      std::cout << kUploadsHelp;
-      return 0;
-    } else {
-      if (spec.empty() && !a.empty() && a[0] != '-' && argv.size() == 1) spec = a;
-      argv.push_back(a);
-    }
+namespace {
+
+// The closing lines of `uploads`: counts, and what was left alone and why.
+void print_uploads_summary(const UploadsTally& t, const MountConfig& cfg, const LocalUploads& local,
+                           bool abort_orphans, const std::optional<long>& older_than) {
+  std::cout << t.total << " multipart upload(s): " << t.count[0] << " pending, " << t.count[1] << " orphan(s), "
+            << t.count[2] << " unknown";
+  if (abort_orphans) std::cout << "; " << t.aborted << " aborted";
+  std::cout << "\n";
+  if (local.stores == 0 && t.total > 0)
+    std::cout << "no bucketfs state under " << cfg.cache_dir
+              << ": is that the cache dir the mounts use (cache_dir=)? nothing here is known to be ours\n";
+  if (t.left_unknown > 0) {
+    std::cout << t.left_unknown
+              << " unknown upload(s) left alone: they may be in use by another mount, host or tool; "
+              << (older_than ? "they started less than --older-than ago"
+                             : "add --older-than DURATION (e.g. 7d) to abort those started longer ago")
+              << "\n";
   }
-  if (spec.empty()) {
+}
+
+// The uploads command line into a resolved config and its --older-than; an
+// exit code (2: usage, 1: failure) when it cannot be, or -1 to go on.
+int parse_uploads(const std::vector<std::string>& args, MountConfig* cfg, std::optional<long>* older_than) {
+  Command line;
+  if (int rc = parse_subcommand_args(CommandKind::Uploads, args, kUploadsHelp, &line); rc >= 0) return rc;
+  if (line.operands.empty()) {
     std::cerr << "bucketfs uploads: give BUCKET[:/PREFIX]; see bucketfs uploads --help\n";
     return 2;
   }
-  if (older_than && !abort_orphans) {
+  if (line.operands.size() > 1) {
+    std::cerr << "bucketfs uploads: unexpected argument '" << line.operands[1]
+              << "'; see bucketfs uploads --help\n";
+    return 2;
+  }
+  *cfg = line.config;
+  if (!cfg->sub.older_than.empty()) {
+    auto d = parse_duration(cfg->sub.older_than);
+    if (!d) {
+      std::cerr << "bucketfs uploads: --older-than: " << d.error() << "\n";
+      return 2;
+    }
+    *older_than = *d;
+  }
+  if (*older_than && !cfg->sub.abort_orphans) {
     std::cerr << "bucketfs uploads: --older-than only applies to --abort-orphans\n";
     return 2;
   }
-  // The store options are the mount's; "/" stands in for the mountpoint.
-  argv.insert(argv.begin() + 2, "/");
-  auto parsed = parse_command_line(argv);
-  if (!parsed) {
-    std::cerr << "bucketfs uploads: " << parsed.error() << "\n";
+  if (auto b = parse_bucket_spec(line.operands[0], cfg); !b) {
+    std::cerr << "bucketfs uploads: " << b.error() << "\n";
     return 2;
   }
-  MountConfig cfg = parsed->config;
-  if (auto p = apply_profile_defaults(&cfg, creds::process_env()); !p) {
+  cfg->mountpoint.assign(1, '/');  // the store options are the mount's; no mountpoint is involved
+  if (auto p = apply_profile_defaults(cfg, creds::process_env()); !p) {
     std::cerr << "bucketfs uploads: " << p.error() << "\n";
     return 1;
   }
-  const char* home = std::getenv("HOME");
-  if (auto r = resolve_defaults(&cfg, home ? home : "", ::geteuid() == 0); !r) {
+  if (auto r = resolve_defaults(cfg, process_home(), ::geteuid() == 0); !r) {
     std::cerr << "bucketfs uploads: " << r.error() << "\n";
     return 2;
   }
+  return -1;
+}
+
+}  // namespace
+
+int uploads_main(const std::vector<std::string>& args) {
+  MountConfig cfg;
+  std::optional<long> older_than;
+  if (int rc = parse_uploads(args, &cfg, &older_than); rc >= 0) return rc;
   // Every store under the cache dir, whatever endpoint spelling or prefix it
   // was mounted with. One that cannot be read could own any upload: refuse.
   auto local = load_local_uploads(cfg.cache_dir);
@@ -347,26 +361,10 @@ int uploads_main(const std::vector<std::string>& args) {
   store::HttpObjectStore store(make_store_config(cfg, chosen->provider));
 
   UploadsTally t;
-  list_and_abort(store, cfg, *local, abort_orphans, older_than, &t);
+  list_and_abort(store, cfg, *local, cfg.sub.abort_orphans, older_than, &t);
   if (t.listing_failed) return 1;
-  const size_t total = t.total, aborted = t.aborted, left_unknown = t.left_unknown;
-  const size_t* count = t.count;
-  const int rc = t.rc;
-  std::cout << total << " multipart upload(s): " << count[0] << " pending, " << count[1] << " orphan(s), "
-            << count[2] << " unknown";
-  if (abort_orphans) std::cout << "; " << aborted << " aborted";
-  std::cout << "\n";
-  if (local->stores == 0 && total > 0)
-    std::cout << "no bucketfs state under " << cfg.cache_dir
-              << ": is that the cache dir the mounts use (cache_dir=)? nothing here is known to be ours\n";
-  if (left_unknown > 0) {
-    std::cout << left_unknown
-              << " unknown upload(s) left alone: they may be in use by another mount, host or tool; "
-              << (older_than ? "they started less than --older-than ago"
-                             : "add --older-than DURATION (e.g. 7d) to abort those started longer ago")
-              << "\n";
-  }
-  return rc;
+  print_uploads_summary(t, cfg, *local, cfg.sub.abort_orphans, older_than);
+  return t.rc;
 }
 
 }  // namespace bucketfs::cli

@@ -151,6 +151,47 @@ void finish_uploads(const MountConfig& cfg, upload::Uploader& uploader, int rc) 
   }
 }
 
+// The SSE-C key file's key into the store's config; an error line or "".
+std::string load_customer_key(const MountConfig& cfg, store::HttpStoreConfig* store_cfg) {
+  if (cfg.sse_c_key_file.empty()) return "";
+  auto key = store::load_customer_key(cfg.sse_c_key_file);
+  if (!key) return key.error();
+  store_cfg->encryption.mode = store::Encryption::Mode::CustomerKey;
+  store_cfg->encryption.customer_key = std::move(*key);
+  return "";
+}
+
+// The state of this bucket (and prefix) under the cache dir: its checkpoint
+// store and staging area. Opened here once so that a locked or damaged store
+// is reported on the terminal; the daemon opens it again after the fork (an
+// LMDB environment must not cross a fork). An error line or "".
+std::string open_state(const MountConfig& cfg, const MountLayout& layout,
+                       std::unique_ptr<stage::StagingArea>* staging) {
+  for (const std::string* dir : {&layout.state_dir, &layout.checkpoint_dir, &layout.staging_dir})
+    if (auto d = make_private_dirs(*dir); !d) return d.error();
+  if (!cfg.read_only) {
+    auto probe = checkpoint::CheckpointStore::open(layout.checkpoint_dir, false);
+    if (!probe) return probe.error().message;
+  }
+  auto opened = stage::StagingArea::open(layout.staging_dir, uint64_t{cfg.ensure_diskfree_mib} << 20);
+  if (!opened) return opened.error();
+  *staging = std::move(opened.value());
+  if (auto r = register_mount(cfg.cache_dir, cfg.mountpoint, layout.state_dir); !r) return r.error();
+  return "";
+}
+
+// In the daemon: the registry record tells `status` where this mount's state
+// is and how its credentials are; rewritten whenever they change.
+void keep_mount_record(const MountConfig& cfg, const MountLayout& layout, const std::string& metrics_address,
+                       creds::CredentialProvider& credentials) {
+  auto registered = write_mount_record(mount_record(cfg, layout.state_dir, metrics_address, credentials.state()));
+  if (!registered) LOG_WARN("bucketfs status will need --cache-dir for this mount: " << registered.error());
+  credentials.add_listener([&cfg, &layout, metrics_address](const creds::ProviderState& st) {
+    auto r = write_mount_record(mount_record(cfg, layout.state_dir, metrics_address, st));
+    if (!r) LOG_WARN("cannot update the mount's record for bucketfs status: " << r.error());
+  });
+}
+
 int run_mount(const MountConfig& given) {
   MountConfig cfg = given;
   if (std::string why = prepare_local(&cfg); !why.empty()) return fail(why);
@@ -171,29 +212,13 @@ int run_mount(const MountConfig& given) {
 
   store::HttpStoreConfig store_cfg = make_store_config(cfg, credentials);
   if (metrics_server) store_cfg.metrics = &registry;
-  if (!cfg.sse_c_key_file.empty()) {
-    auto key = store::load_customer_key(cfg.sse_c_key_file);
-    if (!key) return fail(key.error());
-    store_cfg.encryption.mode = store::Encryption::Mode::CustomerKey;
-    store_cfg.encryption.customer_key = std::move(*key);
-  }
+  if (std::string why = load_customer_key(cfg, &store_cfg); !why.empty()) return fail(why);
   if (std::string why = probe_bucket(cfg, store_cfg, chosen->description); !why.empty()) return fail(why);
   LOG_DEBUG("bucket '" << cfg.bucket << "' answers at " << cfg.endpoint);
 
-  // The state of this bucket (and prefix) under the cache dir: its checkpoint
-  // store and staging area. Opened here once so that a locked or damaged store
-  // is reported on the terminal; the daemon opens it again after the fork
-  // (an LMDB environment must not cross a fork).
   const MountLayout layout = layout_for(cfg.cache_dir, cfg.endpoint, cfg.bucket, cfg.prefix);
-  for (const std::string* dir : {&layout.state_dir, &layout.checkpoint_dir, &layout.staging_dir})
-    if (auto d = make_private_dirs(*dir); !d) return fail(d.error());
-  if (!cfg.read_only) {
-    auto probe = checkpoint::CheckpointStore::open(layout.checkpoint_dir, false);
-    if (!probe) return fail(probe.error().message);
-  }
-  auto staging = stage::StagingArea::open(layout.staging_dir, uint64_t{cfg.ensure_diskfree_mib} << 20);
-  if (!staging) return fail(staging.error());
-  if (auto r = register_mount(cfg.cache_dir, cfg.mountpoint, layout.state_dir); !r) return fail(r.error());
+  std::unique_ptr<stage::StagingArea> staging;
+  if (std::string why = open_state(cfg, layout, &staging); !why.empty()) return fail(why);
 
   store::HttpObjectStore store(std::move(store_cfg));
   fs::Filesystem filesystem(store, make_fs_options(cfg));
@@ -215,17 +240,9 @@ int run_mount(const MountConfig& given) {
     for (const auto& w : warnings) LOG_WARN(w);
     // Logged once mounted: a mount that fails says one line on the terminal.
     LOG_INFO("credentials: " << chosen->description);
-    // The registry record tells `status` where this mount's state is and how
-    // its credentials are; rewritten whenever they change.
-    auto registered =
-        write_mount_record(mount_record(cfg, layout.state_dir, metrics_address, credentials->state()));
-    if (!registered) LOG_WARN("bucketfs status will need --cache-dir for this mount: " << registered.error());
-    credentials->add_listener([&cfg, &layout, metrics_address](const creds::ProviderState& st) {
-      auto r = write_mount_record(mount_record(cfg, layout.state_dir, metrics_address, st));
-      if (!r) LOG_WARN("cannot update the mount's record for bucketfs status: " << r.error());
-    });
+    keep_mount_record(cfg, layout, metrics_address, *credentials);
     credentials->start();
-    if (!cfg.read_only) start_uploads(cfg, layout, store, **staging, filesystem, &cp, &uploader);
+    if (!cfg.read_only) start_uploads(cfg, layout, store, *staging, filesystem, &cp, &uploader);
     if (metrics_server) {
       add_mount_collectors(registry, {&uploader, &cp, layout.staging_dir, credentials});
       metrics_server->start([&registry] { return registry.render(); });

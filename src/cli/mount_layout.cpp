@@ -11,7 +11,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/cli/options.hpp"
+#include "bucketfs/util/digest.hpp"
+#include "bucketfs/util/fd.hpp"
 #include "bucketfs/util/private_dir.hpp"
 
 namespace bucketfs::cli {
@@ -69,13 +71,19 @@ Result<Ok, std::string> register_mount(const std::string& cache_dir, const std::
   return Ok{};
 }
 
+std::string process_home() {
+  const char* home = std::getenv("HOME");
+  return home != nullptr ? home : "";
+}
+
+std::optional<std::string> process_cache_dir() { return default_cache_dir(process_home(), ::geteuid() == 0); }
+
 std::string lookup_mount(const std::string& cache_dir, const std::string& mountpoint) {
   std::string path = cache_dir + "/mounts/" + short_hash(canonical(mountpoint));
-  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return {};
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return {};
   char buf[PATH_MAX + 2];
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
+  ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
   if (n <= 0) return {};
   std::string s(buf, static_cast<size_t>(n));
   while (!s.empty() && s.back() == '\n') s.pop_back();

@@ -92,16 +92,25 @@ Result<OptionValue, std::string> check_value(const OptionSpec& spec, const std::
 
 bool takes_value(OptionKind k) { return k != OptionKind::Flag && k != OptionKind::Ignored; }
 
-// Applies one option occurrence. given is the spelling the user typed (for errors).
-Result<void, std::string> apply_option(const std::string& given, const std::string& name,
+// "(see bucketfs --help)" or "(see bucketfs status --help)".
+std::string see_help(CommandKind kind) {
+  return kind == CommandKind::Mount ? "(see bucketfs --help)"
+                                    : std::string("(see bucketfs ") + command_name(kind) + " --help)";
+}
+
+// Applies one option occurrence for the command kind. given is the spelling
+// the user typed (for errors).
+Result<void, std::string> apply_option(CommandKind kind, const std::string& given, const std::string& name,
                                        const std::optional<std::string>& value, Command* cmd) {
+  const bool mount_like = (command_bit(kind) & kMountOptions) != 0;
   // fstab/systemd decorations: "x-systemd.automount", "x-gvfs-show", "comment=...".
-  if (name.rfind("x-", 0) == 0 || name == "comment") {
+  if (mount_like && (name.rfind("x-", 0) == 0 || name == "comment")) {
     cmd->ignored.push_back(given);
     return {};
   }
   const OptionSpec* spec = find_option(name);
-  if (spec == nullptr) return "unknown option '" + given + "' (see bucketfs --help)";
+  if (spec == nullptr || (spec->commands & command_bit(kind)) == 0)
+    return "unknown option '" + given + "' " + see_help(kind);
   if (spec->kind == OptionKind::Ignored) {
     cmd->ignored.push_back(given);
     return {};
@@ -114,7 +123,7 @@ Result<void, std::string> apply_option(const std::string& given, const std::stri
 }
 
 // "-o a=b,c" list; a backslash escapes a comma.
-Result<void, std::string> apply_o_list(const std::string& list, Command* cmd) {
+Result<void, std::string> apply_o_list(CommandKind kind, const std::string& list, Command* cmd) {
   std::vector<std::string> items(1);
   for (size_t i = 0; i < list.size(); ++i) {
     if (list[i] == '\\' && i + 1 < list.size()) {
@@ -131,7 +140,78 @@ Result<void, std::string> apply_o_list(const std::string& list, Command* cmd) {
     std::string name = item.substr(0, eq);
     std::optional<std::string> value;
     if (eq != std::string::npos) value = item.substr(eq + 1);
-    auto r = apply_option(name, name, value, cmd);
+    auto r = apply_option(kind, name, name, value, cmd);
+    if (!r) return r;
+  }
+  return {};
+}
+
+// "--name", "--name=value" or "--name value" (then *i moves past the value).
+Result<void, std::string> apply_long(CommandKind kind, const std::vector<std::string>& argv, size_t* i,
+                                     Command* cmd) {
+  const std::string& a = argv[*i];
+  auto eq = a.find('=');
+  std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+  std::optional<std::string> value;
+  if (eq != std::string::npos) {
+    value = a.substr(eq + 1);
+  } else if (const OptionSpec* s = find_option(name);
+             s != nullptr && (s->commands & command_bit(kind)) != 0 && takes_value(s->kind)) {
+    if (*i + 1 >= argv.size()) return "option '" + a + "' needs a value (" + a + " VALUE)";
+    value = argv[++*i];
+  }
+  return apply_option(kind, a.substr(0, eq), name, value, cmd);
+}
+
+// Short flags, possibly grouped: -f, -d, -fd.
+Result<void, std::string> apply_short(CommandKind kind, const std::string& a, Command* cmd) {
+  for (size_t k = 1; k < a.size(); ++k) {
+    const OptionSpec* found = nullptr;
+    for (const OptionSpec& s : option_table()) {
+      if (s.short_name != 0 && s.short_name == a[k] && (s.commands & command_bit(kind)) != 0) found = &s;
+    }
+    if (found == nullptr) return "unknown option '" + a + "' " + see_help(kind);
+    found->apply(cmd->config, OptionValue{});
+  }
+  return {};
+}
+
+// What scan_args() saw besides options.
+struct Scan {
+  std::vector<std::string> operands;
+  bool help = false;
+  bool version = false;  // the mount only: -V, --version
+};
+
+// Parses argv[start..] against the rows the command kind takes: options go
+// to cmd, the other words to out->operands. Stops at -h/--help (and, for the
+// mount, at -V/--version).
+Result<void, std::string> scan_args(CommandKind kind, const std::vector<std::string>& argv, size_t start,
+                                    Command* cmd, Scan* out) {
+  bool only_operands = false;
+  for (size_t i = start; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    Result<void, std::string> r;
+    if (only_operands || a.size() < 2 || a[0] != '-') {
+      out->operands.push_back(a);
+    } else if (a == "--") {
+      only_operands = true;
+    } else if (a == "-h" || a == "--help") {
+      out->help = true;
+      return {};
+    } else if (kind == CommandKind::Mount && (a == "-V" || a == "--version")) {
+      out->version = true;
+      return {};
+    } else if (a == "-o") {
+      if (i + 1 >= argv.size()) return std::string("option '-o' needs a list (-o name=value[,name...])");
+      r = apply_o_list(kind, argv[++i], cmd);
+    } else if (a.rfind("-o", 0) == 0) {
+      r = apply_o_list(kind, a.substr(2), cmd);
+    } else if (a.rfind("--", 0) == 0) {
+      r = apply_long(kind, argv, &i, cmd);
+    } else {
+      r = apply_short(kind, a, cmd);
+    }
     if (!r) return r;
   }
   return {};
@@ -208,9 +288,56 @@ Result<void, std::string> parse_bucket_spec(const std::string& spec, MountConfig
   return {};
 }
 
+unsigned command_bit(CommandKind kind) {
+  switch (kind) {
+    case CommandKind::Mount: return kForMount;
+    case CommandKind::Uploads: return kForUploads;
+    case CommandKind::Status: return kForStatus;
+    case CommandKind::Recover: return kForRecover;
+    case CommandKind::Retry: return kForRetry;
+    case CommandKind::Help:
+    case CommandKind::Version: return 0;
+  }
+  return 0;
+}
+
+const char* command_name(CommandKind kind) {
+  switch (kind) {
+    case CommandKind::Mount: return "mount";
+    case CommandKind::Uploads: return "uploads";
+    case CommandKind::Status: return "status";
+    case CommandKind::Recover: return "recover";
+    case CommandKind::Retry: return "retry";
+    case CommandKind::Help: return "help";
+    case CommandKind::Version: return "version";
+  }
+  return "?";
+}
+
+namespace {
+
+// The two operands of a mount, BUCKET[:/PREFIX] and MOUNTPOINT, into cfg.
+Result<void, std::string> take_mount_operands(const std::vector<std::string>& positional, MountConfig* cfg) {
+  if (positional.empty()) return "missing BUCKET and MOUNTPOINT (usage: " + usage_line() + ")";
+  if (positional.size() == 1) {
+    std::string msg = "missing MOUNTPOINT after '" + positional[0] + "' (usage: " + usage_line() + ")";
+    if (positional[0].find_first_of(":/.") == std::string::npos) {
+      msg +=
+          "; if '" + positional[0] + "' was meant as a command, the commands are mount, status, recover, uploads";
+    }
+    return msg;
+  }
+  if (positional.size() > 2) return "unexpected argument '" + positional[2] + "' (usage: " + usage_line() + ")";
+  auto b = parse_bucket_spec(positional[0], cfg);
+  if (!b) return b.error();
+  cfg->mountpoint = positional[1];
+  return {};
+}
+
+}  // namespace
+
 Result<Command, std::string> parse_command_line(const std::vector<std::string>& argv) {
   Command cmd;
-  std::vector<std::string> positional;
   size_t i = 1;
   if (i < argv.size()) {
     const std::string& first = argv[i];
@@ -231,66 +358,30 @@ Result<Command, std::string> parse_command_line(const std::vector<std::string>& 
       return cmd;
     }
   }
-  bool only_positional = false;
-  for (; i < argv.size(); ++i) {
-    const std::string& a = argv[i];
-    if (only_positional || a.size() < 2 || a[0] != '-') {
-      positional.push_back(a);
-      continue;
-    }
-    if (a == "--") {
-      only_positional = true;
-    } else if (a == "-h" || a == "--help") {
-      cmd.kind = CommandKind::Help;
-      return cmd;
-    } else if (a == "-V" || a == "--version") {
-      cmd.kind = CommandKind::Version;
-      return cmd;
-    } else if (a == "-o") {
-      if (i + 1 >= argv.size()) return std::string("option '-o' needs a list (-o name=value[,name...])");
-      auto r = apply_o_list(argv[++i], &cmd);
-      if (!r) return r.error();
-    } else if (a.rfind("-o", 0) == 0) {
-      auto r = apply_o_list(a.substr(2), &cmd);
-      if (!r) return r.error();
-    } else if (a.rfind("--", 0) == 0) {
-      auto eq = a.find('=');
-      std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-      std::optional<std::string> value;
-      if (eq != std::string::npos) {
-        value = a.substr(eq + 1);
-      } else if (const OptionSpec* s = find_option(name); s != nullptr && takes_value(s->kind)) {
-        if (i + 1 >= argv.size()) return "option '" + a + "' needs a value (" + a + " VALUE)";
-        value = argv[++i];
-      }
-      auto r = apply_option(a.substr(0, eq), name, value, &cmd);
-      if (!r) return r.error();
-    } else {
-      // Short flags, possibly grouped: -f, -d, -fd.
-      for (size_t k = 1; k < a.size(); ++k) {
-        const OptionSpec* found = nullptr;
-        for (const OptionSpec& s : option_table()) {
-          if (s.short_name != 0 && s.short_name == a[k]) found = &s;
-        }
-        if (found == nullptr) return "unknown option '" + a + "' (see bucketfs --help)";
-        found->apply(cmd.config, OptionValue{});
-      }
-    }
+  Scan scan;
+  if (auto r = scan_args(CommandKind::Mount, argv, i, &cmd, &scan); !r) return r.error();
+  if (scan.help || scan.version) {
+    cmd.kind = scan.help ? CommandKind::Help : CommandKind::Version;
+    return cmd;
   }
-  if (positional.empty()) return "missing BUCKET and MOUNTPOINT (usage: " + usage_line() + ")";
-  if (positional.size() == 1) {
-    std::string msg = "missing MOUNTPOINT after '" + positional[0] + "' (usage: " + usage_line() + ")";
-    if (positional[0].find_first_of(":/.") == std::string::npos) {
-      msg +=
-          "; if '" + positional[0] + "' was meant as a command, the commands are mount, status, recover, uploads";
-    }
-    return msg;
-  }
-  if (positional.size() > 2) return "unexpected argument '" + positional[2] + "' (usage: " + usage_line() + ")";
-  auto b = parse_bucket_spec(positional[0], &cmd.config);
-  if (!b) return b.error();
-  cmd.config.mountpoint = positional[1];
+  if (auto r = take_mount_operands(scan.operands, &cmd.config); !r) return r.error();
   return cmd;
+}
+
+Result<Command, std::string> parse_subcommand(CommandKind kind, const std::vector<std::string>& args) {
+  Command cmd;
+  cmd.kind = kind;
+  Scan scan;
+  if (auto r = scan_args(kind, args, 0, &cmd, &scan); !r) return r.error();
+  cmd.help = scan.help;
+  cmd.operands = std::move(scan.operands);
+  return cmd;
+}
+
+std::optional<std::string> default_cache_dir(const std::string& home, bool is_root) {
+  if (is_root) return std::string("/var/cache/bucketfs");
+  if (!home.empty()) return home + "/.cache/bucketfs";
+  return std::nullopt;
 }
 
 std::string endpoint_host(const std::string& endpoint) {
@@ -354,13 +445,9 @@ Result<void, std::string> resolve_defaults(MountConfig* cfg, const std::string& 
     return "checksum=" + cfg->checksum + " is for S3; OSS uploads always carry CRC-64 (use auto or md5)";
 
   if (cfg->cache_dir.empty()) {
-    if (is_root) {
-      cfg->cache_dir = "/var/cache/bucketfs";
-    } else if (!home.empty()) {
-      cfg->cache_dir = home + "/.cache/bucketfs";
-    } else {
-      return std::string("cannot choose a cache directory: HOME is not set (give -o cache_dir=DIR)");
-    }
+    auto d = default_cache_dir(home, is_root);
+    if (!d) return std::string(kNoCacheDir);
+    cfg->cache_dir = *d;
   }
   return {};
 }
@@ -376,6 +463,7 @@ std::string help_text() {
      << "Options:\n";
   std::string ignored;
   for (const OptionSpec& s : option_table()) {
+    if ((s.commands & kForMount) == 0) continue;  // a subcommand's own
     if (s.kind == OptionKind::Ignored) {
       ignored += (ignored.empty() ? "" : ", ") + std::string(s.name);
       continue;
@@ -408,6 +496,24 @@ std::string help_text() {
      << "identity / OIDC, container credentials, instance metadata; credentials= picks one. Temporary\n"
      << "credentials are refreshed before they expire. See CREDENTIALS in bucketfs(1).\n"
      << "Unmount with: fusermount3 -u MOUNTPOINT\n";
+  return os.str();
+}
+
+std::string subcommand_options_help(CommandKind kind) {
+  std::ostringstream os;
+  for (const OptionSpec& s : option_table()) {
+    if ((s.commands & command_bit(kind)) == 0 || (kind == CommandKind::Uploads && (s.commands & kForMount) != 0))
+      continue;
+    std::string long_name = s.name;
+    for (char& ch : long_name) {
+      if (ch == '_') ch = '-';
+    }
+    os << "  --" << long_name << (takes_value(s.kind) ? " " + metavar(s) : "") << "\n";
+    std::string text = s.help;
+    if (s.default_text != nullptr) text += std::string(" (default: ") + s.default_text + ")";
+    os << wrap(text, "      ", 100);
+  }
+  os << "  -h, --help\n      Show this help and exit\n";
   return os.str();
 }
 

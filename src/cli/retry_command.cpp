@@ -16,6 +16,8 @@
 #include <set>
 
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
+#include "bucketfs/cli/app.hpp"
+#include "bucketfs/cli/options.hpp"
 #include "bucketfs/cli/runtime_registry.hpp"
 #include "bucketfs/cli/status_command.hpp"
 #include "bucketfs/util/fd.hpp"
@@ -68,35 +70,21 @@ std::string unfail_offline(const std::string& dir, const std::vector<std::string
   return "";
 }
 
+const char* kRetryUsage =
+    "usage: bucketfs retry MOUNTPOINT [KEY...] [--cache-dir DIR [--bucket B]]\n"
+    "Tries again the uploads that gave up (bucketfs status lists them as failed, with why):\n"
+    "every one, or those of the KEYs given (as status prints them). A running mount takes\n"
+    "them up within seconds; otherwise the next mount does.\n";
+
 }  // namespace
 
 int retry_main(const std::vector<std::string>& args) {
-  std::string mountpoint, cache_dir, bucket;
+  Command line;
+  if (int rc = parse_subcommand_args(CommandKind::Retry, args, kRetryUsage, &line); rc >= 0) return rc;
+  const std::string cache_dir = line.config.cache_dir, bucket = line.config.bucket;
+  const std::string mountpoint = line.operands.empty() ? "" : line.operands[0];
   std::set<std::string> keys;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "-h" || a == "--help") {
-      std::cout << "usage: bucketfs retry MOUNTPOINT [KEY...] [--cache-dir DIR [--bucket B]]\n"
-                   "Tries again the uploads that gave up (bucketfs status lists them as failed, with why):\n"
-                   "every one, or those of the KEYs given (as status prints them). A running mount takes\n"
-                   "them up within seconds; otherwise the next mount does.\n";
-      return 0;
-    }
-    if (a == "--cache-dir" || a == "--cache_dir" || a == "--bucket") {
-      if (i + 1 >= args.size()) {
-        std::cerr << "bucketfs retry: " << a << " needs a value\n";
-        return 2;
-      }
-      (a == "--bucket" ? bucket : cache_dir) = args[++i];
-    } else if (!a.empty() && a[0] == '-') {
-      std::cerr << "bucketfs retry: unknown option '" << a << "'; see bucketfs retry --help\n";
-      return 2;
-    } else if (mountpoint.empty()) {
-      mountpoint = a;
-    } else {
-      keys.insert(a);
-    }
-  }
+  if (line.operands.size() > 1) keys.insert(line.operands.begin() + 1, line.operands.end());
   if (mountpoint.empty()) {
     std::cerr << "bucketfs retry: which mount? usage: bucketfs retry MOUNTPOINT [KEY...]\n";
     return 2;

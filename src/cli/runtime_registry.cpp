@@ -15,7 +15,9 @@
 #include <sstream>
 
 #include "bucketfs/cli/mount_layout.hpp"
-#include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/util/digest.hpp"
+#include "bucketfs/util/fd.hpp"
+#include "bucketfs/util/text.hpp"
 
 namespace bucketfs::cli {
 
@@ -33,31 +35,9 @@ bool safe_dir(const std::string& dir) {
          (st.st_mode & 022) == 0;
 }
 
-std::string escape(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
-}
+std::string escape(const std::string& v) { return backslash_escape(v); }
 
-std::string unescape(const std::string& v) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (v[i] == '\\' && i + 1 < v.size()) {
-      out += v[i + 1] == 'n' ? '\n' : v[i + 1];
-      ++i;
-    } else {
-      out += v[i];
-    }
-  }
-  return out;
-}
+std::string unescape(const std::string& v) { return backslash_unescape(v); }
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
 std::string unoctal(const std::string& s) {
@@ -83,11 +63,10 @@ std::string unoctal(const std::string& s) {
 }
 
 bool read_small(const std::string& path, std::string* out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return false;
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return false;
   char buf[8192];
-  ssize_t n = ::read(fd, buf, sizeof buf);
-  ::close(fd);
+  ssize_t n = ::read(fd.get(), buf, sizeof buf);
   if (n <= 0) return false;
   out->assign(buf, static_cast<size_t>(n));
   return true;
@@ -187,13 +166,13 @@ Result<Ok, std::string> write_mount_record(const MountRecord& r) {
     return dir + " is not a private directory of this user; not registering the mount there";
   const std::string path = dir + "/mounts/" + record_name(r.mountpoint);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return "cannot write " + tmp + ": " + std::strerror(errno);
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return "cannot write " + tmp + ": " + std::strerror(errno);
   const std::string text = format_mount_record(r);
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = ::close(fd) == 0 && ok;
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
+  int e = write_full(fd.get(), text.data(), text.size());
+  if (int c = fd.close(); e == 0) e = c;
+  if (e == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) e = errno;
+  if (e != 0) {
     ::unlink(tmp.c_str());
     return "cannot write " + path + ": " + std::strerror(e);
   }

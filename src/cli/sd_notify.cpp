@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "bucketfs/util/fd.hpp"
+
 namespace bucketfs::cli {
 namespace {
 
@@ -39,11 +41,10 @@ bool sd_notify_send(const std::string& state) {
   if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
   const auto addr_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
 
-  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  ssize_t sent =
-      ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&addr), addr_len);
-  ::close(fd);
+  Fd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd) return false;
+  ssize_t sent = ::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL,
+                          reinterpret_cast<const sockaddr*>(&addr), addr_len);
   return sent == static_cast<ssize_t>(state.size());
 }
 

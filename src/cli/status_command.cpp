@@ -17,7 +17,9 @@
 #include <thread>
 
 #include "bucketfs/checkpoint/checkpoint_store.hpp"
+#include "bucketfs/cli/app.hpp"
 #include "bucketfs/cli/mount_layout.hpp"
+#include "bucketfs/cli/options.hpp"
 #include "bucketfs/cli/runtime_registry.hpp"
 #include "bucketfs/creds/timestamps.hpp"
 #include "bucketfs/stage/staging_area.hpp"
@@ -302,9 +304,13 @@ std::vector<std::string> locate_state_dirs(const std::string& mountpoint, std::s
   // cache_dir. --cache-dir (or --state-dir) asks for that place explicitly.
   const bool by_record = !mountpoint.empty() && state_dir.empty() && cache_dir.empty();
   *have_record = by_record && find_mount_record(mountpoint, record);
-  if (cache_dir.empty()) {
-    const char* home = std::getenv("HOME");
-    cache_dir = ::geteuid() == 0 ? "/var/cache/bucketfs" : std::string(home ? home : "") + "/.cache/bucketfs";
+  if (cache_dir.empty() && state_dir.empty() && !*have_record) {
+    auto d = process_cache_dir();
+    if (!d) {
+      *error = kNoCacheDir;
+      return {};
+    }
+    cache_dir = *d;
   }
   std::vector<std::string> dirs;
   if (!state_dir.empty())
@@ -376,61 +382,19 @@ Rates measure_rates(const StatusSnapshot& all, Progress* last) {
 
 }  // namespace
 
-int status_main(const std::vector<std::string>& args) {
-  std::string mountpoint, cache_dir, bucket, state_dir;
-  bool json = false, wait = false, watch = false;
-  double timeout_s = 0;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](const char* name) -> std::string {
-      if (i + 1 >= args.size()) {
-        std::cerr << "bucketfs status: " << name << " needs a value\n";
-        std::exit(2);
-      }
-      return args[++i];
-    };
-    if (a == "--json")
-      json = true;
-    else if (a == "--wait")
-      wait = true;
-    else if (a == "--watch")
-      watch = true;
-    else if (a == "--cache-dir" || a == "--cache_dir")
-      cache_dir = value("--cache-dir");
-    else if (a == "--bucket")
-      bucket = value("--bucket");
-    else if (a == "--state-dir")
-      state_dir = value("--state-dir");
-    else if (a == "--timeout")
-      timeout_s = std::atof(value("--timeout").c_str());
-    else if (a == "-h" || a == "--help") {
-      std::cout
-          << "usage: bucketfs status [MOUNTPOINT] [--cache-dir DIR [--bucket B]] [--json] [--wait] [--watch]"
-             " [--timeout SEC]\n"
-             "A mount is found by its MOUNTPOINT; --cache-dir DIR (its cache_dir) is needed only for a mount\n"
-             "that is not running and whose record is gone (after a reboot).\n";
-      return 0;
-    } else if (!a.empty() && a[0] == '-') {
-      std::cerr << "bucketfs status: unknown option '" << a << "'; see bucketfs status --help\n";
-      return 2;
-    } else if (mountpoint.empty()) {
-      mountpoint = a;
-    } else {
-      std::cerr << "bucketfs status: more than one mountpoint given\n";
-      return 2;
-    }
-  }
-  MountRecord record;
-  bool have_record = false;
-  std::string error;
-  const std::vector<std::string> dirs =
-      locate_state_dirs(mountpoint, cache_dir, bucket, state_dir, &record, &have_record, &error);
-  if (dirs.empty()) {
-    std::cerr << "bucketfs status: " << error << "\n";
-    return 1;
-  }
+namespace {
 
-  bool tty = ::isatty(STDOUT_FILENO) && !json;
+const char* kStatusUsage =
+    "usage: bucketfs status [MOUNTPOINT] [--cache-dir DIR [--bucket B]] [--json] [--wait] [--watch]"
+    " [--timeout SEC]\n"
+    "A mount is found by its MOUNTPOINT; --cache-dir DIR (its cache_dir) is needed only for a mount\n"
+    "that is not running and whose record is gone (after a reboot).\n";
+
+// Shows the state dirs' pending uploads once, or (--wait, --watch) until
+// nothing is pending or the timeout passes; the exit code of status.
+int show_status(const std::vector<std::string>& dirs, const std::string& mountpoint, MountRecord record,
+                bool have_record, const MountConfig::Subcommand& o) {
+  bool tty = ::isatty(STDOUT_FILENO) && !o.json;
   auto start = std::chrono::steady_clock::now();
   Progress last;
   int lines_drawn = 0;
@@ -446,25 +410,48 @@ int status_main(const std::vector<std::string>& args) {
       return 1;
     }
     bool finished = all.pending.empty();
-    if (json) {
-      if (!wait || finished) std::cout << render_json(all);
+    if (o.json) {
+      if (!o.wait || finished) std::cout << render_json(all);
     } else if (tty) {
       std::string out = render_tty(all, measure_rates(all, &last), terminal_width());
       // Redraw in place: move up over what the previous refresh drew.
       if (lines_drawn > 0) std::cout << "\033[" << lines_drawn << "A\033[J";
       std::cout << out << std::flush;
       lines_drawn = static_cast<int>(std::count(out.begin(), out.end(), '\n'));
-    } else if (!wait || finished) {
+    } else if (!o.wait || finished) {
       std::cout << render_plain(all);
     }
-    if ((!wait && !watch) || finished) return (wait && !all.failed.empty()) ? 1 : 0;
-    if (timeout_s > 0 &&
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > timeout_s) {
-      if (!json) std::cerr << "bucketfs status: still pending after " << timeout_s << " s\n";
+    if ((!o.wait && !o.watch) || finished) return (o.wait && !all.failed.empty()) ? 1 : 0;
+    if (o.timeout_s > 0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > o.timeout_s) {
+      if (!o.json) std::cerr << "bucketfs status: still pending after " << o.timeout_s << " s\n";
       return 3;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(tty ? 1000 : 250));
   }
+}
+
+}  // namespace
+
+int status_main(const std::vector<std::string>& args) {
+  Command line;
+  if (int rc = parse_subcommand_args(CommandKind::Status, args, kStatusUsage, &line); rc >= 0) return rc;
+  if (line.operands.size() > 1) {
+    std::cerr << "bucketfs status: more than one mountpoint given\n";
+    return 2;
+  }
+  const MountConfig& o = line.config;
+  const std::string mountpoint = line.operands.empty() ? "" : line.operands[0];
+  MountRecord record;
+  bool have_record = false;
+  std::string error;
+  const std::vector<std::string> dirs =
+      locate_state_dirs(mountpoint, o.cache_dir, o.bucket, o.sub.state_dir, &record, &have_record, &error);
+  if (dirs.empty()) {
+    std::cerr << "bucketfs status: " << error << "\n";
+    return 1;
+  }
+  return show_status(dirs, mountpoint, record, have_record, o.sub);
 }
 
 }  // namespace bucketfs::cli

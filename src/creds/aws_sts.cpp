@@ -9,8 +9,8 @@
 
 #include "bucketfs/creds/sources.hpp"
 #include "bucketfs/creds/timestamps.hpp"
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/sign/signer.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/xml/sts_xml.hpp"
 #include "http_call.hpp"
 #include "url.hpp"

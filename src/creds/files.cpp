@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "bucketfs/util/fd.hpp"
 #include "bucketfs/util/secret.hpp"
 
 namespace bucketfs::creds::detail {
@@ -24,15 +25,14 @@ void wipe(std::string* s) { secure_wipe(*s); }
 FileRead read_small_file(const std::string& path, const std::string& what, std::string* out, mode_t* mode,
                          std::string* error) {
   constexpr size_t kLimit = 1 << 20;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!fd) {
     int e = errno;
     *error = "cannot open " + what + " " + path + ": " + std::strerror(e);
     return e == ENOENT || e == ENOTDIR ? FileRead::Missing : FileRead::Error;
   }
   struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     *error = what + " " + path + " is not a regular file";
     return FileRead::Error;
   }
@@ -42,7 +42,7 @@ FileRead read_small_file(const std::string& path, const std::string& what, std::
   char buf[4096];
   FileRead result = FileRead::Ok;
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       *error = "cannot read " + what + " " + path + ": " + std::strerror(errno);
@@ -57,7 +57,7 @@ FileRead read_small_file(const std::string& path, const std::string& what, std::
     }
     content.append(buf, static_cast<size_t>(n));
   }
-  ::close(fd);
+  fd.reset();
   secure_wipe(buf, sizeof buf);
   if (result != FileRead::Ok) {
     wipe(&content);

@@ -17,6 +17,7 @@
 
 #include "bucketfs/creds/sources.hpp"
 #include "bucketfs/creds/timestamps.hpp"
+#include "bucketfs/util/fd.hpp"
 #include "bucketfs/util/json.hpp"
 #include "bucketfs/util/secret.hpp"
 #include "http_call.hpp"
@@ -55,33 +56,22 @@ struct Ran {
   std::string out, err;
 };
 
-Result<Ran, std::string> run(const std::vector<std::string>& argv, std::chrono::seconds timeout) {
-  int out_pipe[2], err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return std::string("cannot create a pipe: ") + std::strerror(errno);
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    ::close(out_pipe[0]);
-    ::close(out_pipe[1]);
-    return std::string("cannot create a pipe: ") + std::strerror(errno);
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  if (rc != 0) {
-    ::close(out_pipe[0]);
-    ::close(err_pipe[0]);
-    return "cannot run " + argv[0] + ": " + std::strerror(rc);
-  }
-  Ran ran;
+// Both ends of a pipe, each closed when it goes out of scope.
+struct Pipe {
+  Fd read, write;
+};
+
+int open_pipe(Pipe* p) {
+  int ends[2];
+  if (::pipe2(ends, O_CLOEXEC) != 0) return errno;
+  p->read.reset(ends[0]);
+  p->write.reset(ends[1]);
+  return 0;
+}
+
+// Reads the child's stdout and stderr until both close or the deadline passes
+// (each kept up to 1 MiB). True if the deadline passed.
+bool drain(Fd& out, Fd& err, std::chrono::seconds timeout, Ran* ran) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   bool out_open = true, err_open = true, timed_out = false;
   char buf[4096];
@@ -91,7 +81,7 @@ Result<Ran, std::string> run(const std::vector<std::string>& argv, std::chrono::
       timed_out = true;
       break;
     }
-    pollfd p[2] = {{out_open ? out_pipe[0] : -1, POLLIN, 0}, {err_open ? err_pipe[0] : -1, POLLIN, 0}};
+    pollfd p[2] = {{out_open ? out.get() : -1, POLLIN, 0}, {err_open ? err.get() : -1, POLLIN, 0}};
     int n = ::poll(p, 2, static_cast<int>(left.count()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) break;
@@ -103,13 +93,36 @@ Result<Ran, std::string> run(const std::vector<std::string>& argv, std::chrono::
         (i == 0 ? out_open : err_open) = false;
         continue;
       }
-      std::string& dst = i == 0 ? ran.out : ran.err;
+      std::string& dst = i == 0 ? ran->out : ran->err;
       if (dst.size() < (1 << 20)) dst.append(buf, static_cast<size_t>(got));
     }
   }
   secure_wipe(buf, sizeof buf);
-  ::close(out_pipe[0]);
-  ::close(err_pipe[0]);
+  return timed_out;
+}
+
+Result<Ran, std::string> run(const std::vector<std::string>& argv, std::chrono::seconds timeout) {
+  Pipe out, err;
+  if (open_pipe(&out) != 0 || open_pipe(&err) != 0)
+    return std::string("cannot create a pipe: ") + std::strerror(errno);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, out.write.get(), 1);
+  posix_spawn_file_actions_adddup2(&fa, err.write.get(), 2);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  int rc = ::posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  out.write.reset();
+  err.write.reset();
+  if (rc != 0) return "cannot run " + argv[0] + ": " + std::strerror(rc);
+  Ran ran;
+  bool timed_out = drain(out.read, err.read, timeout, &ran);
+  out.read.reset();
+  err.read.reset();
   if (timed_out) ::kill(pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {

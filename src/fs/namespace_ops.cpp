@@ -50,6 +50,13 @@ void Filesystem::apply_changes(const SetAttr& changes, Attr* a) {
     a->touch_meta();
 }
 
+int Filesystem::check_absent(const std::string& path) {
+  Attr existing;
+  int rc = stat_path(path, &existing);
+  if (rc == 0) return EEXIST;
+  return rc == ENOENT ? 0 : rc;
+}
+
 int Filesystem::make_special(Ino parent, const std::string& name, mode_t mode, dev_t rdev, const Context& ctx,
                              Entry* out) {
   const mode_t type = mode & S_IFMT;
@@ -57,10 +64,7 @@ int Filesystem::make_special(Ino parent, const std::string& name, mode_t mode, d
   std::string path;
   if (int rc = child_path(parent, name, &path)) return rc;
   std::lock_guard<RankedMutex> lk(mutate_mu_);
-  Attr existing;
-  int rc = stat_path(path, &existing);
-  if (rc == 0) return EEXIST;
-  if (rc != ENOENT) return rc;
+  if (int rc = check_absent(path)) return rc;
   // As s3fs stores them: an empty object, the type in "mode", the device in "rdev".
   Attr a = new_object_attr(type | (mode & ~ctx.umask & 07777), ctx, 0);
   if (type == S_IFCHR || type == S_IFBLK) a.rdev = rdev;
@@ -101,10 +105,7 @@ int Filesystem::mkdir(Ino parent, const std::string& name, mode_t mode, const Co
   std::string path;
   if (int rc = child_path(parent, name, &path)) return rc;
   std::lock_guard<RankedMutex> lk(mutate_mu_);
-  Attr existing;
-  int rc = stat_path(path, &existing);
-  if (rc == 0) return EEXIST;
-  if (rc != ENOENT) return rc;
+  if (int rc = check_absent(path)) return rc;
   Attr a = new_object_attr(S_IFDIR | (mode & ~ctx.umask & 07777), ctx, 0);
   a.has_marker = true;
   if (int prc = put_marker(path, a)) return prc;
@@ -201,10 +202,7 @@ int Filesystem::symlink(const std::string& target, Ino parent, const std::string
   std::string path;
   if (int rc = child_path(parent, name, &path)) return rc;
   std::lock_guard<RankedMutex> lk(mutate_mu_);
-  Attr existing;
-  int rc = stat_path(path, &existing);
-  if (rc == 0) return EEXIST;
-  if (rc != ENOENT) return rc;
+  if (int rc = check_absent(path)) return rc;
   // s3fs: the body is the target, the mode S_IFLNK|0777 in the metadata.
   Attr a = new_object_attr(S_IFLNK | 0777, ctx, target.size());
   store::PutOptions po;

@@ -231,6 +231,85 @@ void Transport::release(std::unique_ptr<Handle> h) {
   pool_.push_back(std::move(h));
 }
 
+namespace {
+
+// What every request sets: URL, timeouts, TLS, socket and header/body callbacks.
+void set_common_options(CURL* c, const TransportOptions& opts, const Request& req, char* errbuf,
+                        curl_socket_t* socket, Exchange* ex) {
+  curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, opts.connect_timeout_ms);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, opts.low_speed_limit);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, opts.low_speed_time_s);
+  if (req.timeout_ms > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req.timeout_ms);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, opts.verify_tls ? 1L : 0L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, opts.verify_tls ? 2L : 0L);
+  if (!opts.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, opts.ca_file.c_str());
+  curl_easy_setopt(c, CURLOPT_USERAGENT, opts.user_agent.c_str());
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
+  curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
+  curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_socket);
+  curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, socket);
+  curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, socket);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, ex);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, ex);
+}
+
+// The method, and the body read from a file range or from memory.
+void set_method_and_body(CURL* c, const Request& req, Exchange* ex) {
+  bool has_body = req.has_body || req.body_fd >= 0 || !req.body.empty();
+  if (req.method == "HEAD") {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  } else if (has_body) {
+    uint64_t len = req.body_fd >= 0 ? req.body_length : req.body.size();
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, ex);
+    curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(c, CURLOPT_SEEKDATA, ex);
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(len));
+    if (req.method != "PUT") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  } else if (req.method != "GET") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  }
+}
+
+// Why a transfer failed: our own callbacks' reasons first, then curl's.
+TransportError failure_of(CURLcode rc, const Exchange& ex, const Request& req, const char* errbuf) {
+  TransportError err;
+  if (ex.local_io_error) {
+    err.kind = TransportError::LocalIo;
+    err.message = std::string("reading the local file failed: ") + std::strerror(ex.local_errno);
+  } else if (ex.sink_cancelled) {
+    err.kind = TransportError::Cancelled;
+    err.message = "cancelled by the receiver";
+  } else if (ex.too_large) {
+    err.kind = TransportError::TooLarge;
+    err.status = ex.status_seen;
+    err.message =
+        "the server's answer body is larger than " +
+        std::to_string(ex.status_seen >= 200 && ex.status_seen < 300 ? req.max_body : req.max_error_body) +
+        " bytes; refused";
+  } else if (ex.rejected) {
+    err.kind = TransportError::Rejected;
+    err.status = ex.status_seen;
+    err.message = "answer refused";
+  } else {
+    err.kind = classify(rc);
+    err.message = errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(rc));
+    while (!err.message.empty() && err.message.back() == '\n') err.message.pop_back();
+  }
+  return err;
+}
+
+}  // namespace
+
 Result<Response, TransportError> Transport::perform(const Request& req) {
   auto handle = acquire();
   CURL* c = handle->easy.get();
@@ -254,45 +333,8 @@ Result<Response, TransportError> Transport::perform(const Request& req) {
   add_header("Expect:");  // no 100-continue round trip; S3 answers errors early anyway
 
   char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, opts_.connect_timeout_ms);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, opts_.low_speed_limit);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, opts_.low_speed_time_s);
-  if (req.timeout_ms > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req.timeout_ms);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, opts_.verify_tls ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, opts_.verify_tls ? 2L : 0L);
-  if (!opts_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, opts_.ca_file.c_str());
-  curl_easy_setopt(c, CURLOPT_USERAGENT, opts_.user_agent.c_str());
-  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
-  curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
-  curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_socket);
-  curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, &handle->socket);
-  curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
-  curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, &handle->socket);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &ex);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &ex);
-
-  bool has_body = req.has_body || req.body_fd >= 0 || !req.body.empty();
-  if (req.method == "HEAD") {
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-  } else if (has_body) {
-    uint64_t len = req.body_fd >= 0 ? req.body_length : req.body.size();
-    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-    curl_easy_setopt(c, CURLOPT_READDATA, &ex);
-    curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
-    curl_easy_setopt(c, CURLOPT_SEEKDATA, &ex);
-    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(len));
-    if (req.method != "PUT") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-  } else if (req.method != "GET") {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-  }
+  set_common_options(c, opts_, req, errbuf, &handle->socket, &ex);
+  set_method_and_body(c, req, &ex);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
 
   CURLcode rc = curl_easy_perform(c);
@@ -300,29 +342,7 @@ Result<Response, TransportError> Transport::perform(const Request& req) {
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
 
   if (rc != CURLE_OK) {
-    TransportError err;
-    if (ex.local_io_error) {
-      err.kind = TransportError::LocalIo;
-      err.message = std::string("reading the local file failed: ") + std::strerror(ex.local_errno);
-    } else if (ex.sink_cancelled) {
-      err.kind = TransportError::Cancelled;
-      err.message = "cancelled by the receiver";
-    } else if (ex.too_large) {
-      err.kind = TransportError::TooLarge;
-      err.status = ex.status_seen;
-      err.message =
-          "the server's answer body is larger than " +
-          std::to_string(ex.status_seen >= 200 && ex.status_seen < 300 ? req.max_body : req.max_error_body) +
-          " bytes; refused";
-    } else if (ex.rejected) {
-      err.kind = TransportError::Rejected;
-      err.status = ex.status_seen;
-      err.message = "answer refused";
-    } else {
-      err.kind = classify(rc);
-      err.message = errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(rc));
-      while (!err.message.empty() && err.message.back() == '\n') err.message.pop_back();
-    }
+    TransportError err = failure_of(rc, ex, req, errbuf);
     // A handle whose transfer failed may hold a broken connection; curl
     // closes it itself, so the handle is still fine to pool.
     release(std::move(handle));

@@ -122,24 +122,26 @@ Result<std::unique_ptr<Server>, std::string> Server::bind(const std::string& add
     return what + ": cannot resolve '" + p.host + "': " + ::gai_strerror(rc);
   std::string last = "no address";
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
+    Fd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0));
+    if (!fd) {
       last = std::strerror(errno);
       continue;
     }
     int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, 8) != 0) {
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd.get(), 8) != 0) {
       last = std::strerror(errno);
-      ::close(fd);
       continue;
     }
     sockaddr_storage bound{};
     socklen_t len = sizeof bound;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len);
     ::freeaddrinfo(res);
-    std::unique_ptr<Server> s(new Server(fd, describe(reinterpret_cast<sockaddr*>(&bound))));
-    if (::pipe2(s->wake_, O_CLOEXEC) != 0) return what + ": cannot create a pipe: " + std::strerror(errno);
+    std::unique_ptr<Server> s(new Server(std::move(fd), describe(reinterpret_cast<sockaddr*>(&bound))));
+    int wake[2];
+    if (::pipe2(wake, O_CLOEXEC) != 0) return what + ": cannot create a pipe: " + std::strerror(errno);
+    s->wake_read_.reset(wake[0]);
+    s->wake_write_.reset(wake[1]);
     return s;
   }
   ::freeaddrinfo(res);
@@ -147,12 +149,7 @@ Result<std::unique_ptr<Server>, std::string> Server::bind(const std::string& add
 }
 
 Server::~Server() {
-  stop();
-  if (fd_ >= 0) ::close(fd_);
-  for (int& w : wake_) {
-    if (w >= 0) ::close(w);
-    w = -1;
-  }
+  stop();  // the descriptors close after the thread is joined
 }
 
 void Server::start(std::function<std::string()> render) {
@@ -163,26 +160,25 @@ void Server::start(std::function<std::string()> render) {
 void Server::stop() {
   if (!thread_.joinable()) return;
   char c = 'x';
-  while (::write(wake_[1], &c, 1) < 0 && errno == EINTR) {
+  while (::write(wake_write_.get(), &c, 1) < 0 && errno == EINTR) {
   }
   thread_.join();
 }
 
 void Server::loop() {
   for (;;) {
-    pollfd p[2] = {{fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+    pollfd p[2] = {{fd_.get(), POLLIN, 0}, {wake_read_.get(), POLLIN, 0}};
     int r = ::poll(p, 2, -1);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 || (p[1].revents & POLLIN) != 0) return;
     if ((p[0].revents & POLLIN) == 0) continue;
-    int conn = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (conn < 0) continue;
+    Fd conn(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!conn) continue;
     try {
-      serve_one(conn);
+      serve_one(conn.get());
     } catch (const std::exception& e) {
       LOG_WARN("metrics endpoint: " << e.what());
     }
-    ::close(conn);
   }
 }
 

@@ -3,8 +3,8 @@
 
 #include <algorithm>
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/sign/signer.hpp"
+#include "bucketfs/util/digest.hpp"
 
 namespace bucketfs::sign::acs_rpc {
 

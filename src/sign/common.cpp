@@ -2,7 +2,8 @@
 #include <algorithm>
 #include <cctype>
 
-#include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/util/digest.hpp"
+#include "bucketfs/util/time.hpp"
 #include "internal.hpp"
 
 namespace bucketfs::sign::detail {
@@ -129,6 +130,45 @@ std::string derive_key(std::string_view prefix, const Secret& secret,
     key.swap(next);  // next now holds the wiped buffer
   }
   return key;
+}
+
+std::string v4_string_to_sign(std::string_view algorithm, std::string_view datetime, std::string_view scope,
+                              std::string_view canonical_request) {
+  std::string out(algorithm);
+  out += '\n';
+  out += datetime;
+  out += '\n';
+  out += scope;
+  out += '\n';
+  out += crypto::hex(crypto::sha256(canonical_request));
+  return out;
+}
+
+void set_v4_headers(SignRequest& r, const Credentials& c, std::string_view prefix, const std::string& datetime,
+                    std::string_view payload_hash) {
+  const std::string p(prefix);
+  remove_header(r.headers, "authorization");
+  set_header(r.headers, p + "date", datetime);
+  set_header(r.headers, p + "content-sha256", std::string(payload_hash));
+  if (!c.session_token.empty()) set_header(r.headers, p + "security-token", c.session_token);
+}
+
+std::string legacy_signature(const Secret& secret, std::string_view string_to_sign) {
+  return crypto::base64(crypto::hmac_sha1(secret.reveal(), string_to_sign));
+}
+
+void legacy_sign(SignRequest& r, const Credentials& c, std::time_t now, std::string_view token_header,
+                 std::string_view scheme, std::string (*to_sign)(const SignRequest&, std::string_view),
+                 std::string_view canonical_resource) {
+  remove_header(r.headers, "authorization");
+  if (!find_header(r.headers, "date")) r.headers.emplace_back("Date", timefmt::http_date(now));
+  if (!c.session_token.empty()) set_header(r.headers, std::string(token_header), c.session_token);
+  std::string auth(scheme);
+  auth += ' ';
+  auth += c.access_key_id;
+  auth += ':';
+  auth += legacy_signature(c.secret, to_sign(r, canonical_resource));
+  r.headers.emplace_back("Authorization", std::move(auth));
 }
 
 }  // namespace bucketfs::sign::detail

@@ -2,6 +2,7 @@
 // Not a public header: nothing outside src/sign/ includes it.
 #pragma once
 
+#include <ctime>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -53,6 +54,28 @@ std::string legacy_canonical_resource(std::string_view bucket, std::string_view 
 // `prefix` ("x-amz-" / "x-oss-"), as "name:v1,v2\n", sorted.
 std::string legacy_string_to_sign(const SignRequest& r, std::string_view prefix, std::string_view date,
                                   std::string_view canonical_resource);
+
+// The signature of S3 V2 and OSS V1: base64(HMAC-SHA1(secret, string to sign)).
+std::string legacy_signature(const Secret& secret, std::string_view string_to_sign);
+
+// Signs a request the S3 V2 / OSS V1 way: sets Date (if absent) and the
+// session token header (both are signed), then adds
+// "Authorization: <scheme> AK:signature" over what to_sign returns for it.
+void legacy_sign(SignRequest& r, const Credentials& c, std::time_t now, std::string_view token_header,
+                 std::string_view scheme, std::string (*to_sign)(const SignRequest&, std::string_view),
+                 std::string_view canonical_resource);
+
+// The V4 string to sign (SigV4, OSS V4):
+//   algorithm \n datetime \n scope \n hex(SHA-256(canonical request))
+std::string v4_string_to_sign(std::string_view algorithm, std::string_view datetime, std::string_view scope,
+                              std::string_view canonical_request);
+
+// The first step of the V4 signers (SigV4, OSS V4): drops an old
+// Authorization (a retried request is re-signed) and sets the headers named
+// with prefix ("x-amz-" / "x-oss-") that are signed: date, content-sha256 and,
+// with a session token, security-token.
+void set_v4_headers(SignRequest& r, const Credentials& c, std::string_view prefix, const std::string& datetime,
+                    std::string_view payload_hash);
 
 // The chained HMAC-SHA256 key derivation of SigV4 and OSS V4:
 // HMAC(...HMAC(HMAC(prefix + secret, steps[0]), steps[1])..., steps[n-1]).

@@ -1,8 +1,8 @@
 // oss_v1.cpp - OSS Signature V1 ("OSS ak:signature"): HMAC-SHA1 over verb,
 // Content-MD5, Content-Type, Date, the x-oss-* headers and the canonicalized
 // resource, whose key is not percent-encoded.
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/sign/signer.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/time.hpp"
 #include "internal.hpp"
 
@@ -61,18 +61,11 @@ std::string string_to_sign(const SignRequest& r, std::string_view canonical_reso
 }
 
 std::string signature(const Secret& secret, std::string_view string_to_sign) {
-  return crypto::base64(crypto::hmac_sha1(secret.reveal(), string_to_sign));
+  return detail::legacy_signature(secret, string_to_sign);
 }
 
 void sign(SignRequest& r, const Credentials& c, std::string_view canonical_resource, std::time_t now) {
-  detail::remove_header(r.headers, "authorization");
-  if (!detail::find_header(r.headers, "date")) r.headers.emplace_back("Date", timefmt::http_date(now));
-  if (!c.session_token.empty()) detail::set_header(r.headers, "x-oss-security-token", c.session_token);
-  std::string auth = "OSS ";
-  auth += c.access_key_id;
-  auth += ':';
-  auth += signature(c.secret, string_to_sign(r, canonical_resource));
-  r.headers.emplace_back("Authorization", std::move(auth));
+  detail::legacy_sign(r, c, now, "x-oss-security-token", "OSS", string_to_sign, canonical_resource);
 }
 
 }  // namespace bucketfs::sign::oss_v1

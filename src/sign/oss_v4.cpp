@@ -7,8 +7,8 @@
 // Behaviour follows the official SDK (alibabacloud-oss-go-sdk-v2 signer/v4.go).
 #include <algorithm>
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/sign/signer.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/time.hpp"
 #include "internal.hpp"
 
@@ -111,14 +111,7 @@ std::string canonical_request(const SignRequest& r, std::string_view canonical_u
 
 std::string string_to_sign(std::string_view iso_datetime, std::string_view scope,
                            std::string_view canonical_request) {
-  std::string out(kAlgorithm);
-  out += '\n';
-  out += iso_datetime;
-  out += '\n';
-  out += scope;
-  out += '\n';
-  out += crypto::hex(crypto::sha256(canonical_request));
-  return out;
+  return detail::v4_string_to_sign(kAlgorithm, iso_datetime, scope, canonical_request);
 }
 
 std::string signing_key(const Secret& secret, std::string_view date, std::string_view region) {
@@ -133,10 +126,7 @@ void sign(SignRequest& r, const Credentials& c, std::string_view region, std::st
           const std::vector<std::string>& additional_headers, std::time_t now) {
   const std::string datetime = timefmt::amz_date(now);
   const std::string date = timefmt::short_date(now);
-  detail::remove_header(r.headers, "authorization");
-  detail::set_header(r.headers, "x-oss-date", datetime);
-  detail::set_header(r.headers, "x-oss-content-sha256", std::string(kUnsignedPayload));
-  if (!c.session_token.empty()) detail::set_header(r.headers, "x-oss-security-token", c.session_token);
+  detail::set_v4_headers(r, c, "x-oss-", datetime, kUnsignedPayload);
 
   std::string scope = date;
   scope += '/';

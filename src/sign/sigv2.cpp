@@ -2,8 +2,8 @@
 // REST Requests"): HMAC-SHA1 over verb, Content-MD5, Content-Type, Date, the
 // x-amz-* headers and the canonicalized resource. Kept for servers that do
 // not speak V4.
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/sign/signer.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/time.hpp"
 #include "internal.hpp"
 
@@ -60,18 +60,11 @@ std::string string_to_sign(const SignRequest& r, std::string_view canonical_reso
 }
 
 std::string signature(const Secret& secret, std::string_view string_to_sign) {
-  return crypto::base64(crypto::hmac_sha1(secret.reveal(), string_to_sign));
+  return detail::legacy_signature(secret, string_to_sign);
 }
 
 void sign(SignRequest& r, const Credentials& c, std::string_view canonical_resource, std::time_t now) {
-  detail::remove_header(r.headers, "authorization");
-  if (!detail::find_header(r.headers, "date")) r.headers.emplace_back("Date", timefmt::http_date(now));
-  if (!c.session_token.empty()) detail::set_header(r.headers, "x-amz-security-token", c.session_token);
-  std::string auth = "AWS ";
-  auth += c.access_key_id;
-  auth += ':';
-  auth += signature(c.secret, string_to_sign(r, canonical_resource));
-  r.headers.emplace_back("Authorization", std::move(auth));
+  detail::legacy_sign(r, c, now, "x-amz-security-token", "AWS", string_to_sign, canonical_resource);
 }
 
 }  // namespace bucketfs::sign::sigv2

@@ -5,8 +5,8 @@
 // query is canonicalised from the raw parameters.
 #include <algorithm>
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/sign/signer.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/time.hpp"
 #include "internal.hpp"
 
@@ -61,14 +61,7 @@ std::string canonical_request(const SignRequest& r, std::string_view payload_has
 }
 
 std::string string_to_sign(std::string_view amz_date, std::string_view scope, std::string_view canonical_request) {
-  std::string out(kAlgorithm);
-  out += '\n';
-  out += amz_date;
-  out += '\n';
-  out += scope;
-  out += '\n';
-  out += crypto::hex(crypto::sha256(canonical_request));
-  return out;
+  return detail::v4_string_to_sign(kAlgorithm, amz_date, scope, canonical_request);
 }
 
 std::string signing_key(const Secret& secret, std::string_view date, std::string_view region,
@@ -84,11 +77,7 @@ void sign(SignRequest& r, const Credentials& c, std::string_view region, std::st
           std::string_view payload_hash) {
   const std::string amz_date = timefmt::amz_date(now);
   const std::string date = timefmt::short_date(now);
-  // A retried request is re-signed: an old Authorization must not be signed.
-  detail::remove_header(r.headers, "authorization");
-  detail::set_header(r.headers, "x-amz-date", amz_date);
-  detail::set_header(r.headers, "x-amz-content-sha256", std::string(payload_hash));
-  if (!c.session_token.empty()) detail::set_header(r.headers, "x-amz-security-token", c.session_token);
+  detail::set_v4_headers(r, c, "x-amz-", amz_date, payload_hash);
 
   std::string scope = date;
   scope += '/';

@@ -9,8 +9,8 @@
 #include <charconv>
 #include <cstring>
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/util/crc.hpp"
+#include "bucketfs/util/digest.hpp"
 
 namespace bucketfs::store {
 namespace {

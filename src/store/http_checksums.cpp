@@ -10,8 +10,8 @@
 // is sent again, at most kSends times in all.
 #include <cstring>
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/store/checksums.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/log.hpp"
 #include "http_call.hpp"
 
@@ -36,6 +36,25 @@ bool opaque_etag(const http::Response& r) {
 }
 
 Error damaged(const std::string& what) { return Error{ErrorCode::Integrity, 0, "", what, ""}; }
+
+// Computes what *have lacks of missing, from the file range or the bytes.
+StoreResult<void> fill_missing(const FileRange* file, const std::string* bytes, const ChecksumPlan& missing,
+                               BodyChecksums* have) {
+  if (!missing.md5 && missing.crc == ChecksumAlgo::None) return Ok{};
+  BodyChecksums got;
+  if (file) {
+    auto r = checksum_file_range(*file, missing);
+    if (!r) return r.error();
+    got = std::move(*r);
+  } else {
+    if (missing.md5) got.md5 = crypto::hex(crypto::md5(*bytes));
+    if (missing.crc != ChecksumAlgo::None)
+      got.crc = Crc{missing.crc, crc_update(missing.crc, 0, bytes->data(), bytes->size())};
+  }
+  if (missing.md5) have->md5 = got.md5;
+  if (missing.crc != ChecksumAlgo::None) have->crc = got.crc;
+  return Ok{};
+}
 
 }  // namespace
 
@@ -64,6 +83,29 @@ void HttpObjectStore::learn_body_check(BodyCheck b) {
                                  : " does not verify flexible checksums; sending Content-MD5"));
 }
 
+std::string HttpObjectStore::check_answer(const http::Response& r, ChecksumAlgo algo, bool flexible,
+                                          BodyCheck check, uint64_t streamed, BodyChecksums* have) {
+  std::string why;
+  if (cfg_.dialect == Dialect::OSS) {
+    uint64_t mine = have->crc.algo == ChecksumAlgo::Crc64Ecma ? have->crc.value : streamed;
+    std::string h = r.header("x-oss-hash-crc64ecma");
+    auto server = parse_crc_decimal(h);
+    if (!h.empty() && !server) why = "unreadable x-oss-hash-crc64ecma '" + h + "'";
+    if (server && *server != mine) why = "CRC-64 " + h + " from the server, " + std::to_string(mine) + " sent";
+    if (why.empty()) have->crc = Crc{ChecksumAlgo::Crc64Ecma, mine};
+  } else if (flexible) {
+    std::string h = r.header(s3_header_name(algo));
+    if (h.empty()) {
+      if (check == BodyCheck::Unknown) learn_body_check(BodyCheck::ContentMd5);  // Content-MD5 went too
+    } else if (auto v = parse_crc_base64(algo, h); !v || *v != have->crc.value) {
+      why = std::string(name(algo)) + " " + h + " from the server, " + crc_base64(have->crc) + " sent";
+    } else if (check == BodyCheck::Unknown) {
+      learn_body_check(BodyCheck::Flexible);
+    }
+  }
+  return why;
+}
+
 StoreResult<http::Response> HttpObjectStore::send_body(Call& c, const FileRange* file, const std::string* bytes,
                                                        ChecksumAlgo algo, const BodyChecksums& known,
                                                        BodyChecksums* sent) {
@@ -81,20 +123,7 @@ StoreResult<http::Response> HttpObjectStore::send_body(Call& c, const FileRange*
                       oss ? (cfg_.checksum == HttpStoreConfig::Checksum::Md5 || !have.md5.empty())
                           : (!flexible || check == BodyCheck::Unknown)};
     ChecksumPlan missing{have.crc.algo == need.crc ? ChecksumAlgo::None : need.crc, need.md5 && have.md5.empty()};
-    if (missing.md5 || missing.crc != ChecksumAlgo::None) {
-      BodyChecksums got;
-      if (file) {
-        auto r = checksum_file_range(*file, missing);
-        if (!r) return r.error();
-        got = std::move(*r);
-      } else {
-        if (missing.md5) got.md5 = crypto::hex(crypto::md5(*bytes));
-        if (missing.crc != ChecksumAlgo::None)
-          got.crc = Crc{missing.crc, crc_update(missing.crc, 0, bytes->data(), bytes->size())};
-      }
-      if (missing.md5) have.md5 = got.md5;
-      if (missing.crc != ChecksumAlgo::None) have.crc = got.crc;
-    }
+    if (auto filled = fill_missing(file, bytes, missing, &have); !filled) return filled.error();
     c.headers = base_headers;
     if (need.md5) c.headers.emplace_back("content-md5", crypto::base64(raw_md5(have.md5)));
     if (flexible) {
@@ -128,24 +157,7 @@ StoreResult<http::Response> HttpObjectStore::send_body(Call& c, const FileRange*
       return r.error();
     }
 
-    std::string why;  // empty: the answer confirms the body
-    if (oss) {
-      uint64_t mine = have.crc.algo == ChecksumAlgo::Crc64Ecma ? have.crc.value : streamed;
-      std::string h = r->header("x-oss-hash-crc64ecma");
-      auto server = parse_crc_decimal(h);
-      if (!h.empty() && !server) why = "unreadable x-oss-hash-crc64ecma '" + h + "'";
-      if (server && *server != mine) why = "CRC-64 " + h + " from the server, " + std::to_string(mine) + " sent";
-      if (why.empty()) have.crc = Crc{ChecksumAlgo::Crc64Ecma, mine};
-    } else if (flexible) {
-      std::string h = r->header(s3_header_name(algo));
-      if (h.empty()) {
-        if (check == BodyCheck::Unknown) learn_body_check(BodyCheck::ContentMd5);  // Content-MD5 went too
-      } else if (auto v = parse_crc_base64(algo, h); !v || *v != have.crc.value) {
-        why = std::string(name(algo)) + " " + h + " from the server, " + crc_base64(have.crc) + " sent";
-      } else if (check == BodyCheck::Unknown) {
-        learn_body_check(BodyCheck::Flexible);
-      }
-    }
+    std::string why = check_answer(*r, algo, flexible, check, streamed, &have);  // empty: it confirms the body
     // An ETag the answer presents as a plain MD5 must be the MD5 sent.
     std::string etag = detail::strip_quotes(r->header("etag"));
     if (why.empty() && !have.md5.empty() && looks_like_md5(etag) && !opaque_etag(*r) &&

@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "bucketfs/store/checksums.hpp"
+#include "bucketfs/util/fd.hpp"
 #include "bucketfs/util/log.hpp"
 #include "bucketfs/util/mime_types.hpp"
 #include "bucketfs/xml/s3_xml.hpp"
@@ -33,13 +34,8 @@ Error local(const std::string& what) {
 
 // An anonymous in-memory file (closed by its destructor).
 struct MemFile {
-  int fd = ::memfd_create("bucketfs-copy", MFD_CLOEXEC);
-  MemFile() = default;
-  MemFile(const MemFile&) = delete;
-  MemFile& operator=(const MemFile&) = delete;
-  ~MemFile() {
-    if (fd >= 0) ::close(fd);
-  }
+  Fd owned{::memfd_create("bucketfs-copy", MFD_CLOEXEC)};
+  int fd = owned.get();
 };
 
 }  // namespace

@@ -10,10 +10,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <random>
 #include <thread>
 
-#include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/log.hpp"
 #include "bucketfs/util/time.hpp"
 #include "bucketfs/xml/s3_xml.hpp"
@@ -122,6 +123,28 @@ bool transport_retryable(const http::TransportError& te) {
          te.kind != http::TransportError::Tls && te.kind != http::TransportError::Rejected;
 }
 
+// The <Error> body a 2xx answer can carry (CompleteMultipartUpload and copy
+// answer 200 with one), if any; may_carry: the call is such a request.
+std::optional<Error> error_in_success(bool may_carry, const http::Response& r) {
+  if (!may_carry) return std::nullopt;
+  auto eb = xml::parse_error(r.body);
+  if (!eb || eb->code.empty()) return std::nullopt;
+  return Error{code_from_server(eb->code, 500), static_cast<int>(r.status), eb->code, eb->message, eb->request_id};
+}
+
+// The error an answer other than 2xx stands for, from its status and <Error> body.
+Error error_of(const http::Response& r) {
+  auto eb = xml::parse_error(r.body);
+  std::string server_code = eb ? eb->code : "";
+  Error err;
+  err.code = code_from_server(server_code, r.status);
+  err.http_status = static_cast<int>(r.status);
+  err.server_code = server_code;
+  err.message = eb ? eb->message : "";
+  err.request_id = eb ? eb->request_id : r.header("x-amz-request-id");
+  return err;
+}
+
 thread_local std::mt19937_64 t_rng{std::random_device{}()};
 
 }  // namespace
@@ -224,13 +247,55 @@ void HttpObjectStore::sign(http::Request& req, const Call& call, std::time_t now
   for (auto& h : sr.headers) req.headers.push_back(std::move(h));
 }
 
+http::Request HttpObjectStore::prepare(const Call& call) const {
+  http::Request req;
+  req.body = call.body;
+  req.has_body = call.has_body;
+  req.body_fd = call.file.fd;
+  req.body_offset = call.file.offset;
+  req.body_length = call.file.length;
+  req.on_body_chunk = call.on_body_chunk;
+  req.sink = call.sink;
+  req.accept = call.accept;
+  req.max_body = call.max_body;
+  if (!call.no_time_limit) {
+    uint64_t bytes =
+        std::max<uint64_t>(call.expected_bytes, call.file.fd >= 0 ? call.file.length : call.body.size());
+    req.timeout_ms = cfg_.attempt_timeout_base_ms +
+                     static_cast<long>(bytes / std::max<uint64_t>(cfg_.attempt_min_rate, 1) * 1000);
+  }
+  return req;
+}
+
+bool HttpObjectStore::retry_error_answer(const Error& err, const http::Response& r,
+                                         const creds::CredentialProvider::Current& current, OnceRetries* once) {
+  if (err.code == ErrorCode::ClockSkew && !once->skew) {
+    // Learn the server's clock from its Date header and sign with it.
+    if (auto server = timefmt::parse_http_date(r.header("date"))) {
+      clock_skew_s_ = static_cast<long>(*server - std::time(nullptr));
+      LOG_WARN("local clock is off by " << clock_skew_s_.load() << " s from " << cfg_.endpoint
+                                        << "; signing with the server's time");
+    }
+    once->skew = true;
+    return true;
+  }
+  if (current.credentials && !once->credentials &&
+      (err.code == ErrorCode::CredentialsUnavailable ||
+       (current.temporary && (err.code == ErrorCode::AccessDenied || err.code == ErrorCode::InvalidAccessKey)))) {
+    // An expired session token (some servers, Ceph RGW among them, say
+    // only AccessDenied): fetch new credentials once and try again.
+    once->credentials = true;
+    return cfg_.credentials_provider->refresh_rejected(current.generation);
+  }
+  return is_retryable(err.code);
+}
+
 StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
   if (call.key.size() > kMaxKeyBytes)
     return Error{ErrorCode::KeyTooLong, 0, "", "key is longer than 1024 bytes", ""};
   http::RetryPolicy policy{cfg_.max_attempts, cfg_.backoff_base_ms, cfg_.backoff_cap_ms, cfg_.total_budget_ms};
   auto start = std::chrono::steady_clock::now();
-  bool skew_retried = false;
-  bool credentials_retried = false;
+  OnceRetries once;
   for (int attempt = 1;; ++attempt) {
     if (call.before_attempt) call.before_attempt();
     // The provider is asked at every attempt: a retry after a long outage,
@@ -245,22 +310,7 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
       current = std::move(got.value());
     }
     const sign::Credentials& credentials = current.credentials ? *current.credentials : cfg_.credentials;
-    http::Request req;
-    req.body = call.body;
-    req.has_body = call.has_body;
-    req.body_fd = call.file.fd;
-    req.body_offset = call.file.offset;
-    req.body_length = call.file.length;
-    req.on_body_chunk = call.on_body_chunk;
-    req.sink = call.sink;
-    req.accept = call.accept;
-    req.max_body = call.max_body;
-    if (!call.no_time_limit) {
-      uint64_t bytes =
-          std::max<uint64_t>(call.expected_bytes, call.file.fd >= 0 ? call.file.length : call.body.size());
-      req.timeout_ms = cfg_.attempt_timeout_base_ms +
-                       static_cast<long>(bytes / std::max<uint64_t>(cfg_.attempt_min_rate, 1) * 1000);
-    }
+    http::Request req = prepare(call);
     sign(req, call, std::time(nullptr) + clock_skew_s_.load(), credentials);
 
     const auto sent_at = std::chrono::steady_clock::now();
@@ -276,48 +326,17 @@ StoreResult<http::Response> HttpObjectStore::execute(Call& call) {
       err = from_transport(res.error());
       retry = transport_retryable(res.error());
     } else if (res->status >= 200 && res->status < 300) {
-      // CompleteMultipartUpload (and copy) can answer 200 with an <Error> body.
-      if (call.method == "POST" || !call.headers.empty()) {
-        if (auto eb = xml::parse_error(res->body); eb && !eb->code.empty()) {
-          err = Error{code_from_server(eb->code, 500), static_cast<int>(res->status), eb->code, eb->message,
-                      eb->request_id};
-          retry = is_retryable(err.code);
-          goto failed;
-        }
+      auto carried = error_in_success(call.method == "POST" || !call.headers.empty(), *res);
+      if (!carried) {
+        count_attempt(cfg_.metrics, {call.op, "ok", seconds, body_bytes, attempt > 1});
+        return std::move(res.value());
       }
-      count_attempt(cfg_.metrics, {call.op, "ok", seconds, body_bytes, attempt > 1});
-      return std::move(res.value());
+      err = std::move(*carried);
+      retry = is_retryable(err.code);
     } else {
-      const http::Response& r = res.value();
-      auto eb = xml::parse_error(r.body);
-      std::string server_code = eb ? eb->code : "";
-      err.code = code_from_server(server_code, r.status);
-      err.http_status = static_cast<int>(r.status);
-      err.server_code = server_code;
-      err.message = eb ? eb->message : "";
-      err.request_id = eb ? eb->request_id : r.header("x-amz-request-id");
-      if (err.code == ErrorCode::ClockSkew && !skew_retried) {
-        // Learn the server's clock from its Date header and sign with it.
-        if (auto server = timefmt::parse_http_date(r.header("date"))) {
-          clock_skew_s_ = static_cast<long>(*server - std::time(nullptr));
-          LOG_WARN("local clock is off by " << clock_skew_s_.load() << " s from " << cfg_.endpoint
-                                            << "; signing with the server's time");
-        }
-        skew_retried = true;
-        retry = true;
-      } else if (current.credentials && !credentials_retried &&
-                 (err.code == ErrorCode::CredentialsUnavailable ||
-                  (current.temporary &&
-                   (err.code == ErrorCode::AccessDenied || err.code == ErrorCode::InvalidAccessKey)))) {
-        // An expired session token (some servers, Ceph RGW among them, say
-        // only AccessDenied): fetch new credentials once and try again.
-        credentials_retried = true;
-        retry = cfg_.credentials_provider->refresh_rejected(current.generation);
-      } else {
-        retry = is_retryable(err.code);
-      }
+      err = error_of(*res);
+      retry = retry_error_answer(err, *res, current, &once);
     }
-  failed:
     count_attempt(cfg_.metrics, {call.op, name(err.code), seconds, body_bytes, attempt > 1});
     long elapsed =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();

@@ -11,8 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/store/checksums.hpp"
+#include "bucketfs/util/digest.hpp"
 
 namespace bucketfs::store {
 namespace {

@@ -10,7 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/util/digest.hpp"
+#include "bucketfs/util/fd.hpp"
 
 namespace bucketfs::store {
 namespace {
@@ -61,13 +62,13 @@ Result<Encryption, std::string> parse_sse(std::string_view spec, Dialect d) {
 
 Result<Secret, std::string> load_customer_key(const std::string& path) {
   const std::string where = "SSE-C key file '" + path + "'";
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return where + ": " + std::strerror(errno);
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return where + ": " + std::strerror(errno);
   struct stat st;
   std::string raw;
-  bool ok = ::fstat(fd, &st) == 0 && read_small(fd, &raw, 4096);
+  bool ok = ::fstat(fd.get(), &st) == 0 && read_small(fd.get(), &raw, 4096);
   int err = errno;
-  ::close(fd);
+  fd.reset();
   if (!ok) return where + ": " + std::strerror(err);
   if (!S_ISREG(st.st_mode)) return where + " is not a regular file";
   if (st.st_mode & 077) return where + " is accessible by group or others; chmod 600 it";

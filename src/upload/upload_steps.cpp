@@ -6,10 +6,10 @@
 #include <cerrno>
 #include <cstring>
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/store/checksums.hpp"
 #include "bucketfs/store/verify.hpp"
 #include "bucketfs/util/crashpoint.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/fd.hpp"
 #include "bucketfs/util/log.hpp"
 #include "uploader_job.hpp"

@@ -10,6 +10,8 @@
 #include <mutex>
 #include <string>
 
+#include "bucketfs/util/fd.hpp"
+
 namespace bucketfs::crashpoint {
 
 std::atomic<int> g_state{0};
@@ -46,11 +48,10 @@ void init() {
 void hit(const char* name) {
   if (!matches(name) || g_hits.fetch_add(1) + 1 != g_target) return;
   if (const char* note = std::getenv("BUCKETFS_CRASH_NOTE")) {
-    int fd = ::open(note, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd >= 0) {
+    Fd fd(::open(note, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (fd) {
       std::string line = std::string(name) + "\n";
-      (void)!::write(fd, line.data(), line.size());
-      ::close(fd);
+      (void)!::write(fd.get(), line.data(), line.size());
     }
   }
   ::kill(::getpid(), SIGKILL);

@@ -13,6 +13,12 @@ void Fd::reset(int fd) noexcept {
   fd_ = fd;
 }
 
+int Fd::close() noexcept {
+  if (fd_ < 0) return 0;
+  int rc = ::close(std::exchange(fd_, -1));
+  return rc == 0 ? 0 : errno;
+}
+
 int Dir::open(const std::string& path, Dir* out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return errno;

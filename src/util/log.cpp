@@ -23,6 +23,9 @@ std::atomic<int> g_level{static_cast<int>(Level::Info)};
 std::mutex g_mu;
 Sink g_sink = Sink::Stderr;
 int g_fd = 2;
+// The log file set_file() opened, if any (g_fd is then its descriptor). Never
+// destroyed: a thread may still log while static destructors run at exit.
+Fd& g_file = *new Fd;
 
 const char* name(Level l) {
   switch (l) {
@@ -61,8 +64,8 @@ std::string set_file(const std::string& path) {
   }
   if (std::string why = check_private_file(fd.get(), path); !why.empty()) return "log file refused: " + why;
   std::lock_guard lock(g_mu);
-  if (g_sink == Sink::File && g_fd > 2) ::close(g_fd);
-  g_fd = fd.release();
+  g_file = std::move(fd);
+  g_fd = g_file.get();
   g_sink = Sink::File;
   return "";
 }

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "bucketfs/util/text.hpp"
+
 namespace bucketfs::metrics {
 
 namespace {
@@ -40,18 +42,8 @@ std::string label_text(const Labels& labels, const std::string& extra_name = "",
   return out + "}";
 }
 
-std::string escape_help(std::string_view help) {
-  std::string out;
-  for (char c : help) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
-}
+// HELP text escapes backslash and newline only.
+std::string escape_help(std::string_view help) { return backslash_escape(help); }
 
 void atomic_add(std::atomic<double>& a, double v) {
   double cur = a.load(std::memory_order_relaxed);
@@ -61,20 +53,7 @@ void atomic_add(std::atomic<double>& a, double v) {
 
 }  // namespace
 
-std::string escape_label_value(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '"')
-      out += "\\\"";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
-}
+std::string escape_label_value(std::string_view v) { return backslash_escape(v, true); }
 
 Histogram::Histogram(std::vector<double> bounds)
     : bounds_(std::move(bounds)), counts_(new std::atomic<uint64_t>[bounds_.size() + 1]) {

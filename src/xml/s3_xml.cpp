@@ -13,8 +13,12 @@
 
 #include <pugixml.hpp>
 
+#include "guarded.hpp"
+
 namespace bucketfs::xml {
 namespace {
+
+using detail::guarded;
 
 std::string_view local_name(const char* name) {
   std::string_view n(name);
@@ -76,16 +80,6 @@ pugi::xml_node load_root(pugi::xml_document& doc, std::string_view body, std::st
   pugi::xml_node el = doc.document_element();
   if (named(el, root) || (!alt_root.empty() && named(el, alt_root))) return el;
   return {};
-}
-
-// "Never throws" includes std::bad_alloc: a body we cannot hold is not a document.
-template <class F>
-auto guarded(F&& f) noexcept -> decltype(f()) {
-  try {
-    return f();
-  } catch (...) {
-    return std::nullopt;
-  }
 }
 
 int hex_value(char c) {

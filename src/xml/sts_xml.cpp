@@ -5,8 +5,12 @@
 
 #include <pugixml.hpp>
 
+#include "guarded.hpp"
+
 namespace bucketfs::xml {
 namespace {
+
+using detail::guarded;
 
 bool named(pugi::xml_node n, std::string_view name) {
   if (n.type() != pugi::node_element) return false;
@@ -26,15 +30,6 @@ std::string text(pugi::xml_node parent, std::string_view name) { return child(pa
 pugi::xml_node load(pugi::xml_document& doc, std::string_view body) {
   if (!doc.load_buffer(body.data(), body.size(), pugi::parse_default, pugi::encoding_utf8)) return {};
   return doc.document_element();
-}
-
-template <class F>
-auto guarded(F&& f) noexcept -> decltype(f()) {
-  try {
-    return f();
-  } catch (...) {
-    return std::nullopt;
-  }
 }
 
 }  // namespace

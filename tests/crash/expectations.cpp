@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/util/digest.hpp"
 
 namespace crash {
 namespace {

@@ -15,8 +15,8 @@ extern "C" {
 #include <cmocka.h>
 }
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/store/http_object_store.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "lib/it_env.hpp"
 
 using namespace bucketfs;

@@ -293,6 +293,16 @@ std::string first_words(const std::string& s) { return s.substr(0, std::min<size
 void test_help_lists_every_option(void**) {
   const std::string help = help_text();
   for (const OptionSpec& s : option_table()) {
+    if ((s.commands & kForMount) == 0) {
+      // A subcommand's own option: in that subcommand's help instead.
+      bool listed = false;
+      for (CommandKind k : {CommandKind::Status, CommandKind::Recover, CommandKind::Retry, CommandKind::Uploads})
+        if ((s.commands & command_bit(k)) != 0)
+          listed = contains(subcommand_options_help(k), "--" + dashed(s.name));
+      assert_true(listed);
+      assert_false(contains(help, "--" + dashed(s.name) + " ") || contains(help, "--" + dashed(s.name) + "\n"));
+      continue;
+    }
     if (s.kind == OptionKind::Ignored) {
       assert_true(contains(help, s.name));
       continue;
@@ -305,6 +315,61 @@ void test_help_lists_every_option(void**) {
     assert_non_null(find_option(s.name));
   }
   assert_true(contains(help, "--help") && contains(help, "--version") && contains(help, "-f, -o foreground"));
+}
+
+// A subcommand's parse as one line of text (or its error).
+std::string sub(CommandKind kind, const std::vector<std::string>& args) {
+  auto r = parse_subcommand(kind, args);
+  if (!r) return r.error();
+  const MountConfig& c = r->config;
+  std::string s = "cache=" + c.cache_dir + " bucket=" + c.bucket + " state=" + c.sub.state_dir +
+                  (c.sub.json ? " json" : "") + (c.sub.wait ? " wait" : "") + (c.sub.watch ? " watch" : "") +
+                  " timeout=" + std::to_string(static_cast<int>(c.sub.timeout_s)) +
+                  (c.sub.abort_orphans ? " abort" : "") + " older=" + c.sub.older_than + " operands=";
+  for (const auto& o : r->operands) s += o + ";";
+  return s + (r->help ? " help" : "");
+}
+
+void test_subcommands_use_the_table(void**) {
+  assert_string_equal(
+      sub(CommandKind::Status, {"/m", "--cache_dir", "/c", "--json", "--wait", "--timeout=5", "--bucket", "b"})
+          .c_str(),
+      "cache=/c bucket=b state= json wait timeout=5 older= operands=/m;");
+  assert_string_equal(sub(CommandKind::Status, {"-o", "cache_dir=/c,watch", "--state-dir", "/s"}).c_str(),
+                      "cache=/c bucket= state=/s watch timeout=0 older= operands=");
+  assert_string_equal(sub(CommandKind::Status, {"--frob"}).c_str(),
+                      "unknown option '--frob' (see bucketfs status --help)");
+  // Options are per command: status has no --abort-orphans, the mount no --json.
+  assert_string_equal(sub(CommandKind::Status, {"--abort-orphans"}).c_str(),
+                      "unknown option '--abort-orphans' (see bucketfs status --help)");
+  MountConfig c;
+  assert_string_equal(parse({"b", "/m", "--json"}, &c).c_str(), "unknown option '--json' (see bucketfs --help)");
+  assert_string_equal(sub(CommandKind::Status, {"--timeout"}).c_str(),
+                      "option '--timeout' needs a value (--timeout VALUE)");
+  assert_string_equal(sub(CommandKind::Recover, {"--checkpoint-dir", "/c/b-1/checkpoint/"}).c_str(),
+                      "cache= bucket= state=/c/b-1 timeout=0 older= operands=");
+  assert_string_equal(sub(CommandKind::Retry, {"/m", "k1", "k2", "--bucket=b"}).c_str(),
+                      "cache= bucket=b state= timeout=0 older= operands=/m;k1;k2;");
+  assert_string_equal(
+      sub(CommandKind::Uploads, {"b:/p", "--abort-orphans", "--older-than", "7d", "-o", "url=http://h"}).c_str(),
+      "cache= bucket= state= timeout=0 abort older=7d operands=b:/p;");
+  assert_string_equal(sub(CommandKind::Retry, {"/m", "-h"}).c_str(),
+                      "cache= bucket= state= timeout=0 older= operands=/m; help");
+  assert_true(contains(subcommand_options_help(CommandKind::Uploads), "--older-than DURATION") ||
+              contains(subcommand_options_help(CommandKind::Uploads), "--older-than VALUE"));
+  assert_false(contains(subcommand_options_help(CommandKind::Uploads), "--endpoint"));
+}
+
+void test_one_cache_dir_default(void**) {
+  assert_string_equal(default_cache_dir("/home/u", false).value_or("none").c_str(), "/home/u/.cache/bucketfs");
+  assert_string_equal(default_cache_dir("", true).value_or("none").c_str(), "/var/cache/bucketfs");
+  assert_false(default_cache_dir("", false).has_value());
+  MountConfig c;
+  c.bucket = "b";
+  c.mountpoint = "/m";
+  auto r = resolve_defaults(&c, "", false);
+  assert_false(static_cast<bool>(r));
+  assert_string_equal(r.error().c_str(), kNoCacheDir);
 }
 
 void test_store_and_mount_translation(void**) {
@@ -428,6 +493,8 @@ int main() {
       cmocka_unit_test(test_bucket_spec),
       cmocka_unit_test(test_positionals_and_subcommands),
       cmocka_unit_test(test_help_lists_every_option),
+      cmocka_unit_test(test_subcommands_use_the_table),
+      cmocka_unit_test(test_one_cache_dir_default),
       cmocka_unit_test(test_store_and_mount_translation),
       cmocka_unit_test(test_object_options),
       cmocka_unit_test(test_check_failure_lines),

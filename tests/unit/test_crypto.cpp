@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/util/digest.hpp"
 
 // cmocka last: its macros (fail, ...) clash with names in the C++ headers.
 // Debian's cmocka 1.1.5 header has no extern "C" guard of its own.

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/sign/signer.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/secret.hpp"
 
 #include <csetjmp>

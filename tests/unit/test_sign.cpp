@@ -18,8 +18,8 @@
 #include <string_view>
 #include <vector>
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/sign/signer.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/time.hpp"
 
 // cmocka last: its macros clash with names in the C++ headers. Debian's

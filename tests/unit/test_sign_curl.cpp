@@ -31,8 +31,8 @@
 #include <thread>
 #include <vector>
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/sign/signer.hpp"
+#include "bucketfs/util/digest.hpp"
 
 // cmocka last: its macros clash with names in the C++ headers. Debian's
 // cmocka 1.1.5 header has no extern "C" guard of its own.

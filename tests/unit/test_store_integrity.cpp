@@ -12,11 +12,11 @@
 #include <memory>
 #include <string>
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/store/checksums.hpp"
 #include "bucketfs/store/memory_object_store.hpp"
 #include "bucketfs/store/verify.hpp"
 #include "bucketfs/util/crc.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "lib/store_fixture.hpp"
 
 #include <csetjmp>

@@ -11,10 +11,10 @@
 #include <cstring>
 #include <string>
 
-#include "bucketfs/sign/crypto.hpp"
 #include "bucketfs/store/checksums.hpp"
 #include "bucketfs/store/object_options.hpp"
 #include "bucketfs/util/crc.hpp"
+#include "bucketfs/util/digest.hpp"
 #include "lib/store_fixture.hpp"
 
 #include <csetjmp>

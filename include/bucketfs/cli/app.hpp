@@ -22,6 +22,12 @@ namespace bucketfs::cli {
 // Entry point behind main(): parses argv, dispatches, returns the exit code.
 int run(const std::vector<std::string>& argv);
 
+// The first step of every subcommand's main: parses args against the option
+// table (parse_subcommand). On a bad line prints "bucketfs KIND: <error>" and
+// returns kExitUsage; on -h/--help prints usage, then the options, and
+// returns kExitOk; otherwise fills *out and returns -1 (go on).
+int parse_subcommand_args(CommandKind kind, const std::vector<std::string>& args, const char* usage, Command* out);
+
 // The mount subcommand on a parsed, defaults-resolved config.
 int run_mount(const MountConfig& cfg);
 

@@ -11,6 +11,7 @@
 // following a symlink.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "bucketfs/util/result.hpp"
@@ -36,5 +37,11 @@ Result<Ok, std::string> register_mount(const std::string& cache_dir, const std::
                                        const std::string& state_dir);
 // The state dir registered for mountpoint, or "" if none.
 std::string lookup_mount(const std::string& cache_dir, const std::string& mountpoint);
+
+// default_cache_dir() (options.hpp) for this process: its HOME, and whether
+// its effective uid is root. None when HOME is unset (say kNoCacheDir).
+std::optional<std::string> process_cache_dir();
+// $HOME, or "" when it is unset.
+std::string process_home();
 
 }  // namespace bucketfs::cli

@@ -1,9 +1,10 @@
 // options.hpp - the command line of `bucketfs` as one declarative option table.
 //
 // Every option is one row of option_table(): its name, aliases, kind, default,
-// help text and how it applies to a MountConfig. The same table drives parsing
-// of every spelling (`-o name=value`, `-o flag`, `--name value`,
-// `--name=value`, `--flag`) and the generated `--help`, so the two cannot
+// help text, the commands that take it, and how it applies to a MountConfig.
+// The same table drives parsing of every spelling (`-o name=value`, `-o flag`,
+// `--name value`, `--name=value`, `--flag`) for the mount and for every
+// subcommand (parse_subcommand), and the generated help, so they cannot
 // disagree. Parsing is pure (no filesystem, no network, no environment except
 // what resolve_defaults() is given), so it is unit-testable.
 //
@@ -92,7 +93,36 @@ struct MountConfig {
   std::string log_file;
   bool fuse_debug = false;
   std::string metrics;  // metrics=[HOST:]PORT ("" = no endpoint)
+
+  // The subcommands' own options (status, recover, retry, uploads). Their
+  // --cache-dir is cache_dir above, status's and retry's --bucket is bucket.
+  struct Subcommand {
+    bool json = false;      // status --json
+    bool wait = false;      // status --wait
+    bool watch = false;     // status --watch
+    double timeout_s = 0;   // status --timeout (0: none)
+    std::string state_dir;  // status, recover --state-dir (recover --checkpoint-dir: its parent)
+    bool abort_orphans = false;
+    std::string older_than;  // uploads --older-than DURATION, checked by the command
+  } sub;
 };
+
+enum class CommandKind { Mount, Help, Version, Status, Recover, Uploads, Retry };
+
+// Which commands take an option: OptionSpec::commands, one bit per command.
+enum CommandBit : unsigned {
+  kForMount = 1u << 0,
+  kForUploads = 1u << 1,  // uploads talks to the store: it takes the mount's store options
+  kForStatus = 1u << 2,
+  kForRecover = 1u << 3,
+  kForRetry = 1u << 4,
+};
+inline constexpr unsigned kMountOptions = kForMount | kForUploads;
+
+// The bit of a command (0 for Help and Version, which take no options).
+unsigned command_bit(CommandKind kind);
+// "status" for CommandKind::Status, "mount" for Mount.
+const char* command_name(CommandKind kind);
 
 enum class OptionKind { Flag, Int, Double, Octal, String, Enum, Ignored };
 
@@ -113,7 +143,8 @@ struct OptionSpec {
   std::vector<const char*> choices;  // Enum only
   long long min = 0, max = 0;        // Int/Double range when max > min
   void (*apply)(MountConfig&, const OptionValue&);
-  char short_name = 0;  // '-f' style, 0 for none
+  char short_name = 0;                // '-f' style, 0 for none
+  unsigned commands = kMountOptions;  // CommandBit of every command that takes it
 };
 
 // The table. Stable order: the order of --help.
@@ -122,19 +153,34 @@ const std::vector<OptionSpec>& option_table();
 // Finds a row by name or alias (exact match; '-' and '_' are interchangeable).
 const OptionSpec* find_option(std::string_view name);
 
-enum class CommandKind { Mount, Help, Version, Status, Recover, Uploads, Retry };
-
 struct Command {
   CommandKind kind = CommandKind::Mount;
   MountConfig config;
   std::vector<std::string> ignored;   // fstab/mount options accepted and dropped
   std::vector<std::string> sub_args;  // arguments after `status` / `recover` / `uploads`
+  // parse_subcommand() only: the words that are not options, and whether
+  // -h/--help was given (the command prints its help and exits 0).
+  std::vector<std::string> operands;
+  bool help = false;
 };
 
 // Parses argv (argv[0] is the program name and is skipped). Accepts an
 // optional leading subcommand (`mount`, `status`, `recover`, `help`,
 // `version`). Does not fill defaults; see resolve_defaults().
 Result<Command, std::string> parse_command_line(const std::vector<std::string>& argv);
+
+// Parses a subcommand's arguments (what follows `bucketfs status`, ...)
+// against the rows that command takes; config holds the options (defaults not
+// resolved), operands the rest in order. Errors name the option and end with
+// "(see bucketfs KIND --help)".
+Result<Command, std::string> parse_subcommand(CommandKind kind, const std::vector<std::string>& args);
+
+// The cache dir when none is given: /var/cache/bucketfs for root,
+// HOME/.cache/bucketfs otherwise; none when HOME is empty (then say
+// kNoCacheDir). The one default: resolve_defaults() and every subcommand use it.
+std::optional<std::string> default_cache_dir(const std::string& home, bool is_root);
+inline constexpr const char* kNoCacheDir =
+    "cannot choose a cache directory: HOME is not set (give -o cache_dir=DIR)";
 
 // Splits "BUCKET" or "BUCKET:/PREFIX" (also "BUCKET:PREFIX") into the config.
 // Errors: empty bucket, bucket with '/', prefix with "//" or "." components.
@@ -157,6 +203,9 @@ std::string endpoint_host(const std::string& endpoint);
 
 // Full --help text, generated from option_table().
 std::string help_text();
+// The option lines of a subcommand's --help, from the rows only it (and the
+// other subcommands) take: uploads lists its own, not the store options.
+std::string subcommand_options_help(CommandKind kind);
 std::string usage_line();
 
 }  // namespace bucketfs::cli

@@ -248,6 +248,8 @@ class Filesystem {
   int child_path(Ino parent, const std::string& name, std::string* path) const;
   // Attributes of a mount-relative path, from the caches or the store.
   int stat_path(const std::string& path, Attr* out);
+  // 0 when nothing is at path (a name to create), EEXIST, or the lookup's errno.
+  int check_absent(const std::string& path);
   int stat_path_uncached(const std::string& path, Attr* out);
   int fill_entry(const std::string& path, const Attr& a, Entry* out);
   int is_dir_empty(const std::string& path, bool* empty);

@@ -21,6 +21,7 @@
 #include <string>
 #include <thread>
 
+#include "bucketfs/util/fd.hpp"
 #include "bucketfs/util/result.hpp"
 
 namespace bucketfs::metrics {
@@ -40,12 +41,12 @@ class Server {
   void stop();
 
  private:
-  Server(int fd, std::string address) : fd_(fd), address_(std::move(address)) {}
+  Server(Fd fd, std::string address) : fd_(std::move(fd)), address_(std::move(address)) {}
   void loop();
   void serve_one(int conn);
 
-  int fd_ = -1;
-  int wake_[2] = {-1, -1};  // a pipe that stop() writes to end loop()
+  Fd fd_;
+  Fd wake_read_, wake_write_;  // a pipe that stop() writes to end loop()
   std::string address_;
   std::function<std::string()> render_;
   std::thread thread_;

@@ -124,6 +124,17 @@ class HttpObjectStore final : public ObjectStore {
  private:
   struct Call;  // one logical request (see http_call.hpp)
   StoreResult<http::Response> execute(Call& call);
+  // One attempt's request before signing: its body, sink and time limit.
+  http::Request prepare(const Call& call) const;
+  // The retries a call gets once each, whatever the attempt budget.
+  struct OnceRetries {
+    bool skew = false;         // re-signed with the server's clock
+    bool credentials = false;  // re-signed with refreshed credentials
+  };
+  // Whether an error answer (not 2xx) is worth another attempt; learns the
+  // server's clock or refreshes credentials when that is what it asks for.
+  bool retry_error_answer(const Error& err, const http::Response& r,
+                          const creds::CredentialProvider::Current& current, OnceRetries* once);
   void abort_lost_creates(const std::string& key, const std::string& keep, std::time_t since);
   void sign(http::Request& req, const Call& call, std::time_t now, const sign::Credentials& credentials) const;
   std::string meta_prefix() const;
@@ -133,6 +144,11 @@ class HttpObjectStore final : public ObjectStore {
   // the answer shows it arrived damaged; fills *sent with what it carried.
   StoreResult<http::Response> send_body(Call& c, const FileRange* file, const std::string* bytes,
                                         ChecksumAlgo algo, const BodyChecksums& known, BodyChecksums* sent);
+  // What the answer to a sent body says of its CRC (empty: nothing against
+  // it); learns whether the server verifies flexible checksums, and keeps
+  // OSS's streamed CRC-64 in *have once confirmed.
+  std::string check_answer(const http::Response& r, ChecksumAlgo algo, bool flexible, BodyCheck check,
+                           uint64_t streamed, BodyChecksums* have);
   StoreResult<ListPage> list_page(const ListRequest& req, bool v2);
   // PUT of a file range or of bytes, with the mount's object options or
   // (object_headers set, for a copy) those instead.

@@ -37,6 +37,9 @@ class Fd {
   int release() noexcept { return std::exchange(fd_, -1); }
   // Closes the descriptor held (if any) and takes fd.
   void reset(int fd = -1) noexcept;
+  // Closes now and reports what close(2) said (0 or errno; 0 if none was
+  // held), for writers that must know a deferred write error.
+  int close() noexcept;
 
  private:
   int fd_ = -1;

@@ -23,7 +23,7 @@ enum class LockRank : int {
   UploadRecord = 40,  // Uploader::Job::record_mu: a job's checkpoint writes; the done handler runs under it
   UploadQueue = 50,   // Uploader::mu_: jobs and their state
   FsRegistry = 60,    // PendingRegistry::mu_: the pending files' map
-  FsLeaf = 70,        // MetaCache, NegativeCache, InodeTable, HandleTable: leaves (never two at once)
+  FsLeaf = 70,        // MetaCache, AtimeTable, InodeTable, HandleTable: leaves (never two at once)
 };
 
 const char* lock_rank_name(LockRank r);

@@ -1,5 +1,7 @@
-// crypto.hpp - the hashes and encodings the signers and the transport need,
-// over OpenSSL libcrypto. All functions are reentrant.
+// digest.hpp - the hashes, HMACs and encodings that the signers, the store
+// (part checksums), the uploader and the CLI need, over OpenSSL libcrypto. In
+// util/ so that no layer reaches into sign/ for an MD5. All functions are
+// reentrant.
 // Errors: an OpenSSL failure (only allocation in practice) throws
 // std::bad_alloc or std::runtime_error. A moved-from Md5/Sha256 starts afresh.
 #pragma once

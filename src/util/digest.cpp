@@ -1,11 +1,11 @@
-// crypto.cpp - hashes, HMAC and hex/base64 over OpenSSL libcrypto (the CRCs
+// digest.cpp - hashes, HMAC and hex/base64 over OpenSSL libcrypto (the CRCs
 // are in util/crc.hpp).
 //
 // Digests go through the EVP interface (the low-level MD5_/SHA256_ calls are
 // deprecated in OpenSSL 3). Every EVP_MD_CTX is owned by a unique_ptr, so no
 // error path leaks one. OpenSSL failures here mean allocation failure or a
 // broken library; they are reported as std::bad_alloc / std::runtime_error.
-#include "bucketfs/sign/crypto.hpp"
+#include "bucketfs/util/digest.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

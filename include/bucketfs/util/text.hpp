@@ -1,0 +1,18 @@
+// text.hpp - small string helpers shared by layers that write line-based
+// text: the runtime mount records (cli/) and the metrics exposition (util/).
+// All functions are pure and reentrant.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace bucketfs {
+
+// Escapes a backslash and a newline as backslash sequences (\\ and \n;
+// with quote also a double quote, as \"), so the text stays on one line.
+std::string backslash_escape(std::string_view v, bool quote = false);
+
+// The inverse of backslash_escape: "\n" is a newline, "\X" is X.
+std::string backslash_unescape(std::string_view v);
+
+}  // namespace bucketfs

@@ -1,0 +1,34 @@
+// text.cpp - see text.hpp.
+#include "bucketfs/util/text.hpp"
+
+namespace bucketfs {
+
+std::string backslash_escape(std::string_view v, bool quote) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (quote && c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string backslash_unescape(std::string_view v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '\\' && i + 1 < v.size()) {
+      out += v[i + 1] == 'n' ? '\n' : v[i + 1];
+      ++i;
+    } else {
+      out += v[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace bucketfs
