@@ -382,6 +382,14 @@ void Uploader::run_complete(Job& job) {
                      "the completed object has " + std::to_string(h->size) + " bytes, expected " +
                          std::to_string(job.file.mark.size),
                      store::ErrorClass::Integrity);
+  // An upload begun while the file was written carries the times it had
+  // then: the object gets the closed file's metadata (a copy onto itself,
+  // server-side) before the mark goes. A crash before that does it again.
+  const auto& want = job.file.mark;
+  if (snapshot.meta != want.meta || snapshot.content_type != want.content_type) {
+    auto c = store_.copy(key, key, store::PutOptions{want.meta, want.content_type, {}});
+    if (!c) return fail_pass(self, "setting the metadata of the completed object: ", c.error());
+  }
   finish_ok(self);
 }
 

@@ -225,8 +225,8 @@ uint64_t Uploader::open_stream(const std::string& key, const std::string& stagin
   if (!fd) return 0;
   ClosedFile f;
   f.staging_path = staging_path;
-  f.mark.key = key;  // generation 0: no closed version yet
-  f.mark.meta = without_times(meta);
+  f.mark.key = key;    // generation 0: no closed version yet
+  f.mark.meta = meta;  // its times change until the close: see run_complete
   auto job = std::make_shared<Job>(std::move(f));
   job->fd = std::move(*fd);
   job->plan.part_size = stream_part_size();
@@ -275,11 +275,11 @@ bool Uploader::adopt(const ClosedFile& file, std::chrono::milliseconds settle, c
     if (!job || job->stream != h.stream) return false;
   }
   const PartPlan plan = plan_parts(file.mark.size, cfg_.part_size, store_.min_part_size());
-  // The multipart upload was created with the metadata the file had then, but
-  // for its times (the object's Last-Modified stands for them): the closed
-  // file must still have it, and be cut into the same parts.
+  // The multipart upload was created with the metadata the file had then: the
+  // closed file must have the same but for its times (which run_complete
+  // sets once the object is complete), and be cut into the same parts.
   auto same_meta = [&](const UploadRecord& r) {
-    return r.meta == without_times(file.mark.meta) && r.content_type == file.mark.content_type;
+    return without_times(r.meta) == without_times(file.mark.meta) && r.content_type == file.mark.content_type;
   };
   std::lock_guard rlock(job->record_mu);
   {

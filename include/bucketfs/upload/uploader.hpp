@@ -152,9 +152,10 @@ class Uploader {
   // (generation 0) describes no closed file, so a crash before adoption drops
   // it and aborts its upload at the next mount. A failed request ends the
   // stream (aborted); the file is then uploaded after close as usual.
-  // `meta` is the object metadata the file has now; the upload carries it
-  // without the times ("mtime", "atime", "ctime": the object's Last-Modified
-  // stands for them), and adoption needs the closed file to have the same.
+  // `meta` is the object metadata the file has now, which the upload carries;
+  // adoption needs the closed file to have the same but for the times
+  // ("mtime", "atime", "ctime"), and once the object is complete its
+  // metadata is set to the closed file's (a copy onto itself) if it differs.
   uint64_t open_stream(const std::string& key, const std::string& staging_path, const store::Metadata& meta);
   void stream_part(const std::string& key, uint64_t stream, uint32_t number, uint64_t version);
   void drop_stream(const std::string& key, uint64_t stream);
