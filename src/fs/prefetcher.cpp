@@ -61,7 +61,8 @@ Prefetcher::~Prefetcher() {
     stop_stream();
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  for (auto& t : fillers_)
+    if (t.joinable()) t.join();
   free_buffers();
 }
 
@@ -113,12 +114,13 @@ Prefetcher::Window* Prefetcher::claim_next() {
   next_start_ += len;
   window_ = std::min(window_ * 2, max_window_);
   if (w->cap < len) {
-    if (w->cap) budget_.release(w->cap);
-    w->buf.reset();
-    w->cap = 0;
-    bool reserved = budget_.try_reserve(len);
-    if (reserved && !w->buf.allocate(len)) {
-      budget_.release(len);
+    // The mapping is made once, as large as any window of this object can
+    // be; a growing window reserves more of the budget but keeps its pages:
+    // a new mapping per size would fault and zero every page again (on a VM
+    // that first touch cost more than copying the bytes into it).
+    bool reserved = budget_.try_reserve(len - w->cap);
+    if (reserved && !w->buf.get() && !w->buf.allocate(std::min(max_window_, size_))) {
+      budget_.release(len - w->cap);
       reserved = false;
     }
     if (!reserved) {
@@ -178,6 +180,17 @@ void Prefetcher::stream_loop() {
   }
 }
 
+void Prefetcher::free_behind(uint64_t offset) {
+  bool freed = false;
+  for (auto& x : win_) {
+    if (x.state == State::Ready && x.gen == gen_ && x.start + x.target <= offset) {
+      x.state = State::Free;
+      freed = true;
+    }
+  }
+  if (freed) cv_.notify_all();
+}
+
 void Prefetcher::stop_stream() {
   streaming_ = false;
   ++gen_;  // a Filling window is freed by its filler once the GET stops
@@ -202,11 +215,13 @@ int Prefetcher::read(uint64_t offset, size_t n, const ReadSink& deliver) {
     Window* w = window_at(offset);
     if (!w && streaming_ && offset >= next_start_ && offset - next_start_ < window_) {
       // The stream's next range, not claimed yet: free the windows wholly
-      // behind the reader and wait for the stream to claim it.
-      for (auto& x : win_)
-        if (x.state == State::Ready && x.gen == gen_ && x.start + x.target <= offset) x.state = State::Free;
-      cv_.notify_all();
-      cv_.wait(lk, [&] { return (w = window_at(offset)) != nullptr || !streaming_; });
+      // behind the reader, now and as their fills end (both may still be
+      // filling when the reader skips ahead), and wait for the stream to
+      // claim it.
+      cv_.wait(lk, [&] {
+        free_behind(offset);
+        return (w = window_at(offset)) != nullptr || !streaming_;
+      });
     }
     if (!w) {
       // A read where the last one ended, or a little ahead of it (the kernel
@@ -232,17 +247,26 @@ int Prefetcher::read(uint64_t offset, size_t n, const ReadSink& deliver) {
       next_start_ = offset;
       window_ = next_window;
       if (!confirmed || size_ - offset <= window_) {
-        Window* one = claim_next();
-        streaming_ = false;  // one window only; the thread, if any, stays idle
+        // One window only, filled here; the threads, if any, stay idle. Both
+        // windows may still be held by fills of the stopped stream: wait
+        // until one of them lets go (their GETs stop at the next chunk).
+        Window* one = nullptr;
+        streaming_ = false;
+        cv_.wait(lk, [&] {
+          streaming_ = true;
+          one = claim_next();
+          streaming_ = false;
+          return one != nullptr || window_at(offset) != nullptr;  // or claim_next marked it ENOBUFS
+        });
         if (one) {
           uint64_t gen = one->gen;
           lk.unlock();
           fill(one, gen);
           lk.lock();
         }
-      } else if (!thread_.joinable()) {
+      } else if (!fillers_[0].joinable()) {
         try {
-          thread_ = std::thread([this] { stream_loop(); });
+          for (auto& t : fillers_) t = std::thread([this] { stream_loop(); });
         } catch (const std::system_error&) {
           // No thread (a process or memory limit): no stream, fetch what is asked.
           stop_stream();
