@@ -9,6 +9,14 @@
 #include <sys/mman.h>
 
 namespace bucketfs::fs {
+namespace {
+
+// How far behind the furthest read a late read may still come: a few of the
+// kernel's read-ahead requests (1 MiB each once the mount's read-ahead is
+// raised).
+constexpr uint64_t kLateReadSlack = uint64_t{4} << 20;
+
+}  // namespace
 
 bool PrefetchBudget::try_reserve(uint64_t want) {
   uint64_t cur = used_.load();
@@ -214,12 +222,13 @@ int Prefetcher::read(uint64_t offset, size_t n, const ReadSink& deliver) {
   while (want > 0) {
     Window* w = window_at(offset);
     if (!w && streaming_ && offset >= next_start_ && offset - next_start_ < window_) {
-      // The stream's next range, not claimed yet: free the windows wholly
-      // behind the reader, now and as their fills end (both may still be
-      // filling when the reader skips ahead), and wait for the stream to
-      // claim it.
+      // The stream's next range, not claimed yet: wait for the stream to
+      // claim it. If no window is free for that, free the ones wholly behind
+      // the reader, now or as their fills end (both may still be filling
+      // when the reader skips ahead); while one is free, a filler is on its
+      // way and the others stay for late reads of their tails.
       cv_.wait(lk, [&] {
-        free_behind(offset);
+        if (win_[0].state != State::Free && win_[1].state != State::Free) free_behind(offset);
         return (w = window_at(offset)) != nullptr || !streaming_;
       });
     }
@@ -289,9 +298,13 @@ int Prefetcher::read(uint64_t offset, size_t n, const ReadSink& deliver) {
       lk.unlock();
       return deliver_exact(offset, want, &head, deliver);
     }
-    // Entering a window frees the one before it for the stream's next range.
+    // Reading well into a window frees the one before it for the stream's
+    // next range. Not at once: the kernel has a few read-ahead requests out
+    // at a time and its workers hand them over in any order, so the tail of
+    // the window before may still be asked for (freed, it would cost a GET).
     Window& other = win_[w == &win_[0] ? 1 : 0];
-    if (other.state == State::Ready && other.gen == gen_ && other.start < w->start) {
+    if (other.state == State::Ready && other.gen == gen_ && other.start < w->start &&
+        offset - w->start >= std::min(kLateReadSlack, w->target / 2)) {
       other.state = State::Free;
       cv_.notify_all();
     }

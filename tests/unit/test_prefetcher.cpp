@@ -334,6 +334,29 @@ void test_window_behind_still_filling(void** state) {
   s->faulty.linger_at(UINT64_MAX, std::chrono::milliseconds(0));
 }
 
+// The kernel's workers hand read-ahead requests over in any order: a read of
+// the tail of a window that comes after the first read of the next window is
+// still served from memory, without a GET of its own.
+void test_late_read_behind(void** state) {
+  State* s = st(state);
+  open_pf(s, s->data.size(), kMiB, 8 * kMiB, s->budget);
+  // Windows [0,1M) (the reader's), then [1M,3M), [3M,7M), [7M,15M).
+  for (uint64_t off = 0; off < 6 * kMiB; off += kMiB) {
+    assert_int_equal(read_at(s, off, kMiB), 0);
+    assert_true(s->got == s->data.substr(off, kMiB));
+  }
+  assert_int_equal(read_at(s, 7 * kMiB, kMiB), 0);  // first read in [7M,15M)
+  assert_true(s->got == s->data.substr(7 * kMiB, kMiB));
+  int fetches = s->pf->fetches();                   // both windows held: no filler can start a GET
+  assert_int_equal(read_at(s, 6 * kMiB, kMiB), 0);  // the late one, from [3M,7M)
+  assert_true(s->got == s->data.substr(6 * kMiB, kMiB));
+  assert_int_equal(s->pf->fetches(), fetches);
+  for (uint64_t off = 8 * kMiB; off < 20 * kMiB; off += kMiB) {
+    assert_int_equal(read_at(s, off, kMiB), 0);
+    assert_true(s->got == s->data.substr(off, kMiB));
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -350,6 +373,7 @@ int main() {
       cmocka_unit_test_setup_teardown(test_skip_ahead_while_filling, setup, teardown),
       cmocka_unit_test_setup_teardown(test_restart_while_filling, setup, teardown),
       cmocka_unit_test_setup_teardown(test_window_behind_still_filling, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_late_read_behind, setup, teardown),
   };
   return cmocka_run_group_tests_name("prefetcher", tests, nullptr, nullptr);
 }
