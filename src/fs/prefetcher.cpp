@@ -188,15 +188,16 @@ void Prefetcher::stream_loop() {
   }
 }
 
-void Prefetcher::free_behind(uint64_t offset) {
-  bool freed = false;
-  for (auto& x : win_) {
-    if (x.state == State::Ready && x.gen == gen_ && x.start + x.target <= offset) {
-      x.state = State::Free;
-      freed = true;
-    }
+void Prefetcher::free_oldest_behind(uint64_t offset) {
+  Window* oldest = nullptr;
+  for (auto& x : win_)
+    if (x.state != State::Free && x.gen == gen_ && x.start + x.target <= offset &&
+        (!oldest || x.start < oldest->start))
+      oldest = &x;
+  if (oldest && oldest->state == State::Ready) {
+    oldest->state = State::Free;
+    cv_.notify_all();
   }
-  if (freed) cv_.notify_all();
 }
 
 void Prefetcher::stop_stream() {
@@ -223,13 +224,14 @@ int Prefetcher::read(uint64_t offset, size_t n, const ReadSink& deliver) {
     Window* w = window_at(offset);
     if (!w && streaming_ && offset >= next_start_ && offset - next_start_ < window_) {
       // The stream's next range, not claimed yet: wait for the stream to
-      // claim it. If no window is free for that, free the ones wholly behind
-      // the reader, now or as their fills end (both may still be filling
-      // when the reader skips ahead); while one is free, a filler is on its
-      // way and the others stay for late reads of their tails.
+      // claim it. If no window is free for that, free the older of those
+      // wholly behind the reader, now or as its fill ends (both may still be
+      // filling when the reader skips ahead); the newer stays for late reads
+      // of its tail, and while a window is free a filler is on its way.
       cv_.wait(lk, [&] {
-        if (win_[0].state != State::Free && win_[1].state != State::Free) free_behind(offset);
-        return (w = window_at(offset)) != nullptr || !streaming_;
+        if ((w = window_at(offset)) != nullptr || !streaming_) return true;
+        if (win_[0].state != State::Free && win_[1].state != State::Free) free_oldest_behind(offset);
+        return false;
       });
     }
     if (!w) {

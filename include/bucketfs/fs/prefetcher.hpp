@@ -108,8 +108,9 @@ class Prefetcher {
   // Fills a claimed window with one GET; takes mu_ only to publish progress.
   void fill(Window* w, uint64_t gen);
   void stream_loop();
-  // Under mu_: frees the stream's filled windows that end at or before offset.
-  void free_behind(uint64_t offset);
+  // Under mu_: of the stream's windows that end at or before offset, frees
+  // the one that starts first, once its fill has ended.
+  void free_oldest_behind(uint64_t offset);
   // Under mu_: abandons the stream (windows freed, in-flight GET cancelled).
   void stop_stream();
   void free_buffers();
