@@ -328,7 +328,7 @@ std::vector<OptionSpec> make_table() {
   add({"prefetch_max",
        {},
        K::Int,
-       "65536",
+       "16384",
        "KiB the read-ahead window grows to",
        {},
        4,

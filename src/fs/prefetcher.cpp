@@ -9,6 +9,14 @@
 #include <sys/mman.h>
 
 namespace bucketfs::fs {
+namespace {
+
+// How far behind the furthest read a late read may still come: a few of the
+// kernel's read-ahead requests (1 MiB each once the mount's read-ahead is
+// raised).
+constexpr uint64_t kLateReadSlack = uint64_t{4} << 20;
+
+}  // namespace
 
 bool PrefetchBudget::try_reserve(uint64_t want) {
   uint64_t cur = used_.load();
@@ -61,7 +69,8 @@ Prefetcher::~Prefetcher() {
     stop_stream();
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  for (auto& t : fillers_)
+    if (t.joinable()) t.join();
   free_buffers();
 }
 
@@ -113,12 +122,13 @@ Prefetcher::Window* Prefetcher::claim_next() {
   next_start_ += len;
   window_ = std::min(window_ * 2, max_window_);
   if (w->cap < len) {
-    if (w->cap) budget_.release(w->cap);
-    w->buf.reset();
-    w->cap = 0;
-    bool reserved = budget_.try_reserve(len);
-    if (reserved && !w->buf.allocate(len)) {
-      budget_.release(len);
+    // The mapping is made once, as large as any window of this object can
+    // be; a growing window reserves more of the budget but keeps its pages:
+    // a new mapping per size would fault and zero every page again (on a VM
+    // that first touch cost more than copying the bytes into it).
+    bool reserved = budget_.try_reserve(len - w->cap);
+    if (reserved && !w->buf.get() && !w->buf.allocate(std::min(max_window_, size_))) {
+      budget_.release(len - w->cap);
       reserved = false;
     }
     if (!reserved) {
@@ -178,6 +188,18 @@ void Prefetcher::stream_loop() {
   }
 }
 
+void Prefetcher::free_oldest_behind(uint64_t offset) {
+  Window* oldest = nullptr;
+  for (auto& x : win_)
+    if (x.state != State::Free && x.gen == gen_ && x.start + x.target <= offset &&
+        (!oldest || x.start < oldest->start))
+      oldest = &x;
+  if (oldest && oldest->state == State::Ready) {
+    oldest->state = State::Free;
+    cv_.notify_all();
+  }
+}
+
 void Prefetcher::stop_stream() {
   streaming_ = false;
   ++gen_;  // a Filling window is freed by its filler once the GET stops
@@ -201,12 +223,16 @@ int Prefetcher::read(uint64_t offset, size_t n, const ReadSink& deliver) {
   while (want > 0) {
     Window* w = window_at(offset);
     if (!w && streaming_ && offset >= next_start_ && offset - next_start_ < window_) {
-      // The stream's next range, not claimed yet: free the windows wholly
-      // behind the reader and wait for the stream to claim it.
-      for (auto& x : win_)
-        if (x.state == State::Ready && x.gen == gen_ && x.start + x.target <= offset) x.state = State::Free;
-      cv_.notify_all();
-      cv_.wait(lk, [&] { return (w = window_at(offset)) != nullptr || !streaming_; });
+      // The stream's next range, not claimed yet: wait for the stream to
+      // claim it. If no window is free for that, free the older of those
+      // wholly behind the reader, now or as its fill ends (both may still be
+      // filling when the reader skips ahead); the newer stays for late reads
+      // of its tail, and while a window is free a filler is on its way.
+      cv_.wait(lk, [&] {
+        if ((w = window_at(offset)) != nullptr || !streaming_) return true;
+        if (win_[0].state != State::Free && win_[1].state != State::Free) free_oldest_behind(offset);
+        return false;
+      });
     }
     if (!w) {
       // A read where the last one ended, or a little ahead of it (the kernel
@@ -232,17 +258,26 @@ int Prefetcher::read(uint64_t offset, size_t n, const ReadSink& deliver) {
       next_start_ = offset;
       window_ = next_window;
       if (!confirmed || size_ - offset <= window_) {
-        Window* one = claim_next();
-        streaming_ = false;  // one window only; the thread, if any, stays idle
+        // One window only, filled here; the threads, if any, stay idle. Both
+        // windows may still be held by fills of the stopped stream: wait
+        // until one of them lets go (their GETs stop at the next chunk).
+        Window* one = nullptr;
+        streaming_ = false;
+        cv_.wait(lk, [&] {
+          streaming_ = true;
+          one = claim_next();
+          streaming_ = false;
+          return one != nullptr || window_at(offset) != nullptr;  // or claim_next marked it ENOBUFS
+        });
         if (one) {
           uint64_t gen = one->gen;
           lk.unlock();
           fill(one, gen);
           lk.lock();
         }
-      } else if (!thread_.joinable()) {
+      } else if (!fillers_[0].joinable()) {
         try {
-          thread_ = std::thread([this] { stream_loop(); });
+          for (auto& t : fillers_) t = std::thread([this] { stream_loop(); });
         } catch (const std::system_error&) {
           // No thread (a process or memory limit): no stream, fetch what is asked.
           stop_stream();
@@ -265,9 +300,13 @@ int Prefetcher::read(uint64_t offset, size_t n, const ReadSink& deliver) {
       lk.unlock();
       return deliver_exact(offset, want, &head, deliver);
     }
-    // Entering a window frees the one before it for the stream's next range.
+    // Reading well into a window frees the one before it for the stream's
+    // next range. Not at once: the kernel has a few read-ahead requests out
+    // at a time and its workers hand them over in any order, so the tail of
+    // the window before may still be asked for (freed, it would cost a GET).
     Window& other = win_[w == &win_[0] ? 1 : 0];
-    if (other.state == State::Ready && other.gen == gen_ && other.start < w->start) {
+    if (other.state == State::Ready && other.gen == gen_ && other.start < w->start &&
+        offset - w->start >= std::min(kLateReadSlack, w->target / 2)) {
       other.state = State::Free;
       cv_.notify_all();
     }

@@ -76,10 +76,11 @@ void op_init(void*, fuse_conn_info* conn) {
   conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
   // No writeback cache and no splice: reads come from the prefetcher.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-  // 1 MiB writes and read-ahead (the kernel's FUSE_MAX_MAX_PAGES): a quarter of
-  // the requests of the 128 KiB default for every cp into and out of the mount.
-  conn->max_write = 1u << 20;
-  conn->max_readahead = 1u << 20;
+  // 1 MiB writes and read-ahead (the kernel's FUSE_MAX_MAX_PAGES): an eighth
+  // of the requests of the 128 KiB default for every cp into and out of the
+  // mount (reads only once serve() raised the device's read-ahead too).
+  conn->max_write = kMaxRequestBytes;
+  conn->max_readahead = kMaxRequestBytes;
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {

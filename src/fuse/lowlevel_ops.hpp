@@ -11,6 +11,11 @@ class Filesystem;
 
 namespace bucketfs::fusefs {
 
+// The largest read and write requests asked for in INIT (the kernel's
+// FUSE_MAX_MAX_PAGES), and the read-ahead set on the mount's device
+// (readahead.hpp: INIT alone does not raise it above 128 KiB).
+constexpr unsigned kMaxRequestBytes = 1u << 20;
+
 struct SessionState {
   fs::Filesystem* fs = nullptr;  // borrowed; outlives the session
   bool read_only = false;        // mutating requests get EROFS before reaching fs/

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # mount_read.sh - reading and listing a bucket through the mount, checked
 # against what curl --aws-sigv4 put and reads: objects of 0 B, 1 B, 1 MiB+1 and
-# 64 MiB (sequential cat/cmp and dd at random offsets), `ls -l` of 2,500
-# objects (three listing pages), nested directories, markers and implied
-# prefixes, a key that is both a file and a prefix.
+# 64 MiB (sequential cat/cmp and dd at random offsets), the mount's 1 MiB
+# kernel read-ahead, `ls -l` of 2,500 objects (three listing pages), nested
+# directories, markers and implied prefixes, a key that is both a file and a
+# prefix.
 # Server: MOUNT_SERVER=rgw (default) or s3rver (mount_read_s3rver.sh; sigv=2).
 set -uo pipefail
 # shellcheck source=../lib/common.sh
@@ -55,6 +56,15 @@ t_check "put under it" "$(s3_status PUT tree/both/child -T "$T_TMP/deep.txt")" 2
 
 m_mount "$MNT" || t_abort "mount failed"
 t_ok "mounted $S3_BUCKET over $S3_SERVER"
+
+# --- the kernel reads ahead 1 MiB a request: the daemon raised its device's
+# read-ahead from the kernel's 128 KiB (it needs write access to /sys)
+ra=/sys/class/bdi/$(stat -c '%Hd:%Ld' "$MNT")/read_ahead_kb
+if [ "$(id -u)" = 0 ] && [ -w "$ra" ]; then
+  t_check "kernel read-ahead of the mount" "$(cat "$ra" 2>&1)" 1024
+else
+  echo "skip read-ahead check: $ra is not writable here"
+fi
 
 # --- sizes and bytes, sequential ---
 for f in zero one mib1 big; do

@@ -74,7 +74,7 @@ struct MountConfig {
   double stat_ttl_s = 60;
   double dir_ttl_s = 30;
   unsigned long prefetch_min_kib = 1024;
-  unsigned long prefetch_max_kib = 64 * 1024;
+  unsigned long prefetch_max_kib = 16 * 1024;
   unsigned long read_memory_mib = 512;
   unsigned max_threads = 16;
   std::string readdir_meta = "auto";  // auto, on (1) or off (0)

@@ -34,9 +34,11 @@ struct Options {
   // Sequential reads prefetch a window that starts at prefetch_min_window and
   // doubles up to prefetch_max_window; all open files together hold at most
   // prefetch_memory_budget bytes of prefetched data (a read then fetches only
-  // what it needs).
+  // what it needs). 16 MiB windows: with the next GET already under way
+  // while the reader drains a window, larger ones only cost fresh memory
+  // (each window's pages are faulted and zeroed once per open file).
   uint64_t prefetch_min_window = 1ull << 20;
-  uint64_t prefetch_max_window = 64ull << 20;
+  uint64_t prefetch_max_window = 16ull << 20;
   uint64_t prefetch_memory_budget = 512ull << 20;
 
   // ListObjects page size (max_keys); tests set it small to exercise paging.

@@ -1,8 +1,9 @@
 // prefetcher.hpp - reads of one open object, with a sequential read-ahead stream.
 //
 // A read at the start of the object, or where the previous read ended, starts
-// a stream: a background thread fills two windows in turn with one ranged GET
-// each, the second while the reader drains the first, so the connection is
+// a stream: two background threads fill two windows with one ranged GET each,
+// the second while the reader drains the first (or, when the reader is faster
+// than one connection, at the same time as the first), so a connection is
 // never idle between windows. Windows start at the minimum size and double up
 // to the maximum. A read is served as soon as its bytes have landed in a
 // window, straight from it (a pointer, no copy), so one sequential read costs
@@ -13,10 +14,11 @@
 // Any other read is random: it fetches exactly the bytes asked for and stops
 // the stream (an in-flight GET is abandoned at its next chunk). All
 // prefetchers of a Filesystem share a PrefetchBudget for their window
-// buffers; when it is exhausted a read fetches only what it needs. Window
-// buffers are reused across refills (a fresh 64 MiB allocation per window
-// costs a page fault per 4 KiB). Reads stop at the object's size; a 0-byte
-// object never hits the store.
+// buffers; when it is exhausted a read fetches only what it needs. Each
+// window maps its buffer once, as large as the largest window of this object,
+// and reuses it as the window grows and refills: fresh memory costs a zeroed
+// page per fault. Reads stop at the object's size; a 0-byte object never hits
+// the store.
 #pragma once
 
 #include <atomic>
@@ -86,7 +88,7 @@ class Prefetcher {
   };
   struct Window {
     MappedBuffer buf;
-    uint64_t cap = 0;    // bytes allocated (and reserved from the budget)
+    uint64_t cap = 0;    // bytes reserved from the budget (buf maps at least this)
     uint64_t start = 0;  // the range asked for: [start, start + target)
     uint64_t target = 0;
     uint64_t len = 0;  // bytes landed so far
@@ -106,6 +108,9 @@ class Prefetcher {
   // Fills a claimed window with one GET; takes mu_ only to publish progress.
   void fill(Window* w, uint64_t gen);
   void stream_loop();
+  // Under mu_: of the stream's windows that end at or before offset, frees
+  // the one that starts first, once its fill has ended.
+  void free_oldest_behind(uint64_t offset);
   // Under mu_: abandons the stream (windows freed, in-flight GET cancelled).
   void stop_stream();
   void free_buffers();
@@ -126,7 +131,10 @@ class Prefetcher {
   uint64_t window_;          // size of the stream's next window
   uint64_t wait_end_ = 0;    // the reader waits until the stream has landed bytes up to here
   bool quit_ = false;
-  std::thread thread_;  // started with the first stream that needs it
+  // One filler per window, started with the first stream that needs them:
+  // while the reader waits on one window the other is fetched too, so a
+  // reader faster than one connection gets two GETs in flight.
+  std::thread fillers_[2];
 
   uint64_t next_offset_ = 0;  // where a sequential read would continue (reader only)
   std::atomic<int> fetches_{0};
