@@ -1,5 +1,6 @@
 // readahead.cpp - see readahead.hpp.
 #include "bucketfs/fuse/readahead.hpp"
+#include "bucketfs/util/text.hpp"
 
 #include <fcntl.h>
 
@@ -31,18 +32,6 @@ std::string unescape(std::string_view s) {
   return out;
 }
 
-std::vector<std::string_view> split_spaces(std::string_view line) {
-  std::vector<std::string_view> f;
-  size_t i = 0;
-  while (i < line.size()) {
-    size_t j = line.find(' ', i);
-    if (j == std::string_view::npos) j = line.size();
-    if (j > i) f.push_back(line.substr(i, j - i));
-    i = j + 1;
-  }
-  return f;
-}
-
 }  // namespace
 
 std::optional<std::string> fuse_mount_device(std::string_view mountinfo, std::string_view mountpoint) {
@@ -53,7 +42,7 @@ std::optional<std::string> fuse_mount_device(std::string_view mountinfo, std::st
   while (pos < mountinfo.size()) {
     size_t end = mountinfo.find('\n', pos);
     if (end == std::string_view::npos) end = mountinfo.size();
-    auto f = split_spaces(mountinfo.substr(pos, end - pos));
+    auto f = split_fields(mountinfo.substr(pos, end - pos), ' ');
     pos = end + 1;
     if (f.size() < 7 || unescape(f[4]) != mountpoint) continue;
     for (size_t i = 6; i + 1 < f.size(); ++i) {

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "bucketfs/util/log.hpp"
+#include "bucketfs/util/text.hpp"
 #include "uploader_job.hpp"
 
 namespace bucketfs::upload {
@@ -727,13 +728,7 @@ std::set<std::string> take_retry_request(const std::string& path) {
   if (pread_full(fd.get(), text.data(), text.size(), 0, &got) != 0) return keys;
   text.resize(got);
   ::unlink(path.c_str());
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    if (end > start) keys.insert(text.substr(start, end - start));
-    start = end + 1;
-  }
+  for (auto line : split_fields(text, '\n')) keys.emplace(line);
   return keys;
 }
 

@@ -31,4 +31,16 @@ std::string backslash_unescape(std::string_view v) {
   return out;
 }
 
+std::vector<std::string_view> split_fields(std::string_view text, char sep) {
+  std::vector<std::string_view> f;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = text.find(sep, i);
+    if (j == std::string_view::npos) j = text.size();
+    if (j > i) f.push_back(text.substr(i, j - i));
+    i = j + 1;
+  }
+  return f;
+}
+
 }  // namespace bucketfs

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace bucketfs {
 
@@ -14,5 +15,8 @@ std::string backslash_escape(std::string_view v, bool quote = false);
 
 // The inverse of backslash_escape: "\n" is a newline, "\X" is X.
 std::string backslash_unescape(std::string_view v);
+
+// The non-empty fields of text between separators (views into text).
+std::vector<std::string_view> split_fields(std::string_view text, char sep);
 
 }  // namespace bucketfs
