@@ -195,6 +195,11 @@ int StagingArea::rewrite_mark(const std::string& path, const ClosedMark& m) {
 
 int StagingArea::drop_mark(const std::string& path) {
   LOG_DEBUG("staging: " << path << " uploaded: its mark goes");
+  // Earlier removals (older generations of the key, unlinked when this one
+  // was closed) are made durable BEFORE this mark goes: a power cut between
+  // the two would otherwise leave the older file with its mark and no newer
+  // one, and the next mount would upload the older version over this one.
+  if (int err = sync_dir()) return err;
   auto fd = open_file(path, O_RDONLY);
   if (!fd) return fd.error();
   bool removed = false;
@@ -214,7 +219,7 @@ int StagingArea::drop_mark(const std::string& path) {
     else if (errno != ENOENT)
       return errno;
   }
-  return sync_dir();  // the sidecars' unlinks, and any earlier one (older generations)
+  return sync_dir();  // the sidecars' unlinks
 }
 
 void StagingArea::remove(const std::string& path) {

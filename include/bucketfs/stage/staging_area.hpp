@@ -15,8 +15,10 @@
 //    replaces the old one atomically (one setxattr, or write-and-rename of the
 //    sidecar) and is fsynced. Where both an xattr and a sidecar mark exist, the
 //    one with the higher generation counts.
-//  - drop_mark and remove_durably end with a directory fsync, which also makes
-//    every earlier unlink in DIR durable (older generations of the same key).
+//  - drop_mark first fsyncs DIR, making every earlier unlink in DIR durable
+//    (older generations of the same key) before the mark goes, so a power cut
+//    never leaves an older marked file without the newer one's mark; it and
+//    remove_durably end with a directory fsync too.
 //  - remove is not durable: only for files no mark describes any more, or
 //    whose removal a later remove_durably/drop_mark/sync_dir covers.
 //
@@ -85,7 +87,7 @@ class StagingArea {
   // Replaces the mark of a closed file (same bytes) durably. 0 or errno.
   int rewrite_mark(const std::string& path, const ClosedMark& m);
   // Forgets the mark durably (the upload is confirmed; the file stays for
-  // open handles). Also makes earlier unlinks in DIR durable. 0 or errno.
+  // open handles), after making earlier unlinks in DIR durable. 0 or errno.
   int drop_mark(const std::string& path);
   // Removes the data files and their marks, then fsyncs DIR. 0 or errno.
   int remove_durably(const std::vector<std::string>& paths);
