@@ -305,7 +305,15 @@ bool Uploader::adopt(const ClosedFile& file, std::chrono::milliseconds settle, c
                                         !job->sent_part_valid(static_cast<uint32_t>(p.number), sent->second);
                                }),
                 parts.end());
-    job->file = file;
+    // Not the key nor the staging path (the same, checked above): workers
+    // read those without mu_.
+    stage::ClosedMark& m = job->file.mark;
+    m.generation = file.mark.generation;
+    m.size = file.mark.size;
+    m.mtime_ns = file.mark.mtime_ns;
+    m.meta = file.mark.meta;
+    m.content_type = file.mark.content_type;
+    m.legacy = file.mark.legacy;
     job->plan = plan;
     UploadRecord rec = fresh_record(job->file, cfg_.bucket);
     rec.upload_id = job->rec.upload_id;

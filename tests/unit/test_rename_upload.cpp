@@ -195,6 +195,9 @@ void test_rename_races_upload_completion(void** state) {
     }
   }
   assert_int_equal(wrong, 0);
+  if (w->staged_files() != 0)
+    for (const auto& e : fsys::directory_iterator(w->dir + "/staging"))
+      std::printf("  left: %s\n", e.path().c_str());
   assert_int_equal(w->staged_files(), 0);  // every staging file went with its upload
   auto recs = w->cp->load_all();
   assert_true(recs.ok());
