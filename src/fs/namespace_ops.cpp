@@ -425,10 +425,13 @@ int Filesystem::rename(Ino parent, const std::string& name, Ino new_parent, cons
   int rc;
   if (src.is_dir())
     rc = rename_tree(from, to, dst_exists, dst);
-  else if (write_.uploader && find_pending(from))
-    rc = settle_renamed(pin_pending(from), from, to);  // the staged file moves (pending_ops.cpp)
-  else
-    rc = rename_object(from, to);
+  else {
+    std::vector<std::shared_ptr<Pending>> pinned;
+    if (write_.uploader && find_pending(from)) pinned = pin_pending(from);
+    // The staged file moves (pending_ops.cpp), or the object in the bucket
+    // does: also when its upload was confirmed since find_pending.
+    rc = pinned.empty() ? rename_object(from, to) : settle_renamed(pinned, from, to);
+  }
   cache_.invalidate_tree(from);
   cache_.invalidate_tree(to);
   if (rc == 0) {

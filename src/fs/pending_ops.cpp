@@ -106,7 +106,9 @@ std::vector<std::shared_ptr<Filesystem::Pending>> Filesystem::pin_pending(const 
   for (auto& p : pending_->under(from)) {
     {
       auto lk = pending_->lock();
-      if (p->unlinked) continue;
+      // Confirmed in the bucket (and dropped from the registry) since under():
+      // the caller renames it as an object.
+      if (p->unlinked || pending_->find_locked(p->path) != p) continue;
       ++p->writers;  // kept in the registry whatever its upload does
     }
     std::lock_guard plk(p->mu);
