@@ -437,6 +437,13 @@ run_trial() {
   fi
   if [ -n "$fired" ]; then
     :  # it died where it was told to
+  elif [ -n "$crash_spec" ] && [ -f "$T_TMP/crash.note" ]; then
+    # the crash point fired in the background before the kill (an upload
+    # step, e.g. of a file being written: uploads begin while it is open):
+    # a kill like any other, with the writer's file still unclosed
+    fired=$(head -n 1 "$T_TMP/crash.note")
+    kill_desc="SIGKILL at crash point $fired during: $kill_desc"
+    CRASHPOINTS[$fired]=$((${CRASHPOINTS[$fired]:-0} + 1))
   elif ! kill -0 "$DPID" 2>/dev/null || ! m_is_mounted "$MNT"; then
     # the operations may then have gone to the bare directory: nothing to check
     echo "  the daemon died (or the mount vanished) before the kill; log:"
