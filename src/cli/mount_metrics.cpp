@@ -1,12 +1,15 @@
 // mount_metrics.cpp - see mount_metrics.hpp.
 #include "bucketfs/cli/mount_metrics.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include <cstring>
+#include <string>
+#include <vector>
+
+#include "bucketfs/util/fd.hpp"
 
 namespace bucketfs::cli {
 
@@ -15,15 +18,14 @@ namespace {
 // Bytes the staged files take on disk (allocated blocks).
 uint64_t staging_used(const std::string& dir) {
   uint64_t used = 0;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return 0;
-  while (struct dirent* e = ::readdir(d)) {
-    size_t n = std::strlen(e->d_name);
-    if (n < 5 || std::strcmp(e->d_name + n - 5, ".data") != 0) continue;
+  Dir d;
+  std::vector<std::string> names;
+  if (Dir::open(dir, &d) != 0 || d.list(&names) != 0) return 0;
+  for (const auto& n : names) {
+    if (n.size() < 5 || n.compare(n.size() - 5, 5, ".data") != 0) continue;
     struct stat st;
-    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) used += uint64_t(st.st_blocks) * 512;
+    if (::fstatat(d.fd(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) used += uint64_t(st.st_blocks) * 512;
   }
-  ::closedir(d);
   return used;
 }
 

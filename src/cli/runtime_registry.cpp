@@ -1,7 +1,6 @@
 // runtime_registry.cpp - see runtime_registry.hpp.
 #include "bucketfs/cli/runtime_registry.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -185,16 +184,14 @@ bool find_mount_record(const std::string& mountpoint, MountRecord* out) {
   if (::geteuid() != 0) return false;
   // root: a mount another user made registers in that user's runtime dir.
   std::vector<std::string> dirs = {"/run/bucketfs"};
-  if (DIR* d = ::opendir("/run/user")) {
-    while (struct dirent* e = ::readdir(d))
-      if (e->d_name[0] != '.') dirs.push_back(std::string("/run/user/") + e->d_name + "/bucketfs");
-    ::closedir(d);
-  }
-  if (DIR* d = ::opendir("/tmp")) {
-    while (struct dirent* e = ::readdir(d))
-      if (std::strncmp(e->d_name, "bucketfs-", 9) == 0) dirs.push_back(std::string("/tmp/") + e->d_name);
-    ::closedir(d);
-  }
+  std::vector<std::string> names;
+  (void)list_dir("/run/user", &names);  // none when it cannot be read
+  for (const auto& n : names)
+    if (n[0] != '.') dirs.push_back("/run/user/" + n + "/bucketfs");
+  names.clear();
+  (void)list_dir("/tmp", &names);
+  for (const auto& n : names)
+    if (n.rfind("bucketfs-", 0) == 0) dirs.push_back("/tmp/" + n);
   for (const auto& dir : dirs)
     if (find_in(dir, canonical, out)) return true;
   return false;

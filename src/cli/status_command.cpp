@@ -1,7 +1,6 @@
 // status_command.cpp - see status_command.hpp.
 #include "bucketfs/cli/status_command.hpp"
 
-#include <dirent.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +23,7 @@
 #include "bucketfs/creds/timestamps.hpp"
 #include "bucketfs/stage/staging_area.hpp"
 #include "bucketfs/upload/recovery.hpp"
+#include "bucketfs/util/fd.hpp"
 #include "bucketfs/util/log.hpp"
 
 namespace bucketfs::cli {
@@ -156,17 +156,15 @@ std::vector<std::string> find_state_dirs(const std::string& cache_dir, const std
 
 std::vector<std::string> list_state_dirs(const std::string& cache_dir) {
   std::vector<std::string> dirs;
-  DIR* dir = ::opendir(cache_dir.c_str());
-  if (dir == nullptr) return dirs;
-  while (struct dirent* e = ::readdir(dir)) {
-    std::string n = e->d_name;
-    if (n == "." || n == ".." || n == "mounts") continue;
+  std::vector<std::string> names;
+  (void)list_dir(cache_dir, &names);  // none when it cannot be read
+  for (const auto& n : names) {
+    if (n == "mounts") continue;
     struct stat st;
     std::string path = cache_dir + "/" + n;
     if (::stat((path + "/checkpoint").c_str(), &st) == 0 || ::stat((path + "/staging").c_str(), &st) == 0)
       dirs.push_back(path);
   }
-  ::closedir(dir);
   return dirs;
 }
 

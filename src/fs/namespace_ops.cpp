@@ -178,7 +178,7 @@ void Filesystem::keep_open_readers(const std::string& path) {
   uint64_t off = 0;
   int werr = 0;
   auto got = store_.get(keys_.file_key(path), 0, 0, [&](const char* d, size_t n) {
-    werr = write_.staging->reserve(n);
+    werr = write_.staging->check_space(n);
     if (werr == 0) werr = pwrite_full(staged->fd.get(), d, n, off);
     off += n;
     return werr == 0;

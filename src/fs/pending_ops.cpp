@@ -252,7 +252,7 @@ int Filesystem::setattr_pending(const std::shared_ptr<Pending>& p, const SetAttr
       auto lk = pending_->lock();
       size_now = p->attr.size;
     }
-    if (changes.size > size_now) rc = write_.staging->reserve(changes.size - size_now);
+    if (changes.size > size_now) rc = write_.staging->check_space(changes.size - size_now);
     if (rc == 0 && ::ftruncate(p->fd, static_cast<off_t>(changes.size)) != 0) rc = errno;
     if (rc == 0) p->resized(changes.size);
   }

@@ -212,6 +212,56 @@ int Prefetcher::read(uint64_t offset, size_t n, std::string* out) {
   return read(offset, n, [out](const char* data, size_t len) { out->append(data, len); });
 }
 
+Prefetcher::Window* Prefetcher::start_at(std::unique_lock<std::mutex>& lk, uint64_t offset) {
+  // A read where the last one ended, or a little ahead of it (the kernel
+  // sends readahead pages slightly out of order), (re)starts the stream.
+  bool sequential = offset >= next_offset_ && offset - next_offset_ <= window_;
+  if (!sequential) return nullptr;
+  // Reading on right past a window filled for this reader confirms the
+  // stream: the thread takes over with the next, larger window. A fresh
+  // start fills one small window here first, so a random reader whose
+  // read the kernel split in two does not set a stream going.
+  bool confirmed = false;
+  for (auto& x : win_)
+    if (x.state == State::Ready && x.gen == gen_ && x.err == 0 && x.start + x.target == offset) confirmed = true;
+  uint64_t next_window = confirmed ? window_ : min_window_;
+  stop_stream();
+  streaming_ = true;
+  next_start_ = offset;
+  window_ = next_window;
+  if (!confirmed || size_ - offset <= window_) {
+    // One window only, filled here; the threads, if any, stay idle. Both
+    // windows may still be held by fills of the stopped stream: wait
+    // until one of them lets go (their GETs stop at the next chunk).
+    Window* one = nullptr;
+    streaming_ = false;
+    cv_.wait(lk, [&] {
+      streaming_ = true;
+      one = claim_next();
+      streaming_ = false;
+      return one != nullptr || window_at(offset) != nullptr;  // or claim_next marked it ENOBUFS
+    });
+    if (one) {
+      uint64_t gen = one->gen;
+      lk.unlock();
+      fill(one, gen);
+      lk.lock();
+    }
+  } else if (!fillers_[0].joinable()) {
+    try {
+      for (auto& t : fillers_) t = std::thread([this] { stream_loop(); });
+    } catch (const std::system_error&) {
+      // No thread (a process or memory limit): no stream, fetch what is asked.
+      stop_stream();
+      return nullptr;
+    }
+  }
+  cv_.notify_all();
+  Window* w = nullptr;
+  cv_.wait(lk, [&] { return (w = window_at(offset)) != nullptr; });
+  return w;
+}
+
 int Prefetcher::read(uint64_t offset, size_t n, const ReadSink& deliver) {
   if (offset >= size_ || n == 0) {
     deliver("", 0);
@@ -234,59 +284,12 @@ int Prefetcher::read(uint64_t offset, size_t n, const ReadSink& deliver) {
         return false;
       });
     }
-    if (!w) {
-      // A read where the last one ended, or a little ahead of it (the kernel
-      // sends readahead pages slightly out of order), (re)starts the stream.
-      bool sequential = offset >= next_offset_ && offset - next_offset_ <= window_;
-      if (!sequential) {
-        // Random access: fetch exactly what is needed. The stream, if any,
-        // keeps its windows: the reader may come back to them.
-        lk.unlock();
-        return deliver_exact(offset, want, &head, deliver);
-      }
-      // Reading on right past a window filled for this reader confirms the
-      // stream: the thread takes over with the next, larger window. A fresh
-      // start fills one small window here first, so a random reader whose
-      // read the kernel split in two does not set a stream going.
-      bool confirmed = false;
-      for (auto& x : win_)
-        if (x.state == State::Ready && x.gen == gen_ && x.err == 0 && x.start + x.target == offset)
-          confirmed = true;
-      uint64_t next_window = confirmed ? window_ : min_window_;
-      stop_stream();
-      streaming_ = true;
-      next_start_ = offset;
-      window_ = next_window;
-      if (!confirmed || size_ - offset <= window_) {
-        // One window only, filled here; the threads, if any, stay idle. Both
-        // windows may still be held by fills of the stopped stream: wait
-        // until one of them lets go (their GETs stop at the next chunk).
-        Window* one = nullptr;
-        streaming_ = false;
-        cv_.wait(lk, [&] {
-          streaming_ = true;
-          one = claim_next();
-          streaming_ = false;
-          return one != nullptr || window_at(offset) != nullptr;  // or claim_next marked it ENOBUFS
-        });
-        if (one) {
-          uint64_t gen = one->gen;
-          lk.unlock();
-          fill(one, gen);
-          lk.lock();
-        }
-      } else if (!fillers_[0].joinable()) {
-        try {
-          for (auto& t : fillers_) t = std::thread([this] { stream_loop(); });
-        } catch (const std::system_error&) {
-          // No thread (a process or memory limit): no stream, fetch what is asked.
-          stop_stream();
-          lk.unlock();
-          return deliver_exact(offset, want, &head, deliver);
-        }
-      }
-      cv_.notify_all();
-      cv_.wait(lk, [&] { return (w = window_at(offset)) != nullptr; });
+    if (!w && (w = start_at(lk, offset)) == nullptr) {
+      // Random access (or no thread for a stream): fetch exactly what is
+      // needed. The stream, if any, keeps its windows: the reader may come
+      // back to them.
+      lk.unlock();
+      return deliver_exact(offset, want, &head, deliver);
     }
     uint64_t need_end = std::min(offset + want, w->start + w->target);
     wait_end_ = need_end;

@@ -70,11 +70,11 @@ int Filesystem::stage_for_write(const std::string& path, const Attr& a, bool tru
     // Whatever the bucket holds now, whatever size a cached stat said: a size
     // of 0 may be stale (another client wrote the object since).
     uint64_t off = 0;
-    int werr = a.size > 0 ? write_.staging->reserve(a.size) : 0;
+    int werr = a.size > 0 ? write_.staging->check_space(a.size) : 0;
     store::StoreResult<uint64_t> got = uint64_t{0};
     if (werr == 0) {
       got = store_.get(key, 0, 0, [&](const char* d, size_t n) {
-        if (off + n > a.size) werr = write_.staging->reserve(n);
+        if (off + n > a.size) werr = write_.staging->check_space(n);
         if (werr == 0) werr = pwrite_full(p->fd, d, n, off);
         off += n;
         return werr == 0;
@@ -102,7 +102,7 @@ int Filesystem::begin_change(const std::shared_ptr<Pending>& p, uint64_t keep_by
   auto staged = write_.staging->create();
   if (!staged) return staged.error();
   const uint64_t want = std::min(keep_bytes, size);
-  int err = want > 0 ? write_.staging->reserve(want) : 0;
+  int err = want > 0 ? write_.staging->check_space(want) : 0;
   loff_t in = 0, out = 0;
   while (err == 0 && static_cast<uint64_t>(in) < want) {
     ssize_t n = ::copy_file_range(p->fd, &in, staged->fd.get(), &out, static_cast<size_t>(want - in), 0);
@@ -361,7 +361,7 @@ int Filesystem::write(uint64_t fh, uint64_t offset, const char* data, size_t siz
   if (h->flags & O_APPEND) offset = cur;
   if (offset + size > max_object_size(store_.dialect())) return EFBIG;
   if (offset + size > cur) {
-    if (int rc = write_.staging->reserve(size)) return rc;
+    if (int rc = write_.staging->check_space(size)) return rc;
   }
   if (int rc = begin_change(p)) return rc;
   if (int rc = pwrite_full(p->fd, data, size, offset)) return rc;
@@ -392,21 +392,21 @@ void Filesystem::send_finished_parts(const std::shared_ptr<Pending>& p, uint64_t
   const uint64_t last = (after - 1) / ps;
   if (first > last) return;
   write_.staging->write_behind(p->fd, (first - 1) * ps, (last - first + 1) * ps);
-  std::string key;
+  // The stream opens once per file; a refused open is not asked again.
+  const bool open_now = p->stream == 0;
+  if (open_now && p->stream_tried) return;
+  std::string key, staging;
   store::Metadata meta;
   {
     auto lk = pending_->lock();
     key = keys_.file_key(p->path);
-    meta = to_metadata(p->attr);
-  }
-  if (p->stream == 0) {
-    if (p->stream_tried) return;
-    p->stream_tried = true;
-    std::string staging;
-    {
-      auto lk = pending_->lock();
+    if (open_now) {
+      meta = to_metadata(p->attr);
       staging = p->staging_path;
     }
+  }
+  if (open_now) {
+    p->stream_tried = true;
     p->stream = write_.uploader->open_stream(key, staging, meta);
     if (p->stream == 0) return;
     p->stream_part = ps;

@@ -1,7 +1,6 @@
 // staging_area.cpp - see staging_area.hpp for the durability order.
 #include "bucketfs/stage/staging_area.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -114,7 +113,7 @@ Result<Fd, int> StagingArea::open_file(const std::string& path, int flags) const
 }
 
 Result<StagedFile, int> StagingArea::create() {
-  if (int err = reserve(0); err != 0) return err;
+  if (int err = check_space(0); err != 0) return err;
   std::string id;
   {
     std::lock_guard lock(mu_);
@@ -240,7 +239,7 @@ void StagingArea::write_behind(int fd, uint64_t off, uint64_t len) {
   (void)::sync_file_range(fd, static_cast<off64_t>(off), static_cast<off64_t>(len), SYNC_FILE_RANGE_WRITE);
 }
 
-int StagingArea::reserve(uint64_t bytes) {
+int StagingArea::check_space(uint64_t bytes) {
   struct statvfs sv;
   if (::fstatvfs(dfd_.fd(), &sv) != 0) return errno;
   uint64_t avail = static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
@@ -302,16 +301,8 @@ StagedEntry StagingArea::read_entry(const std::string& path) const {
 
 std::vector<StagedEntry> StagingArea::scan(bool tidy) {
   std::vector<StagedEntry> out;
-  int dup = ::openat(dfd_.fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dup < 0) return out;
-  DIR* d = ::fdopendir(dup);
-  if (d == nullptr) {
-    ::close(dup);
-    return out;
-  }
   std::vector<std::string> names;
-  while (struct dirent* de = ::readdir(d)) names.emplace_back(de->d_name);
-  ::closedir(d);
+  if (dfd_.list(&names) != 0) return out;
   for (const auto& name : names) {
     const std::string path = dir_ + "/" + name;
     if (ends_with(name, ".data")) {

@@ -1,6 +1,7 @@
 // fd.cpp - see fd.hpp.
 #include "bucketfs/util/fd.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -27,6 +28,39 @@ int Dir::open(const std::string& path, Dir* out) {
 }
 
 int Dir::sync() const { return fsync_fd(fd_.get()); }
+
+namespace {
+
+// Reads the names of the directory open at fd and closes fd, which it owns.
+int read_names(int fd, std::vector<std::string>* names) {
+  if (fd < 0) return errno;
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) {
+    int err = errno;
+    ::close(fd);
+    return err;
+  }
+  errno = 0;
+  while (struct dirent* e = ::readdir(d)) {
+    const char* n = e->d_name;
+    if (!(n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0)))) names->emplace_back(n);
+  }
+  int err = errno;
+  ::closedir(d);
+  return err;
+}
+
+}  // namespace
+
+// A second descriptor of the directory, so that closedir does not close ours
+// and the listing starts at the beginning whatever an earlier one left.
+int Dir::list(std::vector<std::string>* names) const {
+  return read_names(::openat(fd_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), names);
+}
+
+int list_dir(const std::string& path, std::vector<std::string>* names) {
+  return read_names(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC), names);
+}
 
 int pread_full(int fd, void* buf, size_t n, uint64_t off, size_t* got) {
   size_t done = 0;

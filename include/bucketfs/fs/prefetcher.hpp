@@ -102,6 +102,11 @@ class Prefetcher {
   int deliver_exact(uint64_t offset, uint64_t want, std::string* head, const ReadSink& deliver);
   // Under mu_: the live window holding offset, or nullptr.
   Window* window_at(uint64_t offset);
+  // Under mu_ (held by lk; released while filling): no window holds offset.
+  // A sequential read (re)starts the stream there and gets the window that
+  // will hold offset; a random one (or no thread to stream with) gets
+  // nullptr and is fetched exactly.
+  Window* start_at(std::unique_lock<std::mutex>& lk, uint64_t offset);
   // Under mu_: claims a free window for the stream's next range (sized and
   // allocated; err ENOBUFS when the budget cannot hold it). nullptr if none.
   Window* claim_next();

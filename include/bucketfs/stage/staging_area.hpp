@@ -25,7 +25,7 @@
 // Safety: every file is opened relative to DIR's descriptor with O_NOFOLLOW,
 // and a path is accepted only as a plain "<id>.data" child of DIR (owns()).
 //
-// Space: before data is added, reserve() checks that the filesystem under DIR
+// Space: before data is added, check_space() checks that the filesystem under DIR
 // keeps at least `reserve_bytes` free afterwards; if not it answers ENOSPC and
 // nothing already staged is touched.
 // Thread-safety: every method may be called from any thread.
@@ -99,7 +99,7 @@ class StagingArea {
   // without waiting (sync_file_range), so the fsync at close finds little left.
   static void write_behind(int fd, uint64_t off, uint64_t len);
   // 0 if `bytes` more can be written while keeping the reserve free, else ENOSPC.
-  int reserve(uint64_t bytes);
+  int check_space(uint64_t bytes);
   // Every staged data file with its mark, for recovery and status. With
   // tidy, leftover temporary marks and marks without a data file are removed.
   std::vector<StagedEntry> scan(bool tidy = true);

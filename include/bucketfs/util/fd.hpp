@@ -1,7 +1,8 @@
 // fd.hpp - owned file descriptors and whole-buffer I/O.
 //
 // Fd: a move-only owner of one descriptor; the destructor closes it. Dir: an
-// Fd opened on a directory with O_DIRECTORY, for *at() calls relative to it.
+// Fd opened on a directory with O_DIRECTORY, for *at() calls relative to it;
+// list()/list_dir() read a directory's names without a DIR* to close by hand.
 // pread_full/pwrite_full/write_full: retry on EINTR and on short counts, so a
 // caller never loops by hand. Errors are errno values (0 on success).
 // Thread-safety: an Fd is owned by one object; the I/O helpers are safe to call
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace bucketfs {
 
@@ -55,6 +57,8 @@ class Dir {
   bool valid() const noexcept { return fd_.valid(); }
   // fsync of the directory: makes creations, unlinks and renames in it durable.
   int sync() const;
+  // The names of its entries, "." and ".." left out, in readdir order. 0 or errno.
+  int list(std::vector<std::string>* names) const;
 
  private:
   Fd fd_;
@@ -67,6 +71,9 @@ int pread_full(int fd, void* buf, size_t n, uint64_t off, size_t* got = nullptr)
 int pwrite_full(int fd, const void* buf, size_t n, uint64_t off);
 // Writes all n bytes at the current offset. 0 or errno.
 int write_full(int fd, const void* buf, size_t n);
+// The names of the entries of the directory at path (a symlink to one is
+// followed, as by opendir), "." and ".." left out. 0 or errno.
+int list_dir(const std::string& path, std::vector<std::string>* names);
 // fsync(fd) as an errno value (0 on success).
 int fsync_fd(int fd);
 
