@@ -52,8 +52,9 @@ w1_durable|1. $BIG \`cp\` in, until complete in the bucket|s
 w1_cp|1. $BIG \`cp\` in, until \`cp\` returns|s
 w1_status|1. … until \`bucketfs status --wait\` returns|s
 w1_cpu|1. … daemon CPU time per GiB uploaded (user + system)|s
-w2_seq|2. $BIG read cold (\`cat\`)|s
+w2_seq|2. $BIG read cold (\`dd\` to /dev/null)|s
 w2_seq_gets|2. … GET requests of the cold read (server log)|requests
+w2_cpu|2. … daemon CPU time per GiB read cold (user + system)|s
 w2_rand|2. $R random 1 MiB reads (\`dd\`)|s
 w3_durable|3. $N × 4 KiB \`cp -r\` in, until all in the bucket|s
 w3_cp|3. $N × 4 KiB, until \`cp -r\` returns|s
