@@ -98,11 +98,7 @@ class Parser {
 
   bool object(Value* out, int depth) {
     out->type_ = Value::Type::Object;
-    ++pos_;  // '{'
-    skip_ws();
-    if (eat('}')) return true;
-    for (;;) {
-      skip_ws();
+    return elements('}', [&] {
       if (pos_ >= s_.size() || s_[pos_] != '"') return failed("expected a member name");
       std::pair<std::string, Value> m;
       if (!string(&m.first)) return false;
@@ -111,27 +107,34 @@ class Parser {
       skip_ws();
       if (!value(&m.second, depth + 1)) return false;
       out->members_.push_back(std::move(m));
-      skip_ws();
-      if (eat(',')) continue;
-      if (eat('}')) return true;
-      return failed("expected ',' or '}'");
-    }
+      return true;
+    });
   }
 
   bool array(Value* out, int depth) {
     out->type_ = Value::Type::Array;
-    ++pos_;  // '['
-    skip_ws();
-    if (eat(']')) return true;
-    for (;;) {
-      skip_ws();
+    return elements(']', [&] {
       Value item;
       if (!value(&item, depth + 1)) return false;
       out->items_.push_back(std::move(item));
+      return true;
+    });
+  }
+
+  // The ','-separated elements of an object or array, from its opening
+  // character up to `close`, each read by element().
+  template <class Element>
+  bool elements(char close, Element element) {
+    ++pos_;  // '{' or '['
+    skip_ws();
+    if (eat(close)) return true;
+    for (;;) {
+      skip_ws();
+      if (!element()) return false;
       skip_ws();
       if (eat(',')) continue;
-      if (eat(']')) return true;
-      return failed("expected ',' or ']'");
+      if (eat(close)) return true;
+      return failed(std::string("expected ',' or '") + close + "'");
     }
   }
 
