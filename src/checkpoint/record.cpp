@@ -20,11 +20,6 @@ constexpr char kMagic[4] = {'B', 'F', 'C', 'R'};
 constexpr FrameWords kFrameWords = {"truncated (shorter than a header)", "bad magic", "truncated",
                                     "trailing bytes after the record", "checksum mismatch"};
 
-bool fail(std::string* why, const char* reason) {
-  if (why) *why = reason;
-  return false;
-}
-
 }  // namespace
 
 const char* state_name(UploadState s) {
@@ -85,7 +80,7 @@ bool decode(const std::string& bytes, UploadRecord* out, std::string* why) {
   auto frame = open_frame(bytes, kMagic, kFrameWords, why);
   if (!frame) return false;
   const uint32_t version = frame->version;
-  if (version != 1 && version != UploadRecord::kSchemaVersion) return fail(why, "unknown schema version");
+  if (version != 1 && version != UploadRecord::kSchemaVersion) return decode_failed(why, "unknown schema version");
   const bool v2 = version >= 2;
 
   ByteReader& rd = frame->fields;
@@ -102,7 +97,7 @@ bool decode(const std::string& bytes, UploadRecord* out, std::string* why) {
   const uint32_t nparts = rd.u32();
   // Each part takes at least 20 bytes: refuse counts the bytes cannot hold
   // before reserving memory for them.
-  if (!rd.ok() || nparts > rd.remaining() / 20) return fail(why, "malformed part list");
+  if (!rd.ok() || nparts > rd.remaining() / 20) return decode_failed(why, "malformed part list");
   r.parts.reserve(nparts);
   for (uint32_t i = 0; i < nparts; ++i) {
     PartRecord p;
@@ -111,20 +106,20 @@ bool decode(const std::string& bytes, UploadRecord* out, std::string* why) {
     p.etag = rd.str();
     p.md5 = rd.str();
     if (v2) p.crc = rd.u64();
-    if (!rd.ok()) return fail(why, "malformed part list");
+    if (!rd.ok()) return decode_failed(why, "malformed part list");
     r.parts.push_back(std::move(p));
   }
-  if (!rd.str_map(&r.meta)) return fail(why, "malformed metadata");
+  if (!rd.str_map(&r.meta)) return decode_failed(why, "malformed metadata");
   r.content_type = rd.str();
   const uint8_t state = rd.u8();
-  if (state > static_cast<uint8_t>(UploadState::Creating)) return fail(why, "unknown state");
+  if (state > static_cast<uint8_t>(UploadState::Creating)) return decode_failed(why, "unknown state");
   r.state = static_cast<UploadState>(state);
   r.attempts = rd.u32();
   r.last_error = rd.str();
   r.created = static_cast<std::time_t>(static_cast<int64_t>(rd.u64()));
   r.updated = static_cast<std::time_t>(static_cast<int64_t>(rd.u64()));
-  if (!rd.ok()) return fail(why, "truncated field");
-  if (!rd.at_end()) return fail(why, "unparsed bytes inside the record");
+  if (!rd.ok()) return decode_failed(why, "truncated field");
+  if (!rd.at_end()) return decode_failed(why, "unparsed bytes inside the record");
   *out = std::move(r);
   return true;
 }

@@ -9,11 +9,6 @@ namespace {
 constexpr char kMagic[4] = {'B', 'F', 'M', 'K'};
 constexpr FrameWords kFrameWords = {"truncated", "bad magic", "wrong length", "wrong length", "checksum mismatch"};
 
-bool fail(std::string* why, const char* reason) {
-  if (why) *why = reason;
-  return false;
-}
-
 }  // namespace
 
 std::string encode_mark(const ClosedMark& m) {
@@ -31,17 +26,17 @@ std::string encode_mark(const ClosedMark& m) {
 bool decode_mark(const std::string& bytes, ClosedMark* out, std::string* why) {
   auto frame = open_frame(bytes, kMagic, kFrameWords, why);
   if (!frame) return false;
-  if (frame->version != ClosedMark::kVersion) return fail(why, "unknown version");
+  if (frame->version != ClosedMark::kVersion) return decode_failed(why, "unknown version");
   ByteReader& rd = frame->fields;
   ClosedMark m;
   m.key = rd.str();
   m.generation = rd.u64();
   m.size = rd.u64();
   m.mtime_ns = static_cast<int64_t>(rd.u64());
-  if (!rd.str_map(&m.meta)) return fail(why, "malformed metadata");
+  if (!rd.str_map(&m.meta)) return decode_failed(why, "malformed metadata");
   m.content_type = rd.str();
-  if (!rd.at_end()) return fail(why, "malformed");
-  if (m.key.empty()) return fail(why, "no key");
+  if (!rd.at_end()) return decode_failed(why, "malformed");
+  if (m.key.empty()) return decode_failed(why, "no key");
   *out = std::move(m);
   return true;
 }

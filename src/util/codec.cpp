@@ -59,7 +59,7 @@ std::optional<Frame> open_frame(const std::string& bytes, const char (&magic)[4]
            ByteReader::load_u32(bytes, bytes.size() - kFrameCrc))
     fault = words.bad_checksum;
   if (fault) {
-    if (why) *why = fault;
+    decode_failed(why, fault);
     return std::nullopt;
   }
   return Frame{ByteReader::load_u32(bytes, 4), ByteReader(bytes, kFrameHeader, bytes.size() - kFrameCrc)};

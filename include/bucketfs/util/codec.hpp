@@ -130,6 +130,13 @@ struct Frame {
   ByteReader fields;
 };
 
+// What a decoder returns on a fault: false, with *why (when not null) set to
+// reason.
+inline bool decode_failed(std::string* why, const char* reason) {
+  if (why) *why = reason;
+  return false;
+}
+
 // Checks bytes as a frame with this magic; on a fault, std::nullopt and
 // *why (when not null) set to the matching words.
 std::optional<Frame> open_frame(const std::string& bytes, const char (&magic)[4], const FrameWords& words,
