@@ -332,19 +332,7 @@ std::vector<std::string> locate_state_dirs(const std::string& mountpoint, std::s
 namespace {
 
 // What the mount's runtime record says, for the status lines.
-MountStatus mount_status(const MountRecord& record) {
-  MountStatus m;
-  m.running = mount_is_live(record);
-  m.pid = record.pid;
-  m.mountpoint = record.mountpoint;
-  m.metrics = record.metrics;
-  m.credentials_source = record.credentials_source;
-  m.credentials_usable = record.credentials_usable;
-  m.credentials_expiration = record.credentials_expiration;
-  m.credentials_error = record.credentials_error;
-  m.credentials_failing_since = record.credentials_failing_since;
-  return m;
-}
+MountStatus mount_status(const MountRecord& record) { return MountStatus{record, mount_is_live(record)}; }
 
 // Every state dir's pending, failed and damaged records, into *all.
 bool load_all(const std::vector<std::string>& dirs, StatusSnapshot* all, std::string* err) {

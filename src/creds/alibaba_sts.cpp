@@ -10,22 +10,13 @@
 #include "bucketfs/sign/acs_rpc.hpp"
 #include "bucketfs/util/json.hpp"
 #include "http_call.hpp"
+#include "json_credentials.hpp"
 
 namespace bucketfs::creds {
 
 namespace {
 
 using Params = std::vector<std::pair<std::string, std::string>>;
-
-std::string encode(const Params& params) {
-  std::string out;
-  for (const auto& [k, v] : params) {
-    if (v.empty()) continue;
-    if (!out.empty()) out += '&';
-    out += detail::form_encode(k) + "=" + detail::form_encode(v);
-  }
-  return out;
-}
 
 std::string nonce() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -65,9 +56,7 @@ Result<Issued, std::string> answer(const std::string& who, Result<http::Response
   const json::Value* c = doc->get("Credentials");
   if (c == nullptr || !c->is_object()) return who + ": the answer has no Credentials";
   Issued issued;
-  issued.credentials.access_key_id = c->string_at("AccessKeyId");
-  issued.credentials.secret = Secret(c->string_at("AccessKeySecret"));
-  issued.credentials.session_token = c->string_at("SecurityToken");
+  issued.credentials = detail::json_credentials(*c, "AccessKeySecret", "SecurityToken").credentials;
   if (issued.credentials.access_key_id.empty() || issued.credentials.secret.empty() ||
       issued.credentials.session_token.empty())
     return who + ": the answer lacks AccessKeyId, AccessKeySecret or SecurityToken";
@@ -85,9 +74,9 @@ Result<Issued, std::string> post(detail::HttpCaller& caller, const std::string& 
     sts_url += "/";
   http::Request req;
   req.method = "POST";
-  req.url = sts_url + "?" + encode(query);
+  req.url = sts_url + "?" + detail::form_body(query);
   req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-  req.body = encode(form);
+  req.body = detail::form_body(form);
   req.has_body = true;
   auto r = caller.call(req);
   return answer(who, r);

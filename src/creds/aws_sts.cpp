@@ -21,16 +21,6 @@ namespace {
 
 std::string default_session_name() { return "bucketfs-" + std::to_string(std::time(nullptr)); }
 
-std::string form(const std::vector<std::pair<std::string, std::string>>& params) {
-  std::string body;
-  for (const auto& [k, v] : params) {
-    if (v.empty()) continue;
-    if (!body.empty()) body += '&';
-    body += detail::form_encode(k) + "=" + detail::form_encode(v);
-  }
-  return body;
-}
-
 // What an STS error means for the person mounting.
 std::string hint_for(const std::string& code, bool web_identity) {
   if (code == "AccessDenied")
@@ -93,7 +83,7 @@ class AssumeRoleSource final : public Source {
         {"RoleSessionName", p_.session_name},
         {"ExternalId", p_.external_id},
         {"DurationSeconds", p_.duration_seconds > 0 ? std::to_string(p_.duration_seconds) : ""}};
-    const std::string body = form(params);
+    const std::string body = detail::form_body(params);
     detail::Url u = detail::parse_url(p_.sts.url);
     sign::SignRequest sr;
     sr.method = "POST";
@@ -143,7 +133,7 @@ class WebIdentitySource final : public Source {
     req.method = "POST";
     req.url = u.scheme + "://" + u.host + u.path;
     req.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
-    req.body = form(params);
+    req.body = detail::form_body(params);
     req.has_body = true;
     auto r = caller_.call(req);
     return sts_answer(p_.origin + ": AssumeRoleWithWebIdentity " + p_.role_arn + " at " + p_.sts.url,

@@ -13,8 +13,8 @@
 
 #include "bucketfs/creds/sources.hpp"
 #include "bucketfs/creds/timestamps.hpp"
-#include "bucketfs/util/json.hpp"
 #include "http_call.hpp"
+#include "json_credentials.hpp"
 #include "url.hpp"
 
 namespace bucketfs::creds {
@@ -60,21 +60,15 @@ Result<void, std::string> check_full_uri(const std::string& uri) {
 // {"AccessKeyId", <secret>, <token>, "Expiration"} as both agents answer.
 Result<Issued, std::string> parse_agent_json(const std::string& body, const char* secret_field,
                                              const char* token_field) {
-  auto doc = json::parse(body);
-  if (!doc) return "the answer is not JSON (" + doc.error() + ")";
-  if (!doc->is_object()) return std::string("the answer is not a JSON object");
-  std::string code = doc->string_at("Code");
-  if (!code.empty() && code != "Success")
-    return "the answer has Code " + code + ": " + detail::error_excerpt(doc->string_at("Message"));
+  auto answer = detail::parse_json_credentials(body, secret_field, token_field);
+  if (!answer) return answer.error();
+  if (std::string no = answer->refusal(); !no.empty()) return "the answer has " + no;
   Issued issued;
-  issued.credentials.access_key_id = doc->string_at("AccessKeyId");
-  issued.credentials.secret = Secret(doc->string_at(secret_field));
-  issued.credentials.session_token = doc->string_at(token_field);
+  issued.credentials = std::move(answer->credentials);
   if (issued.credentials.access_key_id.empty() || issued.credentials.secret.empty())
     return std::string("the answer lacks AccessKeyId or ") + secret_field;
-  std::string exp = doc->string_at("Expiration");
-  if (!exp.empty()) {
-    auto t = parse_timestamp(exp);
+  if (!answer->expiration.empty()) {
+    auto t = parse_timestamp(answer->expiration);
     if (!t) return std::string("the answer's Expiration is not a time");
     issued.expiration = *t;
   }

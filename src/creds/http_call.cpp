@@ -53,6 +53,16 @@ std::string error_excerpt(std::string_view body) {
 
 std::string form_encode(std::string_view s) { return sign::uri_encode(s, true); }
 
+std::string form_body(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string out;
+  for (const auto& [k, v] : params) {
+    if (v.empty()) continue;
+    if (!out.empty()) out += '&';
+    out += form_encode(k) + "=" + form_encode(v);
+  }
+  return out;
+}
+
 Result<std::string, Failure> read_token_file(const std::string& path, const std::string& what) {
   std::string s, error;
   if (read_small_file(path, what, &s, nullptr, &error) != FileRead::Ok) return Failure{error};

@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "bucketfs/http/transport.hpp"
 #include "bucketfs/util/result.hpp"
@@ -40,6 +42,10 @@ std::string error_excerpt(std::string_view body);
 
 // Percent-encodes a form or query value (RFC 3986 unreserved kept).
 std::string form_encode(std::string_view s);
+
+// "k1=v1&k2=v2" with names and values form_encode()d, in the given order; a
+// parameter with an empty value (an option not set) is not sent at all.
+std::string form_body(const std::vector<std::pair<std::string, std::string>>& params);
 
 // An error line (for results whose value is a string too).
 struct Failure {

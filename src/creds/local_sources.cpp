@@ -21,6 +21,7 @@
 #include "bucketfs/util/json.hpp"
 #include "bucketfs/util/secret.hpp"
 #include "http_call.hpp"
+#include "json_credentials.hpp"
 
 extern char** environ;
 
@@ -223,16 +224,14 @@ Result<Issued, std::string> parse_process_output(std::string_view out) {
     const json::Value* version = doc->get("Version");
     if (version == nullptr || !version->is_number() || version->as_number() != 1)
       return std::string("its output must have \"Version\": 1 (the AWS credential_process format)");
-    issued.credentials.access_key_id = doc->string_at("AccessKeyId");
-    issued.credentials.secret = Secret(doc->string_at("SecretAccessKey"));
-    issued.credentials.session_token = doc->string_at("SessionToken");
-    expiration = doc->string_at("Expiration");
+    auto got = detail::json_credentials(*doc, "SecretAccessKey", "SessionToken");
+    issued.credentials = std::move(got.credentials);
+    expiration = std::move(got.expiration);
   } else if (doc->get("AccessKeyId") != nullptr && doc->get("AccessKeySecret") != nullptr) {
     // OSS SDK process provider.
-    issued.credentials.access_key_id = doc->string_at("AccessKeyId");
-    issued.credentials.secret = Secret(doc->string_at("AccessKeySecret"));
-    issued.credentials.session_token = doc->string_at("SecurityToken");
-    expiration = doc->string_at("Expiration");
+    auto got = detail::json_credentials(*doc, "AccessKeySecret", "SecurityToken");
+    issued.credentials = std::move(got.credentials);
+    expiration = std::move(got.expiration);
   } else if (doc->get("access_key_id") != nullptr) {
     // Alibaba CLI External mode: {"mode": "AK" | "StsToken", ...}
     std::string mode = doc->string_at("mode");

@@ -12,8 +12,8 @@
 
 #include "bucketfs/creds/sources.hpp"
 #include "bucketfs/creds/timestamps.hpp"
-#include "bucketfs/util/json.hpp"
 #include "http_call.hpp"
+#include "json_credentials.hpp"
 
 namespace bucketfs::creds {
 
@@ -133,20 +133,15 @@ class MetadataSource final : public Source {
   }
 
   Result<Issued, std::string> parse(const std::string& body) const {
-    auto doc = json::parse(body);
-    if (!doc) return "the answer is not JSON (" + doc.error() + ")";
-    if (!doc->is_object()) return std::string("the answer is not a JSON object");
-    std::string code = doc->string_at("Code");
-    if (!code.empty() && code != "Success")
-      return "the service answered Code " + code + ": " + detail::error_excerpt(doc->string_at("Message"));
+    auto answer = detail::parse_json_credentials(body, f_.secret_field, f_.token_field);
+    if (!answer) return answer.error();
+    if (std::string no = answer->refusal(); !no.empty()) return "the service answered " + no;
     Issued issued;
-    issued.credentials.access_key_id = doc->string_at("AccessKeyId");
-    issued.credentials.secret = Secret(doc->string_at(f_.secret_field));
-    issued.credentials.session_token = doc->string_at(f_.token_field);
+    issued.credentials = std::move(answer->credentials);
     if (issued.credentials.access_key_id.empty() || issued.credentials.secret.empty() ||
         issued.credentials.session_token.empty())
       return std::string("the answer lacks AccessKeyId, ") + f_.secret_field + " or " + f_.token_field;
-    auto exp = parse_timestamp(doc->string_at("Expiration"));
+    auto exp = parse_timestamp(answer->expiration);
     if (!exp) return std::string("the answer has no valid Expiration");
     issued.expiration = *exp;
     return issued;

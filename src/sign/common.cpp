@@ -98,23 +98,72 @@ std::string subresource_suffix(const std::vector<QueryParam>& query, const std::
 
 std::string legacy_string_to_sign(const SignRequest& r, std::string_view prefix, std::string_view date,
                                   std::string_view canonical_resource) {
-  std::string out = r.method;
-  out += '\n';
-  out += header_or_empty(r.headers, "content-md5");
-  out += '\n';
-  out += header_or_empty(r.headers, "content-type");
-  out += '\n';
-  out += date;
-  out += '\n';
   auto vendor = grouped_headers(
       r.headers, [&](const std::string& low) { return low.compare(0, prefix.size(), prefix) == 0; }, false);
-  for (const auto& [n, v] : vendor) {
+  // The vendor header lines end in '\n' themselves, the resource follows them.
+  return join({r.method, header_or_empty(r.headers, "content-md5"), header_or_empty(r.headers, "content-type"),
+               date, header_lines(vendor) + std::string(canonical_resource)},
+              '\n');
+}
+
+std::string header_lines(const std::vector<std::pair<std::string, std::string>>& headers) {
+  std::string out;
+  for (const auto& [n, v] : headers) {
     out += n;
     out += ':';
     out += v;
     out += '\n';
   }
-  out += canonical_resource;
+  return out;
+}
+
+std::string join(std::initializer_list<std::string_view> fields, char sep) {
+  std::string out;
+  for (const std::string_view& f : fields) {
+    if (&f != fields.begin()) out += sep;
+    out += f;
+  }
+  return out;
+}
+
+std::string v4_canonical_query(const std::vector<QueryParam>& query, bool equals_when_empty) {
+  std::vector<std::pair<std::string, std::string>> enc;
+  enc.reserve(query.size());
+  for (const auto& q : query) enc.emplace_back(uri_encode(q.name, true), uri_encode(q.value, true));
+  std::sort(enc.begin(), enc.end());  // by encoded name, then encoded value
+  std::string out;
+  for (const auto& [n, v] : enc) {
+    if (!out.empty()) out += '&';
+    out += n;
+    if (equals_when_empty || !v.empty()) {
+      out += '=';
+      out += v;
+    }
+  }
+  return out;
+}
+
+std::string v4_canonical_request(std::string_view method, std::string_view uri, std::string_view query,
+                                 const std::vector<std::pair<std::string, std::string>>& headers,
+                                 std::string_view header_list, std::string_view payload) {
+  return join({method, uri, query, header_lines(headers), header_list, payload}, '\n');
+}
+
+std::string v4_scope(std::string_view date, std::string_view region, std::string_view service,
+                     std::string_view terminator) {
+  return join({date, region, service, terminator}, '/');
+}
+
+std::string v4_signature(std::string_view signing_key, std::string_view string_to_sign) {
+  return crypto::hex(crypto::hmac_sha256(signing_key, string_to_sign));
+}
+
+std::string v4_credential(std::string_view algorithm, std::string_view access_key_id, std::string_view scope) {
+  std::string out(algorithm);
+  out += " Credential=";
+  out += access_key_id;
+  out += '/';
+  out += scope;
   return out;
 }
 
@@ -134,14 +183,7 @@ std::string derive_key(std::string_view prefix, const Secret& secret,
 
 std::string v4_string_to_sign(std::string_view algorithm, std::string_view datetime, std::string_view scope,
                               std::string_view canonical_request) {
-  std::string out(algorithm);
-  out += '\n';
-  out += datetime;
-  out += '\n';
-  out += scope;
-  out += '\n';
-  out += crypto::hex(crypto::sha256(canonical_request));
-  return out;
+  return join({algorithm, datetime, scope, crypto::hex(crypto::sha256(canonical_request))}, '\n');
 }
 
 void set_v4_headers(SignRequest& r, const Credentials& c, std::string_view prefix, const std::string& datetime,

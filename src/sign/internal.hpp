@@ -65,6 +65,39 @@ void legacy_sign(SignRequest& r, const Credentials& c, std::time_t now, std::str
                  std::string_view scheme, std::string (*to_sign)(const SignRequest&, std::string_view),
                  std::string_view canonical_resource);
 
+// Each header as "name:value\n": the header block that the legacy string to
+// sign and the V4 canonical request both contain.
+std::string header_lines(const std::vector<std::pair<std::string, std::string>>& headers);
+
+// The fields with sep between them: the signers' strings to sign, canonical
+// requests and scopes are fields a line (or a '/') apart.
+std::string join(std::initializer_list<std::string_view> fields, char sep);
+
+// The V4 canonical query (SigV4, OSS V4): names and values percent-encoded,
+// sorted by encoded name then value, '&'-joined. A parameter with an empty
+// value is "name=" when equals_when_empty (SigV4), a bare "name" otherwise
+// (OSS V4).
+std::string v4_canonical_query(const std::vector<QueryParam>& query, bool equals_when_empty);
+
+// The V4 canonical request (SigV4, OSS V4), one field a line:
+//   method \n uri \n query \n header lines \n header list \n payload
+// where the header list is SigV4's SignedHeaders or OSS V4's AdditionalHeaders.
+std::string v4_canonical_request(std::string_view method, std::string_view uri, std::string_view query,
+                                 const std::vector<std::pair<std::string, std::string>>& headers,
+                                 std::string_view header_list, std::string_view payload);
+
+// The V4 credential scope "date/region/service/terminator"; the same four
+// steps derive the signing key (derive_key).
+std::string v4_scope(std::string_view date, std::string_view region, std::string_view service,
+                     std::string_view terminator);
+
+// The V4 signature: lower-case hex HMAC-SHA256(signing key, string to sign).
+std::string v4_signature(std::string_view signing_key, std::string_view string_to_sign);
+
+// The start of a V4 Authorization value: "<algorithm> Credential=AK/scope";
+// each signer appends its own header list and signature fields.
+std::string v4_credential(std::string_view algorithm, std::string_view access_key_id, std::string_view scope);
+
 // The V4 string to sign (SigV4, OSS V4):
 //   algorithm \n datetime \n scope \n hex(SHA-256(canonical request))
 std::string v4_string_to_sign(std::string_view algorithm, std::string_view datetime, std::string_view scope,

@@ -8,7 +8,6 @@
 #include <algorithm>
 
 #include "bucketfs/sign/signer.hpp"
-#include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/time.hpp"
 #include "internal.hpp"
 
@@ -17,6 +16,8 @@ namespace {
 
 constexpr std::string_view kAlgorithm = "OSS4-HMAC-SHA256";
 constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
+constexpr std::string_view kService = "oss";
+constexpr std::string_view kTerminator = "aliyun_v4_request";
 
 bool default_signed(const std::string& low) {
   return low.compare(0, 6, "x-oss-") == 0 || low == "content-type" || low == "content-md5";
@@ -45,23 +46,6 @@ std::string join(const std::vector<std::string>& v, char sep) {
   return out;
 }
 
-std::string canonical_query(const std::vector<QueryParam>& query) {
-  std::vector<std::pair<std::string, std::string>> enc;
-  enc.reserve(query.size());
-  for (const auto& q : query) enc.emplace_back(uri_encode(q.name, true), uri_encode(q.value, true));
-  std::sort(enc.begin(), enc.end());
-  std::string out;
-  for (const auto& [n, v] : enc) {
-    if (!out.empty()) out += '&';
-    out += n;
-    if (!v.empty()) {
-      out += '=';
-      out += v;
-    }
-  }
-  return out;
-}
-
 std::string canonical_request_with(const SignRequest& r, std::string_view canonical_uri,
                                    const std::vector<std::string>& additional) {
   auto headers = detail::grouped_headers(
@@ -73,23 +57,9 @@ std::string canonical_request_with(const SignRequest& r, std::string_view canoni
   std::string payload = detail::header_or_empty(r.headers, "x-oss-content-sha256");
   if (payload.empty()) payload = kUnsignedPayload;
 
-  std::string out = r.method;
-  out += '\n';
-  out += canonical_uri;
-  out += '\n';
-  out += canonical_query(r.query);
-  out += '\n';
-  for (const auto& [n, v] : headers) {
-    out += n;
-    out += ':';
-    out += v;
-    out += '\n';
-  }
-  out += '\n';
-  out += join(additional, ';');
-  out += '\n';
-  out += payload;
-  return out;
+  // A bare sub-resource is "name", without '='.
+  return detail::v4_canonical_request(r.method, canonical_uri, detail::v4_canonical_query(r.query, false), headers,
+                                      join(additional, ';'), payload);
 }
 
 }  // namespace
@@ -115,11 +85,11 @@ std::string string_to_sign(std::string_view iso_datetime, std::string_view scope
 }
 
 std::string signing_key(const Secret& secret, std::string_view date, std::string_view region) {
-  return detail::derive_key("aliyun_v4", secret, {date, region, "oss", "aliyun_v4_request"});
+  return detail::derive_key("aliyun_v4", secret, {date, region, kService, kTerminator});
 }
 
 std::string signature(std::string_view signing_key, std::string_view string_to_sign) {
-  return crypto::hex(crypto::hmac_sha256(signing_key, string_to_sign));
+  return detail::v4_signature(signing_key, string_to_sign);
 }
 
 void sign(SignRequest& r, const Credentials& c, std::string_view region, std::string_view canonical_uri,
@@ -127,11 +97,7 @@ void sign(SignRequest& r, const Credentials& c, std::string_view region, std::st
   const std::string datetime = timefmt::amz_date(now);
   const std::string date = timefmt::short_date(now);
   detail::set_v4_headers(r, c, "x-oss-", datetime, kUnsignedPayload);
-
-  std::string scope = date;
-  scope += '/';
-  scope += region;
-  scope += "/oss/aliyun_v4_request";
+  const std::string scope = detail::v4_scope(date, region, kService, kTerminator);
 
   std::vector<std::string> additional = effective_additional(r, additional_headers);
   std::string sts = string_to_sign(datetime, scope, canonical_request_with(r, canonical_uri, additional));
@@ -139,11 +105,7 @@ void sign(SignRequest& r, const Credentials& c, std::string_view region, std::st
   std::string sig = signature(key, sts);
   secure_wipe(key);  // a derived key signs any request of that day and region
 
-  std::string auth(kAlgorithm);
-  auth += " Credential=";
-  auth += c.access_key_id;
-  auth += '/';
-  auth += scope;
+  std::string auth = detail::v4_credential(kAlgorithm, c.access_key_id, scope);
   if (!additional.empty()) {
     auth += ",AdditionalHeaders=";
     auth += join(additional, ';');

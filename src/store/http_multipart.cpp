@@ -170,17 +170,11 @@ StoreResult<PartInfo> HttpObjectStore::upload_part_copy(const std::string& key, 
                          "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1));
   for (auto use : {HeaderUse::CopySource, HeaderUse::Part})
     for (auto& h : encryption_headers(cfg_.encryption, cfg_.dialect, use)) c.headers.push_back(std::move(h));
-  auto r = execute(c);
-  if (!r) {
-    if (r.error().code == ErrorCode::Unsupported) set_cap(&Capabilities::upload_part_copy, false);
-    return r.error();
-  }
+  auto r = execute_optional(c, &Capabilities::upload_part_copy);
+  if (!r) return r.error();
   auto etag = xml::parse_copy_result(r->body);
-  if (!etag) {
-    // A server without UploadPartCopy may treat this as a plain PUT of an empty part.
-    set_cap(&Capabilities::upload_part_copy, false);
-    return Error{ErrorCode::Unsupported, static_cast<int>(r->status), "", "server has no UploadPartCopy", ""};
-  }
+  // A server without UploadPartCopy may treat this as a plain PUT of an empty part.
+  if (!etag) return lacks(&Capabilities::upload_part_copy, r->status, "server has no UploadPartCopy");
   PartInfo p;
   p.number = part_number;
   p.size = length;
@@ -245,11 +239,8 @@ StoreResult<void> HttpObjectStore::abort_multipart(const std::string& key, const
   c.method = "DELETE";
   c.key = key;
   c.query = {{"uploadId", upload_id}};
-  auto r = execute(c);
-  if (!r) {
-    if (r.error().code == ErrorCode::Unsupported) set_cap(&Capabilities::abort_multipart, false);
-    return as_upload_error(r.error());
-  }
+  auto r = execute_optional(c, &Capabilities::abort_multipart);
+  if (!r) return as_upload_error(r.error());
   return Ok{};
 }
 
@@ -262,17 +253,11 @@ StoreResult<ListPartsPage> HttpObjectStore::list_parts(const std::string& key, c
   c.query = {{"max-parts", std::to_string(max_parts)}};
   if (marker > 0) c.query.push_back({"part-number-marker", std::to_string(marker)});
   c.query.push_back({"uploadId", upload_id});
-  auto r = execute(c);
-  if (!r) {
-    if (r.error().code == ErrorCode::Unsupported) set_cap(&Capabilities::list_parts, false);
-    return as_upload_error(r.error());
-  }
+  auto r = execute_optional(c, &Capabilities::list_parts);
+  if (!r) return as_upload_error(r.error());
   auto parsed = xml::parse_list_parts(r->body);
-  if (!parsed) {
-    // A server that ignores ?uploadId answers with the object itself (or junk).
-    set_cap(&Capabilities::list_parts, false);
-    return Error{ErrorCode::Unsupported, static_cast<int>(r->status), "", "server has no ListParts", ""};
-  }
+  // A server that ignores ?uploadId answers with the object itself (or junk).
+  if (!parsed) return lacks(&Capabilities::list_parts, r->status, "server has no ListParts");
   ListPartsPage page;
   for (auto& p : parsed->parts) page.parts.push_back({p.part_number, p.size, strip_quotes(p.etag), "", {}});
   page.truncated = parsed->is_truncated;
@@ -293,17 +278,10 @@ StoreResult<ListUploadsPage> HttpObjectStore::list_uploads(const std::string& pr
   if (!prefix.empty()) c.query.push_back({"prefix", prefix});
   if (!upload_id_marker.empty()) c.query.push_back({"upload-id-marker", upload_id_marker});
   c.query.push_back({"uploads", "", false});
-  auto r = execute(c);
-  if (!r) {
-    if (r.error().code == ErrorCode::Unsupported) set_cap(&Capabilities::list_uploads, false);
-    return r.error();
-  }
+  auto r = execute_optional(c, &Capabilities::list_uploads);
+  if (!r) return r.error();
   auto parsed = xml::parse_list_uploads(r->body);
-  if (!parsed) {
-    set_cap(&Capabilities::list_uploads, false);
-    return Error{ErrorCode::Unsupported, static_cast<int>(r->status), "", "server has no ListMultipartUploads",
-                 ""};
-  }
+  if (!parsed) return lacks(&Capabilities::list_uploads, r->status, "server has no ListMultipartUploads");
   ListUploadsPage page;
   for (auto& u : parsed->uploads) {
     UploadInfo info;

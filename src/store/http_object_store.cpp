@@ -185,6 +185,17 @@ bool HttpObjectStore::cap(bool Capabilities::*cap) const {
   return caps_.*cap;
 }
 
+StoreResult<http::Response> HttpObjectStore::execute_optional(Call& call, bool Capabilities::*cap) {
+  auto r = execute(call);
+  if (!r && r.error().code == ErrorCode::Unsupported) set_cap(cap, false);
+  return r;
+}
+
+Error HttpObjectStore::lacks(bool Capabilities::*cap, long status, const char* what) {
+  set_cap(cap, false);
+  return Error{ErrorCode::Unsupported, static_cast<int>(status), "", what, ""};
+}
+
 std::string HttpObjectStore::meta_prefix() const {
   return cfg_.dialect == Dialect::OSS ? "x-oss-meta-" : "x-amz-meta-";
 }

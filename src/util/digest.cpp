@@ -140,46 +140,22 @@ bool base64_decode(std::string_view in, std::string* out) {
 
 // --- incremental digests ---------------------------------------------------
 
-struct Md5::Impl : Digest {
-  Impl() : Digest(EVP_md5()) {}
+struct StreamDigest::Impl : Digest {
+  explicit Impl(Algo a) : Digest(a == Algo::Md5 ? EVP_md5() : EVP_sha256()) {}
 };
 
-Md5::Md5() : impl_(std::make_unique<Impl>()) {}
-Md5::~Md5() = default;
-Md5::Md5(Md5&&) noexcept = default;
-Md5& Md5::operator=(Md5&&) noexcept = default;
-void Md5::update(const void* data, size_t n) {
-  if (!impl_) impl_ = std::make_unique<Impl>();  // moved-from: start afresh
-  impl_->update(data, n);
-}
-std::string Md5::finish() {
-  if (!impl_) impl_ = std::make_unique<Impl>();
-  return impl_->finish();
-}
-void Md5::reset() {
-  if (!impl_) impl_ = std::make_unique<Impl>();
-  impl_->reset();
+StreamDigest::StreamDigest(Algo algo) : algo_(algo), impl_(std::make_unique<Impl>(algo)) {}
+StreamDigest::~StreamDigest() = default;
+StreamDigest::StreamDigest(StreamDigest&&) noexcept = default;
+StreamDigest& StreamDigest::operator=(StreamDigest&&) noexcept = default;
+
+StreamDigest::Impl& StreamDigest::impl() {
+  if (!impl_) impl_ = std::make_unique<Impl>(algo_);  // moved-from: start afresh
+  return *impl_;
 }
 
-struct Sha256::Impl : Digest {
-  Impl() : Digest(EVP_sha256()) {}
-};
-
-Sha256::Sha256() : impl_(std::make_unique<Impl>()) {}
-Sha256::~Sha256() = default;
-Sha256::Sha256(Sha256&&) noexcept = default;
-Sha256& Sha256::operator=(Sha256&&) noexcept = default;
-void Sha256::update(const void* data, size_t n) {
-  if (!impl_) impl_ = std::make_unique<Impl>();
-  impl_->update(data, n);
-}
-std::string Sha256::finish() {
-  if (!impl_) impl_ = std::make_unique<Impl>();
-  return impl_->finish();
-}
-void Sha256::reset() {
-  if (!impl_) impl_ = std::make_unique<Impl>();
-  impl_->reset();
-}
+void StreamDigest::update(const void* data, size_t n) { impl().update(data, n); }
+std::string StreamDigest::finish() { return impl().finish(); }
+void StreamDigest::reset() { impl().reset(); }
 
 }  // namespace bucketfs::crypto

@@ -62,6 +62,13 @@ class Parser {
       ++pos_;
   }
 
+  // Consumes c when it is next.
+  bool eat(char c) {
+    if (pos_ >= s_.size() || s_[pos_] != c) return false;
+    ++pos_;
+    return true;
+  }
+
   bool literal(std::string_view word) {
     if (s_.substr(pos_, word.size()) != word) return failed("unknown literal");
     pos_ += word.size();
@@ -91,59 +98,43 @@ class Parser {
 
   bool object(Value* out, int depth) {
     out->type_ = Value::Type::Object;
-    ++pos_;  // '{'
-    skip_ws();
-    if (pos_ < s_.size() && s_[pos_] == '}') {
-      ++pos_;
-      return true;
-    }
-    for (;;) {
-      skip_ws();
+    return elements('}', [&] {
       if (pos_ >= s_.size() || s_[pos_] != '"') return failed("expected a member name");
       std::pair<std::string, Value> m;
       if (!string(&m.first)) return false;
       skip_ws();
-      if (pos_ >= s_.size() || s_[pos_] != ':') return failed("expected ':'");
-      ++pos_;
+      if (!eat(':')) return failed("expected ':'");
       skip_ws();
       if (!value(&m.second, depth + 1)) return false;
       out->members_.push_back(std::move(m));
-      skip_ws();
-      if (pos_ < s_.size() && s_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (pos_ < s_.size() && s_[pos_] == '}') {
-        ++pos_;
-        return true;
-      }
-      return failed("expected ',' or '}'");
-    }
+      return true;
+    });
   }
 
   bool array(Value* out, int depth) {
     out->type_ = Value::Type::Array;
-    ++pos_;  // '['
-    skip_ws();
-    if (pos_ < s_.size() && s_[pos_] == ']') {
-      ++pos_;
-      return true;
-    }
-    for (;;) {
-      skip_ws();
+    return elements(']', [&] {
       Value item;
       if (!value(&item, depth + 1)) return false;
       out->items_.push_back(std::move(item));
+      return true;
+    });
+  }
+
+  // The ','-separated elements of an object or array, from its opening
+  // character up to `close`, each read by element().
+  template <class Element>
+  bool elements(char close, Element element) {
+    ++pos_;  // '{' or '['
+    skip_ws();
+    if (eat(close)) return true;
+    for (;;) {
       skip_ws();
-      if (pos_ < s_.size() && s_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (pos_ < s_.size() && s_[pos_] == ']') {
-        ++pos_;
-        return true;
-      }
-      return failed("expected ',' or ']'");
+      if (!element()) return false;
+      skip_ws();
+      if (eat(',')) continue;
+      if (eat(close)) return true;
+      return failed(std::string("expected ',' or '") + close + "'");
     }
   }
 
@@ -229,20 +220,18 @@ class Parser {
 
   bool number(Value* out) {
     size_t start = pos_;
-    if (pos_ < s_.size() && s_[pos_] == '-') ++pos_;
+    eat('-');
     auto digits = [&] {
       size_t d = pos_;
       while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
       return pos_ > d;
     };
     if (!digits()) return failed("expected a value");
-    if (pos_ < s_.size() && s_[pos_] == '.') {
-      ++pos_;
+    if (eat('.')) {
       if (!digits()) return failed("bad number");
     }
-    if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
-      ++pos_;
-      if (pos_ < s_.size() && (s_[pos_] == '+' || s_[pos_] == '-')) ++pos_;
+    if (eat('e') || eat('E')) {
+      if (!eat('+')) eat('-');
       if (!digits()) return failed("bad number");
     }
     std::string text(s_.substr(start, pos_ - start));

@@ -13,6 +13,17 @@ std::string fmt(std::time_t t, const char* f) {
   size_t n = std::strftime(buf, sizeof buf, f, &tm);
   return std::string(buf, n);
 }
+
+// s read with strptime's format as a UTC time; what follows the format
+// (fractional seconds, a zone letter) is ignored.
+std::optional<std::time_t> parse_utc(std::string_view s, const char* format) {
+  std::string str(s);
+  struct tm tm;
+  std::memset(&tm, 0, sizeof tm);
+  if (strptime(str.c_str(), format, &tm) == nullptr) return std::nullopt;
+  return timegm(&tm);
+}
+
 }  // namespace
 
 std::string amz_date(std::time_t t) { return fmt(t, "%Y%m%dT%H%M%SZ"); }
@@ -31,22 +42,10 @@ std::string http_date(std::time_t t) {
 }
 
 std::optional<std::time_t> parse_http_date(std::string_view s) {
-  std::string str(s);
-  struct tm tm;
-  std::memset(&tm, 0, sizeof tm);
-  const char* end = strptime(str.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if (end == nullptr) return std::nullopt;
-  return timegm(&tm);
+  return parse_utc(s, "%a, %d %b %Y %H:%M:%S GMT");
 }
 
-std::optional<std::time_t> parse_iso8601(std::string_view s) {
-  std::string str(s);
-  struct tm tm;
-  std::memset(&tm, 0, sizeof tm);
-  const char* end = strptime(str.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (end == nullptr) return std::nullopt;
-  return timegm(&tm);
-}
+std::optional<std::time_t> parse_iso8601(std::string_view s) { return parse_utc(s, "%Y-%m-%dT%H:%M:%S"); }
 
 struct timespec now_ts() {
   struct timespec ts {};

@@ -19,17 +19,11 @@
 
 namespace bucketfs::cli {
 
-// What the mount's runtime record says (runtime_registry.hpp), when there is one.
-struct MountStatus {
+// What the mount's runtime record says (runtime_registry.hpp), when there is
+// one, and whether that mount is running: the status lines show the record's
+// own fields, so they are not copied into a look-alike struct.
+struct MountStatus : MountRecord {
   bool running = false;
-  long pid = 0;
-  std::string mountpoint;
-  std::string metrics;  // address, "" when none
-  std::string credentials_source;
-  bool credentials_usable = true;
-  long long credentials_expiration = 0;
-  std::string credentials_error;
-  long long credentials_failing_since = 0;
 };
 
 struct StatusSnapshot {

@@ -170,6 +170,12 @@ class HttpObjectStore final : public ObjectStore {
   void learn_body_check(store::BodyCheck b);
   void set_cap(bool Capabilities::*cap, bool value);
   bool cap(bool Capabilities::*cap) const;
+  // execute() for a request the server may not support: an Unsupported
+  // answer switches *cap off, so that later calls do not ask again.
+  StoreResult<http::Response> execute_optional(Call& call, bool Capabilities::*cap);
+  // Switches *cap off after an answer that shows the server lacks the
+  // request (one it took for something else); the Unsupported error `what`.
+  Error lacks(bool Capabilities::*cap, long status, const char* what);
 
   HttpStoreConfig cfg_;
   std::unique_ptr<http::Transport> transport_;

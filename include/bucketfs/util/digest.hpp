@@ -22,40 +22,40 @@ std::string base64(std::string_view raw);
 // Decodes standard base64; returns false on bad input.
 bool base64_decode(std::string_view in, std::string* out);
 
-// Incremental MD5 (a part's digest computed while it streams). Move-only.
-class Md5 {
+// An incremental digest (a part's digest computed while it streams): the
+// body of Md5 and Sha256 below, which differ only in the algorithm. Move-only.
+class StreamDigest {
  public:
-  Md5();
-  ~Md5();
-  Md5(Md5&&) noexcept;
-  Md5& operator=(Md5&&) noexcept;
-  Md5(const Md5&) = delete;
-  Md5& operator=(const Md5&) = delete;
+  ~StreamDigest();
+  StreamDigest(StreamDigest&&) noexcept;
+  StreamDigest& operator=(StreamDigest&&) noexcept;
+  StreamDigest(const StreamDigest&) = delete;
+  StreamDigest& operator=(const StreamDigest&) = delete;
   void update(const void* data, size_t n);
-  std::string finish();  // raw 16 bytes; the object is reset afterwards
+  std::string finish();  // the raw digest; the object is reset afterwards
   void reset();
+
+ protected:
+  enum class Algo { Md5, Sha256 };
+  explicit StreamDigest(Algo algo);
 
  private:
   struct Impl;
+  Impl& impl();  // (re)created on first use after a move
+  Algo algo_;
   std::unique_ptr<Impl> impl_;
 };
 
-// Incremental SHA-256 (same contract as Md5).
-class Sha256 {
+// Incremental MD5: finish() gives the raw 16 bytes.
+class Md5 : public StreamDigest {
  public:
-  Sha256();
-  ~Sha256();
-  Sha256(Sha256&&) noexcept;
-  Sha256& operator=(Sha256&&) noexcept;
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void update(const void* data, size_t n);
-  std::string finish();  // raw 32 bytes
-  void reset();
+  Md5() : StreamDigest(Algo::Md5) {}
+};
 
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+// Incremental SHA-256: finish() gives the raw 32 bytes.
+class Sha256 : public StreamDigest {
+ public:
+  Sha256() : StreamDigest(Algo::Sha256) {}
 };
 
 }  // namespace bucketfs::crypto
