@@ -98,7 +98,7 @@ struct stat Filesystem::to_stat(Ino ino, const Attr& a) const {
   st.st_uid = a.uid;
   st.st_gid = a.gid;
   st.st_size = static_cast<off_t>(a.size);
-  st.st_blksize = 4096;
+  st.st_blksize = kIoBlockBytes;
   st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
   st.st_mtim = a.mtime;
   st.st_ctim = a.shown_ctime();

@@ -348,6 +348,11 @@ int Filesystem::open_for_write(const std::string& path, const Attr& a, int flags
 // --- data --------------------------------------------------------------------
 
 int Filesystem::write(uint64_t fh, uint64_t offset, const char* data, size_t size, size_t* written) {
+  return write(
+      fh, offset, size, [data](int fd, uint64_t off, size_t n) { return pwrite_full(fd, data, n, off); }, written);
+}
+
+int Filesystem::write(uint64_t fh, uint64_t offset, size_t size, const WriteSource& source, size_t* written) {
   auto h = files_.get(fh);
   if (!h) return EBADF;
   if (!h->writer || !h->pending) return opts_.read_only ? EROFS : EBADF;
@@ -364,7 +369,7 @@ int Filesystem::write(uint64_t fh, uint64_t offset, const char* data, size_t siz
     if (int rc = write_.staging->check_space(size)) return rc;
   }
   if (int rc = begin_change(p)) return rc;
-  if (int rc = pwrite_full(p->fd, data, size, offset)) return rc;
+  if (int rc = source(p->fd, offset, size)) return rc;
   p->changed(offset, size);
   if (offset != cur) p->appending = false;
   uint64_t now;

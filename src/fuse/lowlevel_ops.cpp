@@ -74,13 +74,16 @@ void op_init(void*, fuse_conn_info* conn) {
   // Always readdirplus: the listing already carries the attributes.
   if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
   conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
-  // No writeback cache and no splice: reads come from the prefetcher.
+  // No writeback cache. Writes arrive by splice (libfuse asks for
+  // FUSE_CAP_SPLICE_READ because write_buf is set; see op_write_buf); replies
+  // to reads are not spliced: their bytes are in the prefetcher's memory.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-  // 1 MiB writes and read-ahead (the kernel's FUSE_MAX_MAX_PAGES): an eighth
-  // of the requests of the 128 KiB default for every cp into and out of the
-  // mount (reads only once serve() raised the device's read-ahead too).
-  conn->max_write = kMaxRequestBytes;
-  conn->max_readahead = kMaxRequestBytes;
+  // 1 MiB read-ahead (the kernel's FUSE_MAX_MAX_PAGES): an eighth of the
+  // requests of the 128 KiB default for every cp out of the mount (once
+  // serve() raised the device's read-ahead too); 512 KiB writes (see
+  // kMaxWriteBytes).
+  conn->max_write = kMaxWriteBytes;
+  conn->max_readahead = kMaxReadBytes;
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -286,6 +289,40 @@ void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t of
   });
 }
 
+// Writes with the request's bytes in libfuse's buffer: in a pipe when libfuse
+// spliced the request from /dev/fuse (FUSE_CAP_SPLICE_READ), which then go
+// into the staged file by splice, one copy fewer than read + pwrite; in
+// memory otherwise (small requests, or a pipe that could not grow to a whole
+// request: fs.pipe-max-size for users without CAP_SYS_RESOURCE).
+void op_write_buf(fuse_req_t req, fuse_ino_t, fuse_bufvec* bufv, off_t off, fuse_file_info* fi) {
+  guarded(req, "write", [&] {
+    BFS_DENY_IF_READ_ONLY(req);
+    // Whatever is not consumed (an error before or during the copy) libfuse
+    // drains from the pipe after we return: bufv->idx tells it.
+    auto from_request = [bufv](int fd, uint64_t at, size_t n) -> int {
+      size_t done = 0;
+      while (done < n) {
+        fuse_bufvec dst = FUSE_BUFVEC_INIT(n - done);
+        dst.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY);
+        dst.buf[0].fd = fd;
+        dst.buf[0].pos = static_cast<off_t>(at + done);
+        ssize_t r = fuse_buf_copy(&dst, bufv, static_cast<fuse_buf_copy_flags>(0));
+        if (r < 0) return static_cast<int>(-r);
+        if (r == 0) return EIO;  // the request holds fewer bytes than it says
+        done += static_cast<size_t>(r);
+      }
+      return 0;
+    };
+    size_t written = 0;
+    int rc =
+        filesystem(req).write(fi->fh, static_cast<uint64_t>(off), fuse_buf_size(bufv), from_request, &written);
+    if (rc)
+      fuse_reply_err(req, rc);
+    else
+      fuse_reply_write(req, written);
+  });
+}
+
 void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   guarded(req, "flush", [&] { fuse_reply_err(req, filesystem(req).flush(fi->fh)); });
 }
@@ -391,6 +428,7 @@ fuse_lowlevel_ops make_ops() {
   ops.open = op_open;
   ops.read = op_read;
   ops.write = op_write;
+  ops.write_buf = op_write_buf;
   ops.flush = op_flush;
   ops.release = op_release;
   ops.fsync = op_fsync;

@@ -80,10 +80,10 @@ int serve(fs::Filesystem& filesystem, const MountOptions& opts, const std::funct
   // The mount's device is looked up by its absolute path, resolved before it
   // was mounted: nothing here may touch the new mount, whose requests would
   // wait for a loop that has not started.
-  if (int err = resolved.empty() ? ENOENT : set_mount_readahead(resolved, kMaxRequestBytes >> 10)) {
+  if (int err = resolved.empty() ? ENOENT : set_mount_readahead(resolved, kMaxReadBytes >> 10)) {
     // Not fatal: reads work, in 128 KiB requests instead of 1 MiB ones.
     LOG_INFO("kernel read-ahead of the mount stays at its default (cannot set it to "
-             << (kMaxRequestBytes >> 10) << " KiB: " << std::strerror(err) << "; needs write access to /sys)");
+             << (kMaxReadBytes >> 10) << " KiB: " << std::strerror(err) << "; needs write access to /sys)");
   }
   if (fuse_daemonize(opts.foreground ? 1 : 0) != 0) {
     std::fprintf(stderr, "bucketfs: cannot daemonize: %s\n", std::strerror(errno));

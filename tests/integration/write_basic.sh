@@ -65,6 +65,8 @@ for n in zero one pm1 p pp1 big; do cp "$T_TMP/src/$n.bin" "$MNT/cp/$n.bin" && o
 t_check "cp of 6 files returns 0" "$ok" 6
 t_check "sizes in the mount" "$(stat -c %s "$MNT"/cp/{zero,one,pm1,p,pp1,big}.bin | tr '\n' ' ')" \
   "0 1 $((P - 1)) $P $((P + 1)) $((100 * MIB)) "
+# cp, cat and dd size their buffers by st_blksize: one whole FUSE request.
+t_check "stat's I/O size is 512 KiB" "$(stat -c %o "$MNT/cp/big.bin")" $((MIB / 2))
 if wait_idle; then t_ok "status --wait: nothing pending"; else t_fail "status --wait" "still pending: $(status_json)"; fi
 for n in zero one pm1 p pp1 big; do same_in_bucket "cp ${SIZES[$n]} B: bucket bytes" "cp/$n.bin" "$T_TMP/src/$n.bin"; done
 s3_status HEAD cp/big.bin >/dev/null

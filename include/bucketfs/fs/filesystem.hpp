@@ -102,6 +102,12 @@ struct SetAttr {
   struct timespec mtime {};
 };
 
+// The I/O size stat reports (st_blksize), which cp, cat and dd without bs=
+// size their buffers by: one whole FUSE write request (the FUSE layer asks
+// the kernel for write requests this large), so a 1 GiB cp is 2,048 writes,
+// not the 8,192 of a 4 KiB st_blksize (cp's 128 KiB minimum).
+constexpr unsigned kIoBlockBytes = 512u << 10;
+
 // One directory entry as readdir hands it out.
 struct DirEntry {
   std::string name;
@@ -177,6 +183,13 @@ class Filesystem {
   // read lock and must not call back into the Filesystem.
   int read(uint64_t fh, uint64_t offset, size_t size, const ReadSink& deliver);
   int write(uint64_t fh, uint64_t offset, const char* data, size_t size, size_t* written);
+  // Writes `size` bytes of a request into the staged file's descriptor at
+  // off: all of them (0) or an errno. The FUSE layer's source splices them
+  // from the kernel's pipe, so they reach the page cache without passing
+  // through a user-space buffer.
+  using WriteSource = std::function<int(int fd, uint64_t off, size_t size)>;
+  // write() with the bytes from source; the same checks, versions and upload.
+  int write(uint64_t fh, uint64_t offset, size_t size, const WriteSource& source, size_t* written);
   // flush (every close(2)): when the last writer closes a changed file, fsync
   // the staging file and commit its checkpoint record; the upload then runs in
   // the background (with sync_upload, flush waits for it: EIO on failure).
