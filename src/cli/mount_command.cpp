@@ -133,7 +133,7 @@ void start_uploads(const MountConfig& cfg, const MountLayout& layout, store::Obj
     LOG_INFO("resuming " << resumed->resumed << " pending upload(s) (" << resumed->with_progress
                          << " with parts already sent); " << resumed->failed << " moved to the failed table; "
                          << resumed->damaged << " damaged record(s)");
-  filesystem.attach_write_path({&staging, uploader->get(), cfg.sync_upload});
+  filesystem.attach_write_backend({&staging, uploader->get(), cfg.sync_upload});
   (*uploader)->start();
 }
 

@@ -365,7 +365,7 @@ std::vector<OptionSpec> make_table() {
   add({"part_size",
        {"multipart_size"},
        K::Int,
-       "8",
+       "16",
        "MiB per upload part (raised to the store's minimum; grown so a file needs at most 10,000 parts)",
        {},
        1,

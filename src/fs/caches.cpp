@@ -73,7 +73,7 @@ std::shared_ptr<const DirListing> MetaCache::get_dir(const std::string& path) co
 void MetaCache::put_dir(const std::string& path, std::shared_ptr<const DirListing> listing) {
   if (dir_ttl_ == Clock::duration::zero()) return;
   std::lock_guard<RankedMutex> lk(mu_);
-  dirs_[path] = DirEntry{std::move(listing), Clock::now() + dir_ttl_};
+  dirs_[path] = ListingEntry{std::move(listing), Clock::now() + dir_ttl_};
   if (++puts_since_prune_ >= kPruneEvery) prune_locked();
 }
 

@@ -35,7 +35,7 @@ struct Filesystem::DirHandle {
   std::shared_ptr<DirLister::Stream> stream;  // still arriving
 };
 
-Filesystem::Filesystem(store::ObjectStore& store, Options opts, WritePath write)
+Filesystem::Filesystem(store::ObjectStore& store, Options opts, WriteBackend write)
     : store_(store),
       opts_(std::move(opts)),
       keys_(opts_.prefix),
@@ -45,10 +45,10 @@ Filesystem::Filesystem(store::ObjectStore& store, Options opts, WritePath write)
       write_(),
       pending_(std::make_unique<PendingRegistry>()),
       lister_(std::make_unique<DirLister>(store_, opts_, keys_, cache_, mount_time_)) {
-  if (write.uploader) attach_write_path(write);
+  if (write.uploader) attach_write_backend(write);
 }
 
-void Filesystem::attach_write_path(WritePath write) {
+void Filesystem::attach_write_backend(WriteBackend write) {
   write_ = write;
   if (!write_.uploader) return;
   // Uploads resumed from the staging area are pending files like any other.

@@ -54,7 +54,7 @@ Result<std::unique_ptr<Mount>, std::string> mount(const MountConfig& cfg, store:
   auto resumed = m->uploader->resume();
   if (!resumed) return resumed.error().message;
   m->resumed = *resumed;
-  m->filesystem->attach_write_path({m->staging.get(), m->uploader.get(), cfg.sync_upload});
+  m->filesystem->attach_write_backend({m->staging.get(), m->uploader.get(), cfg.sync_upload});
   m->uploader->start();
   return m;
 }

@@ -1,7 +1,7 @@
 // harness_mount.hpp - "mounting" bucketfs in-process, over any ObjectStore,
 // wired exactly as src/cli/mount_command.cpp's run_mount does (the cache
 // dir layout, the checkpoint store, the staging area, the uploader, resume,
-// attach_write_path, start), minus libfuse and the HTTP store. It is the ONE
+// attach_write_backend, start), minus libfuse and the HTTP store. It is the ONE
 // place of the crash harness that knows this sequence: when the daemon's
 // recovery changes, change mount() and unmount() to match run_mount.
 //

@@ -91,7 +91,7 @@ struct World {
     fs::Options o;
     o.stat_ttl = 3600;
     o.dir_ttl = 3600;
-    fs = std::make_unique<fs::Filesystem>(gate, o, fs::WritePath{staging.get(), up.get(), false});
+    fs = std::make_unique<fs::Filesystem>(gate, o, fs::WriteBackend{staging.get(), up.get(), false});
     if (start) up->start();
   }
   ~World() {

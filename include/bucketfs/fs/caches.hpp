@@ -119,7 +119,7 @@ class MetaCache {
     Attr attr;
     Clock::time_point expires;
   };
-  struct DirEntry {
+  struct ListingEntry {
     std::shared_ptr<const DirListing> listing;
     Clock::time_point expires;
   };
@@ -129,7 +129,7 @@ class MetaCache {
   const Clock::duration dir_ttl_;
   mutable RankedMutex mu_{LockRank::FsLeaf};  // leaf lock
   std::map<std::string, AttrEntry> attrs_;
-  std::map<std::string, DirEntry> dirs_;
+  std::map<std::string, ListingEntry> dirs_;
   struct PageEntry {
     std::shared_ptr<const store::ListPage> page;
     Clock::time_point expires;

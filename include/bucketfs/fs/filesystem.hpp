@@ -65,10 +65,11 @@ namespace bucketfs::fs {
 class PendingRegistry;
 class DirLister;
 
-// The staged write path: where written data is kept and what uploads it.
+// Where written data goes: the staging area that keeps it and the uploader
+// that sends it (the staged write path's two collaborators).
 // Without it (nullptr) the Filesystem is read-only for file contents
 // (creating or writing a regular file is ENOTSUP).
-struct WritePath {
+struct WriteBackend {
   stage::StagingArea* staging = nullptr;
   upload::Uploader* uploader = nullptr;
   bool sync_upload = false;  // close (flush) waits for the upload and reports its result
@@ -122,18 +123,18 @@ using DirSink = std::function<bool(const DirEntry& e, double attr_timeout, doubl
 class Filesystem {
  public:
   // Errors: none (the store is not contacted until the first operation).
-  // With a write path, files the uploader already has pending (resumed at
+  // With a write backend, files the uploader already has pending (resumed at
   // mount) are shown from their staging files, and the uploader's done
   // handler is taken over (call before Uploader::start()); the uploader must
   // then be stopped before the Filesystem is destroyed.
-  Filesystem(store::ObjectStore& store, Options opts, WritePath write = {});
+  Filesystem(store::ObjectStore& store, Options opts, WriteBackend write = {});
   ~Filesystem();
   Filesystem(const Filesystem&) = delete;
   Filesystem& operator=(const Filesystem&) = delete;
 
-  // Attaches the write path later (the daemon opens its checkpoint store
+  // Attaches the write backend later (the daemon opens its checkpoint store
   // only after the fork). Call before requests are served.
-  void attach_write_path(WritePath write);
+  void attach_write_backend(WriteBackend write);
 
   const Options& options() const { return opts_; }
   store::ObjectStore& store() { return store_; }
@@ -304,7 +305,7 @@ class Filesystem {
 
   RankedMutex mutate_mu_{LockRank::FsMutate};  // first in the lock order (see the file header)
 
-  WritePath write_;
+  WriteBackend write_;
   // Files written and not yet confirmed in the bucket (pending_registry.hpp).
   std::unique_ptr<PendingRegistry> pending_;
   // Directory listings, their streams and metadata HEADs (dir_lister.hpp).

@@ -58,8 +58,8 @@ namespace bucketfs::upload {
 
 struct UploaderConfig {
   std::string bucket;
-  std::string prefix;  // the mount's key prefix: recovery uploads no key outside it
-  uint64_t part_size = 8ull << 20;
+  std::string prefix;                // the mount's key prefix: recovery uploads no key outside it
+  uint64_t part_size = 16ull << 20;  // the mount's default (option part_size)
   unsigned concurrency = 8;
   // A file whose upload fails is retried after a backoff that doubles from
   // retry_base up to retry_cap (transient and permanent errors alike: a
