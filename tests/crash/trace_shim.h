@@ -44,7 +44,7 @@ int __openat64_2(int dirfd, const char* path, int flags);
                   X(posix_fallocate) X(posix_fallocate64) X(rename) X(renameat) X(renameat2) X(unlink)       \
                       X(unlinkat) X(link) X(linkat) X(mkdir) X(mkdirat) X(rmdir) X(setxattr) X(lsetxattr)    \
                           X(fsetxattr) X(removexattr) X(lremovexattr) X(fremovexattr) X(copy_file_range)     \
-                              X(sendfile) X(sendfile64) X(mmap) X(mmap64)
+                              X(sendfile) X(sendfile64) X(splice) X(mmap) X(mmap64)
 #define SHIM_DECLARE_REAL(name) extern __typeof__(name)* real_##name;
 SHIM_FUNCS(SHIM_DECLARE_REAL)
 extern int (*real_fcntl)(int, int, ...);

@@ -29,7 +29,7 @@
 //   adopt <id> <path> <mtime> #N     (a file found under <dir> that no traced call created)
 //   ev <text...> [#N]                warn <text>
 // A write through an O_DSYNC (O_SYNC) descriptor is followed by fdatasync (fsync).
-// copy_file_range/sendfile into a traced file are recorded as writes of the
+// copy_file_range/sendfile/splice into a traced file are recorded as writes of the
 // bytes they copied. Ids name inodes (hard links share one); directories
 // have ids too (fsync of a directory descriptor is "fsync <dir id>").
 //
@@ -38,7 +38,7 @@
 // write pwrite writev pwritev pwritev2 fsync fdatasync sync_file_range msync
 // syncfs sync ftruncate truncate fallocate posix_fallocate rename renameat
 // renameat2 unlink unlinkat link linkat mkdir mkdirat rmdir [lf]setxattr
-// [lf]removexattr copy_file_range sendfile mmap. stdio (fopen) is not traced:
+// [lf]removexattr copy_file_range sendfile splice mmap. stdio (fopen) is not traced:
 // glibc opens its files with internal calls.
 //
 // Without BFS_TRACE_DIR every call goes straight through. The traced process's

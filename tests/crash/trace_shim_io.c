@@ -161,6 +161,23 @@ EXPORT ssize_t sendfile64(int out, int in, off64_t* off, size_t count) {
   return sendfile_common(real_sendfile64, out, in, off, count);
 }
 
+// splice into a traced file: bucketfs's write_buf moves a write request's
+// bytes from libfuse's pipe into the staged file this way. Recorded like a
+// copy: a write of the bytes it put there, read back.
+EXPORT ssize_t splice(int fd_in, off64_t* off_in, int fd_out, off64_t* off_out, size_t len, unsigned int flags) {
+  ENSURE(splice);
+  if (!fd_traced(fd_out)) return real_splice(fd_in, off_in, fd_out, off_out, len, flags);
+  pthread_mutex_lock(&g_mu);
+  long id = fd_id(fd_out);
+  off_t dst = off_out ? *off_out : lseek(fd_out, 0, SEEK_CUR);
+  ssize_t n = real_splice(fd_in, off_in, fd_out, off_out, len, flags);
+  int saved = errno;
+  log_copied(id, fd_out, dst, n);
+  pthread_mutex_unlock(&g_mu);
+  errno = saved;
+  return n;
+}
+
 // --- syncs ---
 static int fd_sync(int (*real)(int), const char* what, int fd) {
   if (!g_active) return real(fd);
