@@ -40,12 +40,17 @@ int read_names(int fd, std::vector<std::string>* names) {
     ::close(fd);
     return err;
   }
-  errno = 0;
-  while (struct dirent* e = ::readdir(d)) {
+  int err = 0;
+  for (;;) {
+    errno = 0;  // readdir's end and its error differ only by errno
+    const struct dirent* e = ::readdir(d);
+    if (e == nullptr) {
+      err = errno;
+      break;
+    }
     const char* n = e->d_name;
     if (!(n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0)))) names->emplace_back(n);
   }
-  int err = errno;
   ::closedir(d);
   return err;
 }
