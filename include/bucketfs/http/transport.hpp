@@ -94,7 +94,8 @@ class Transport {
   std::vector<std::unique_ptr<Handle>> pool_;
 };
 
-// Capped exponential backoff with full jitter, and a total time budget.
+// Capped exponential backoff with equal jitter (half the step fixed, half
+// random), and a total time budget.
 struct RetryPolicy {
   int max_attempts = 6;
   long base_ms = 100;
