@@ -2,7 +2,11 @@
 //
 // Each callback: one guard, one call into fs/, one reply built from its
 // errno and outputs. Nothing here holds a lock or talks to the network; the
-// fs/ methods do that, and every reply is sent after they return.
+// fs/ methods do that, and every reply is sent after they return, except
+// read's: Filesystem::read hands the bytes to the reply from inside, under
+// the file's read lock, so the prefetch window is not copied first. (A
+// write's bytes are likewise spliced from the request inside
+// Filesystem::write; its reply still comes after.)
 #include "lowlevel_ops.hpp"
 
 #include <sys/stat.h>
