@@ -369,8 +369,11 @@ int Filesystem::write(uint64_t fh, uint64_t offset, size_t size, const WriteSour
     if (int rc = write_.staging->check_space(size)) return rc;
   }
   if (int rc = begin_change(p)) return rc;
-  if (int rc = source(p->fd, offset, size)) return rc;
+  int rc = source(p->fd, offset, size);
+  // A write that failed part way (ENOSPC, EIO) may still have changed bytes:
+  // their parts are sent again from the closed file, never kept as streamed.
   p->changed(offset, size);
+  if (rc) return rc;
   if (offset != cur) p->appending = false;
   uint64_t now;
   {
