@@ -239,9 +239,13 @@ s3_delete() { S3_ENDPOINT=${S3_DIRECT:-$S3_ENDPOINT} S3_QUERY='' s3curl DELETE "
 # (RGW keeps it for rgw_gc_obj_min_wait, 2 h, by default)
 # settle: wait (at most 30 s) until the server's processes use less than 10%
 # of a core, so a contender does not pay for the previous one's writes still
-# being digested (bluestore flushes and compaction after a large upload)
+# being digested (bluestore flushes and compaction after a large upload);
+# first, write back every dirty page (the source files just made, a previous
+# mount's cache files), so that no contender's writes and fsyncs queue
+# behind disk writeback it did not cause
 settle() {
   local pids=() f i t0 t1 start=$SECONDS
+  sync
   [ -n "${S3_DIR:-}" ] || return 0
   for f in "$S3_DIR"/run/*.pid; do [ -r "$f" ] && pids+=("$(cat "$f")"); done
   [ ${#pids[@]} -gt 0 ] || return 0

@@ -172,6 +172,7 @@ say "making source files (${BIG_MIB} MiB, ${SMALL_N} x 4 KiB)"
 head -c "$BIG_BYTES" /dev/urandom >"$WORK/src/big.bin"
 mkdir -p "$WORK/src/small"
 for ((i = 0; i < SMALL_N; i++)); do printf -v f '%s/src/small/f%04d.dat' "$WORK" "$i"; head -c 4096 /dev/urandom >"$f"; done
+sync # their writeback would otherwise land in the first run's measurements
 : >"$RAW"
 
 mnt_of() { echo "$WORK/mnt/$1"; }
