@@ -37,18 +37,7 @@ std::string parse(std::vector<std::string> args, MountConfig* out, Command* cmd_
 
 bool contains(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
 
-bool same_config(const MountConfig& a, const MountConfig& b) {
-  return a.bucket == b.bucket && a.prefix == b.prefix && a.mountpoint == b.mountpoint &&
-         a.endpoint == b.endpoint && a.region == b.region && a.provider == b.provider &&
-         a.sig_version == b.sig_version && a.path_style == b.path_style && a.passwd_file == b.passwd_file &&
-         a.ca_file == b.ca_file && a.verify_tls == b.verify_tls && a.connect_timeout_s == b.connect_timeout_s &&
-         a.retries == b.retries && a.cache_dir == b.cache_dir && a.uid == b.uid && a.gid == b.gid &&
-         a.umask == b.umask && a.allow_other == b.allow_other && a.default_permissions == b.default_permissions &&
-         a.read_only == b.read_only && a.stat_ttl_s == b.stat_ttl_s && a.dir_ttl_s == b.dir_ttl_s &&
-         a.prefetch_min_kib == b.prefetch_min_kib && a.prefetch_max_kib == b.prefetch_max_kib &&
-         a.read_memory_mib == b.read_memory_mib && a.foreground == b.foreground && a.log_level == b.log_level &&
-         a.log_file == b.log_file;
-}
+bool same_config(const MountConfig& a, const MountConfig& b) { return a == b; }
 
 void test_o_and_long_spellings_agree(void**) {
   MountConfig a, b, c;
@@ -145,6 +134,27 @@ void test_defaults(void**) {
   auto r = resolve_defaults(&cmd.config, "", false);
   assert_false(r.ok());
   assert_true(contains(r.error(), "cache_dir"));
+}
+
+// Every default --help (and so the man page) shows is the value the mount
+// uses: giving it explicitly changes nothing. A default that is a description
+// ("guessed from the endpoint") does not parse as a value and is not checked.
+void test_shown_defaults_are_the_defaults(void**) {
+  MountConfig base;
+  assert_string_equal(parse({"b", "/m"}, &base).c_str(), "");
+  std::string differ;
+  int checked = 0;
+  for (const auto& s : option_table()) {
+    if (s.default_text == nullptr || (s.commands & kForMount) == 0) continue;
+    if (s.kind == OptionKind::String || s.kind == OptionKind::Ignored) continue;  // any text parses
+    MountConfig given;
+    if (!parse({"b", "/m", "-o", std::string(s.name) + "=" + s.default_text}, &given).empty()) continue;
+    ++checked;
+    given.umask_given = base.umask_given;  // records that umask was given, which it now was
+    if (!(given == base)) differ += std::string(" ") + s.name + "=" + s.default_text;
+  }
+  assert_string_equal(differ.c_str(), "");
+  assert_true(checked >= 15);
 }
 
 void test_provider_guessing(void**) {
@@ -485,6 +495,7 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_o_and_long_spellings_agree),
       cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_shown_defaults_are_the_defaults),
       cmocka_unit_test(test_provider_guessing),
       cmocka_unit_test(test_sigv_per_provider),
       cmocka_unit_test(test_unknown_option),

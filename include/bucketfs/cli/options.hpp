@@ -80,7 +80,7 @@ struct MountConfig {
   std::string readdir_meta = "auto";  // auto, on (1) or off (0)
 
   // Uploads.
-  unsigned long part_size_mib = 8;
+  unsigned long part_size_mib = 16;
   unsigned upload_concurrency = 8;
   bool upload_while_writing = true;
   unsigned long ensure_diskfree_mib = 512;
@@ -104,7 +104,10 @@ struct MountConfig {
     std::string state_dir;  // status, recover --state-dir (recover --checkpoint-dir: its parent)
     bool abort_orphans = false;
     std::string older_than;  // uploads --older-than DURATION, checked by the command
+    bool operator==(const Subcommand&) const = default;
   } sub;
+
+  bool operator==(const MountConfig&) const = default;
 };
 
 enum class CommandKind { Mount, Help, Version, Status, Recover, Uploads, Retry };
