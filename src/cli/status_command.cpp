@@ -413,7 +413,9 @@ int show_status(const std::vector<std::string>& dirs, const std::string& mountpo
       if (!o.json) std::cerr << "bucketfs status: still pending after " << o.timeout_s << " s\n";
       return 3;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(tty ? 1000 : 250));
+    // A terminal is redrawn each second; a script waiting (--wait) learns of
+    // the end within 100 ms.
+    std::this_thread::sleep_for(std::chrono::milliseconds(tty ? 1000 : o.wait ? 100 : 250));
   }
 }
 
