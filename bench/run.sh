@@ -278,8 +278,12 @@ w1() {
         ;;
     esac
     s3_delete "$key"
+    # Each contender finds the server as the one before it: without its
+    # garbage. On memstore, memory still held by deleted objects made the
+    # next upload fault in fresh memory: in three benches the second and
+    # later contenders of run 1 were the slow ones.
+    reclaim
   done
-  reclaim
 }
 
 # ---------------------------------------------------------------- workload 2
@@ -532,8 +536,7 @@ has 2 "$WORKLOADS" && { w2_setup || say "workload 2 setup failed"; }
 has 4 "$WORKLOADS" && { w4_setup || say "workload 4 setup failed"; }
 # warm-up: one multipart upload of the big file, not recorded and deleted
 # again, so that the server's first growth (memstore allocating its memory)
-# is not charged to whichever contender goes first in run 1 (in three benches
-# on RGW memstore, run 1 was the slowest of bucketfs's and of s3fs's)
+# is not charged to whichever contender goes first in run 1
 if has 1 "$WORKLOADS"; then
   say "warm-up: one unrecorded multipart upload of the ${BIG_MIB} MiB file"
   S3_ENDPOINT=$S3_DIRECT "$HERE/mpu-put.sh" "$WORK/src/big.bin" warm-up.bin "$MPU_PART_MIB" "$MPU_JOBS" ||
