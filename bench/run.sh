@@ -278,10 +278,10 @@ w1() {
         ;;
     esac
     s3_delete "$key"
-    # Each contender finds the server as the one before it: without its
-    # garbage. On memstore, memory still held by deleted objects made the
-    # next upload fault in fresh memory: in three benches the second and
-    # later contenders of run 1 were the slow ones.
+    # Every contender finds the server in the same state, with the objects
+    # deleted before it collected. On memstore, memory still held by deleted
+    # objects made the next upload fault in fresh memory: in three benches
+    # the second and later contenders of run 1 were the slow ones.
     reclaim
   done
 }
