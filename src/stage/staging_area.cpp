@@ -186,6 +186,12 @@ int StagingArea::mark_closed(const std::string& path, int fd, ClosedMark* m) {
 }
 
 int StagingArea::rewrite_mark(const std::string& path, const ClosedMark& m) {
+  // As in drop_mark: older generations of the key, unlinked when this one was
+  // closed, are gone durably BEFORE this mark may name another key (rename).
+  // Otherwise a power cut could bring an older marked file back with no newer
+  // mark for its key left, and the next mount would upload the old version
+  // under the old name the rename took away.
+  if (int err = sync_dir()) return err;
   auto fd = open_file(path, O_RDONLY);
   if (!fd) return fd.error();
   LOG_DEBUG("staging: " << path << " now closed as " << m.key << " generation " << m.generation);

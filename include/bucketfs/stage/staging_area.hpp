@@ -11,7 +11,9 @@
 //  - mark_closed: the data (size, mtime) is fsynced, then the directory entry
 //    of a data file created since the last directory sync, then the mark is
 //    written and fsynced. So a durable mark always describes durable bytes.
-//  - rewrite_mark (rename or metadata change of a closed file): the new mark
+//  - rewrite_mark (rename or metadata change of a closed file) first fsyncs
+//    DIR like drop_mark (a renamed mark stops shadowing older generations of
+//    the old key, so their unlinks must be durable first); then the new mark
 //    replaces the old one atomically (one setxattr, or write-and-rename of the
 //    sidecar) and is fsynced. Where both an xattr and a sidecar mark exist, the
 //    one with the higher generation counts.
@@ -84,7 +86,8 @@ class StagingArea {
   // m->mtime_ns from the file, then makes data, directory entry and mark
   // durable in that order. 0 or errno (ENOSPC when the mark cannot be stored).
   int mark_closed(const std::string& path, int fd, ClosedMark* m);
-  // Replaces the mark of a closed file (same bytes) durably. 0 or errno.
+  // Replaces the mark of a closed file (same bytes) durably, after making
+  // earlier unlinks in DIR durable. 0 or errno.
   int rewrite_mark(const std::string& path, const ClosedMark& m);
   // Forgets the mark durably (the upload is confirmed; the file stays for
   // open handles), after making earlier unlinks in DIR durable. 0 or errno.
