@@ -125,32 +125,36 @@ static void log_copied(long id, int fd_out, off_t dst_off, ssize_t n) {
     emit_simple("warn copy into %ld: cannot read back the %zd bytes copied", id, n);
   free(p);
 }
-EXPORT ssize_t copy_file_range(int fd_in, off64_t* off_in, int fd_out, off64_t* off_out, size_t len,
-                               unsigned flags) {
-  ENSURE(copy_file_range);
-  if (!fd_traced(fd_out)) return real_copy_file_range(fd_in, off_in, fd_out, off_out, len, flags);
+// A copy into a traced file (copy_file_range, sendfile, splice): copy_begin
+// takes the trace lock and notes where the bytes will land (off_out, or the
+// file position when it is NULL); copy_end records the n bytes copied there,
+// releases the lock and keeps the call's errno.
+static long copy_begin(int fd_out, const off64_t* off_out, off_t* dst) {
   pthread_mutex_lock(&g_mu);
-  long id = fd_id(fd_out);
-  off_t dst = off_out ? *off_out : lseek(fd_out, 0, SEEK_CUR);
-  ssize_t n = real_copy_file_range(fd_in, off_in, fd_out, off_out, len, flags);
+  *dst = off_out ? *off_out : lseek(fd_out, 0, SEEK_CUR);
+  return fd_id(fd_out);
+}
+static ssize_t copy_end(long id, int fd_out, off_t dst, ssize_t n) {
   int saved = errno;
   log_copied(id, fd_out, dst, n);
   pthread_mutex_unlock(&g_mu);
   errno = saved;
   return n;
 }
+EXPORT ssize_t copy_file_range(int fd_in, off64_t* off_in, int fd_out, off64_t* off_out, size_t len,
+                               unsigned flags) {
+  ENSURE(copy_file_range);
+  if (!fd_traced(fd_out)) return real_copy_file_range(fd_in, off_in, fd_out, off_out, len, flags);
+  off_t dst;
+  long id = copy_begin(fd_out, off_out, &dst);
+  return copy_end(id, fd_out, dst, real_copy_file_range(fd_in, off_in, fd_out, off_out, len, flags));
+}
 static ssize_t sendfile_common(ssize_t (*real)(int, int, off_t*, size_t), int out, int in, off_t* off,
                                size_t count) {
   if (!fd_traced(out)) return real(out, in, off, count);
-  pthread_mutex_lock(&g_mu);
-  long id = fd_id(out);
-  off_t dst = lseek(out, 0, SEEK_CUR);
-  ssize_t n = real(out, in, off, count);
-  int saved = errno;
-  log_copied(id, out, dst, n);
-  pthread_mutex_unlock(&g_mu);
-  errno = saved;
-  return n;
+  off_t dst;
+  long id = copy_begin(out, NULL, &dst);
+  return copy_end(id, out, dst, real(out, in, off, count));
 }
 EXPORT ssize_t sendfile(int out, int in, off_t* off, size_t count) {
   ENSURE(sendfile);
@@ -167,15 +171,9 @@ EXPORT ssize_t sendfile64(int out, int in, off64_t* off, size_t count) {
 EXPORT ssize_t splice(int fd_in, off64_t* off_in, int fd_out, off64_t* off_out, size_t len, unsigned int flags) {
   ENSURE(splice);
   if (!fd_traced(fd_out)) return real_splice(fd_in, off_in, fd_out, off_out, len, flags);
-  pthread_mutex_lock(&g_mu);
-  long id = fd_id(fd_out);
-  off_t dst = off_out ? *off_out : lseek(fd_out, 0, SEEK_CUR);
-  ssize_t n = real_splice(fd_in, off_in, fd_out, off_out, len, flags);
-  int saved = errno;
-  log_copied(id, fd_out, dst, n);
-  pthread_mutex_unlock(&g_mu);
-  errno = saved;
-  return n;
+  off_t dst;
+  long id = copy_begin(fd_out, off_out, &dst);
+  return copy_end(id, fd_out, dst, real_splice(fd_in, off_in, fd_out, off_out, len, flags));
 }
 
 // --- syncs ---
