@@ -93,6 +93,11 @@ void MemoryObjectStore::set_reports_checksums(bool on) {
   reports_checksums_ = on;
 }
 
+void MemoryObjectStore::set_wants_md5(bool on) {
+  std::lock_guard<std::mutex> lk(mu_);
+  wants_md5_ = on;
+}
+
 ChecksumAlgo MemoryObjectStore::algo() const {
   return dialect_ == Dialect::OSS ? ChecksumAlgo::Crc64Ecma : ChecksumAlgo::Crc32c;
 }
@@ -205,7 +210,10 @@ Capabilities MemoryObjectStore::capabilities() const {
   return caps_;
 }
 
-ChecksumPlan MemoryObjectStore::checksum_plan() const { return {algo(), false}; }
+ChecksumPlan MemoryObjectStore::checksum_plan() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return {algo(), wants_md5_};
+}
 
 StoreResult<void> MemoryObjectStore::check_bucket(const std::string&) { return {}; }
 
@@ -372,6 +380,7 @@ StoreResult<PartInfo> MemoryObjectStore::upload_part(const std::string& key, con
   auto it = uploads_.find(upload.upload_id);
   if (it == uploads_.end() || it->second.key != key) return no_such_upload(upload.upload_id);
   if (auto e = check_known(*data, known, it->second.algo)) return *e;
+  if (!known.md5.empty()) count("upload_part_md5_given");
   PartInfo p;
   p.number = part_number;
   p.size = data->size();

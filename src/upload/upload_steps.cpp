@@ -12,6 +12,7 @@
 #include "bucketfs/util/digest.hpp"
 #include "bucketfs/util/fd.hpp"
 #include "bucketfs/util/log.hpp"
+#include "bucketfs/util/md5_lanes.hpp"
 #include "uploader_job.hpp"
 
 namespace bucketfs::upload {
@@ -279,6 +280,67 @@ void Uploader::run_reconcile(Job& job) {
   persist(job);
 }
 
+std::string Uploader::presum(Job& job, const Task& t) {
+  if (!store_.checksum_plan().md5) return "";
+  const uint32_t n = t.part;
+  struct Span {
+    uint32_t part;
+    uint64_t version;
+    crypto::FileSpan range;
+  };
+  std::vector<Span> batch;
+  {
+    std::unique_lock lock(mu_);
+    const uint64_t want = job.bytes_version(n, t.streamed, t.version);
+    presum_cv_.wait(lock, [&] { return !job.presumming.count(n); });
+    auto have = job.presums.find(n);
+    if (have != job.presums.end()) {
+      Job::Presum p = std::move(have->second);
+      job.presums.erase(have);
+      if (p.offset == t.offset && p.length == t.length && p.version == want) return p.md5;
+    }
+    // This part, and the parts of the job that wait for a connection and
+    // were not hashed yet: in the order they will be sent.
+    batch.push_back({n, want, {job.fd.get(), t.offset, t.length}});
+    auto wanted = [&](uint32_t i, uint64_t version) {
+      auto p = job.presums.find(i);
+      return i != n && !job.inflight_parts.count(i) && !job.presumming.count(i) &&
+             (p == job.presums.end() || p->second.version != version);
+    };
+    if (job.stream != 0) {
+      for (const auto& [i, version] : job.stream_ready)
+        if (batch.size() < crypto::kMd5Lanes && wanted(i, version))
+          batch.push_back(
+              {i, version, {job.fd.get(), static_cast<uint64_t>(i - 1) * job.plan.part_size, job.plan.part_size}});
+    } else if (job.phase == Job::Phase::Parts) {
+      for (uint32_t i = 1; i <= job.plan.count && batch.size() < crypto::kMd5Lanes; ++i)
+        if (!job.part_done(i) && wanted(i, job.bytes_version(i, false, 0)))
+          batch.push_back(
+              {i, job.bytes_version(i, false, 0), {job.fd.get(), job.plan.offset(i), job.plan.length(i)}});
+    }
+    for (const auto& b : batch) job.presumming.insert(b.part);
+  }
+  std::vector<crypto::FileSpan> ranges;
+  for (const auto& b : batch) ranges.push_back(b.range);
+  std::vector<std::string> md5 = crypto::md5_file_spans(ranges);
+  std::string mine;
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      job.presumming.erase(batch[i].part);
+      if (md5[i].empty()) continue;
+      std::string hex = crypto::hex(md5[i]);
+      if (i == 0)
+        mine = std::move(hex);
+      else
+        job.presums[batch[i].part] = {batch[i].range.offset, batch[i].range.length, batch[i].version,
+                                      std::move(hex)};
+    }
+  }
+  presum_cv_.notify_all();
+  return mine;
+}
+
 void Uploader::run_part(Job& job, const Task& t) {
   const uint32_t n = t.part;
   store::MultipartUpload upload;
@@ -287,8 +349,10 @@ void Uploader::run_part(Job& job, const Task& t) {
     upload = multipart_of(job.rec);
   }
   const std::string& upload_id = upload.upload_id;
+  store::BodyChecksums known;
+  known.md5 = presum(job, t);
   auto r = store_.upload_part(job.key(), upload, static_cast<int>(n),
-                              store::FileRange{job.fd.get(), t.offset, t.length}, {});
+                              store::FileRange{job.fd.get(), t.offset, t.length}, known);
   std::shared_ptr<Job> self;
   bool lost_stream = false;
   {

@@ -46,11 +46,21 @@ struct Uploader::Job {
   Clock::time_point not_before{};
   Clock::time_point started = Clock::now();
   // Upload while writing (Uploader::open_stream), under mu_.
-  uint64_t stream = 0;                            // != 0: the file is still open; never completed
-  std::map<uint32_t, uint64_t> stream_ready;      // finished parts to send, with their write version
-  std::map<uint32_t, uint64_t> sent_version;      // parts sent (or in flight) while streaming
-  std::vector<uint64_t> close_versions;           // after adoption: each part's version at close
-  bool adopted = false;                           // a stream that became a closed file's upload
+  uint64_t stream = 0;                        // != 0: the file is still open; never completed
+  std::map<uint32_t, uint64_t> stream_ready;  // finished parts to send, with their write version
+  std::map<uint32_t, uint64_t> sent_version;  // parts sent (or in flight) while streaming
+  std::vector<uint64_t> close_versions;       // after adoption: each part's version at close
+  bool adopted = false;                       // a stream that became a closed file's upload
+
+  // MD5s of parts hashed ahead of their send (Uploader::presum), under mu_.
+  // A part's entry holds only for the same range at the same bytes_version.
+  struct Presum {
+    uint64_t offset = 0, length = 0, version = 0;
+    std::string md5;  // hex
+  };
+  std::map<uint32_t, Presum> presums;
+  std::set<uint32_t> presumming;  // being hashed now by some worker
+
   Fd fd;                                          // staging file, read-only
   RankedMutex record_mu{LockRank::UploadRecord};  // serialises checkpoint writes of this job (before mu_)
 
@@ -60,6 +70,13 @@ struct Uploader::Job {
   // Whether a part sent while streaming still holds the closed bytes.
   bool sent_part_valid(uint32_t n, uint64_t version) const {
     return n >= 1 && n <= close_versions.size() && close_versions[n - 1] == version;
+  }
+  // Which bytes part n holds when sent now: a write version while the file
+  // is open, its version at close once adopted; a closed file never changes.
+  uint64_t bytes_version(uint32_t n, bool streamed, uint64_t task_version) const {
+    if (streamed) return task_version;
+    if (adopted) return n >= 1 && n <= close_versions.size() ? close_versions[n - 1] : ~uint64_t{0};
+    return 0;
   }
   bool part_done(uint32_t n) const {
     return std::any_of(rec.parts.begin(), rec.parts.end(),

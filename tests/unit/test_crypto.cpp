@@ -8,7 +8,14 @@
 #include <string>
 #include <string_view>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <random>
+#include <vector>
+
 #include "bucketfs/util/digest.hpp"
+#include "bucketfs/util/md5_lanes.hpp"
 
 // cmocka last: its macros (fail, ...) clash with names in the C++ headers.
 // Debian's cmocka 1.1.5 header has no extern "C" guard of its own.
@@ -120,7 +127,75 @@ bool base64_round_trip() {
   return ok;
 }
 
+// Streams of every length that meets a block edge (and long ones), in groups
+// of every size from 1 to 11 (more than one pass of eight), with lanes that
+// end at different times: each digest must be OpenSSL's.
+bool lanes_match_openssl() {
+  bool ok = true;
+  std::mt19937_64 rng(7);
+  std::string pool(3 * 1024 * 1024 + 777, '\0');
+  for (auto& c : pool) c = static_cast<char>(rng());
+  const size_t lengths[] = {
+      0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 1000, 4096, 65537, 262144, 262145, 3 * 1024 * 1024};
+  for (size_t group = 1; group <= 11; ++group) {
+    for (size_t start = 0; start < std::size(lengths); ++start) {
+      std::vector<std::string_view> in;
+      for (size_t i = 0; i < group; ++i)
+        in.push_back(std::string_view(pool).substr(i * 13, lengths[(start + i * 5) % std::size(lengths)]));
+      std::vector<std::string> got = crypto::md5_many(in);
+      ok &= expect_eq("count", std::to_string(got.size()), std::to_string(in.size()));
+      for (size_t i = 0; i < in.size() && i < got.size(); ++i)
+        ok &= expect_eq(
+            "md5_many of " + std::to_string(in[i].size()) + " bytes in a group of " + std::to_string(group),
+            crypto::hex(got[i]), crypto::hex(crypto::md5(in[i])));
+    }
+  }
+  return ok;
+}
+
+// File spans (read 256 KiB at a time) give the same digests; a span past the
+// end of the file or on a bad descriptor gives "", and the others still hash.
+bool spans_match_openssl() {
+  bool ok = true;
+  char path[] = "/tmp/bucketfs-md5-XXXXXX";
+  int fd = ::mkstemp(path);
+  if (fd < 0) return false;
+  ::unlink(path);
+  std::mt19937_64 rng(11);
+  std::string data(5 * 1024 * 1024 + 3, '\0');
+  for (auto& c : data) c = static_cast<char>(rng());
+  ok &= ::pwrite(fd, data.data(), data.size(), 0) == static_cast<ssize_t>(data.size());
+  std::vector<crypto::FileSpan> spans;
+  std::vector<std::string> want;
+  for (uint64_t i = 0; i < 9; ++i) {
+    uint64_t off = i * 300001, len = i == 3 ? 0 : 1024 * 1024 + i * 70000;
+    spans.push_back({fd, off, len});
+    want.push_back(crypto::hex(crypto::md5(std::string_view(data).substr(off, len))));
+  }
+  spans.push_back({fd, data.size() - 10, 11});  // one byte past the end
+  want.push_back("");
+  spans.push_back({-1, 0, 64});
+  want.push_back("");
+  std::vector<std::string> got = crypto::md5_file_spans(spans);
+  ok &= expect_eq("count", std::to_string(got.size()), std::to_string(spans.size()));
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i)
+    ok &= expect_eq("span " + std::to_string(i), got[i].empty() ? "" : crypto::hex(got[i]), want[i]);
+  ::close(fd);
+  return ok;
+}
+
 void test_digests(void**) { assert_true(digests_known()); }
+void test_md5_lanes(void**) {
+  std::fprintf(stderr, "md5 lanes: %s\n", crypto::md5_lanes_vectorised() ? "AVX2" : "portable only");
+  assert_true(lanes_match_openssl());
+  assert_true(spans_match_openssl());
+}
+void test_md5_lanes_portable(void**) {
+  crypto::md5_lanes_force_portable(true);
+  bool ok = lanes_match_openssl() && spans_match_openssl();
+  crypto::md5_lanes_force_portable(false);
+  assert_true(ok);
+}
 void test_hmac(void**) { assert_true(hmac_known()); }
 void test_incremental(void**) { assert_true(incremental_matches_one_shot()); }
 void test_base64(void**) { assert_true(base64_round_trip()); }
@@ -130,6 +205,8 @@ void test_base64(void**) { assert_true(base64_round_trip()); }
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_digests),
+      cmocka_unit_test(test_md5_lanes),
+      cmocka_unit_test(test_md5_lanes_portable),
       cmocka_unit_test(test_hmac),
       cmocka_unit_test(test_incremental),
       cmocka_unit_test(test_base64),

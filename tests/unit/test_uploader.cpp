@@ -377,6 +377,66 @@ void test_stream_changed_part_sent_again(void** state) {
   assert_int_equal(w->mem.open_upload_count(), 0);
 }
 
+// --- parts hashed ahead (Uploader::presum) ------------------------------------
+
+// On a store that wants Content-MD5, a worker hashes the parts that wait
+// together with its own; every part then goes with its MD5 (the store refuses
+// a wrong one), and none is sent twice. One worker: each batch runs ahead.
+void test_parts_hashed_ahead(void** state) {
+  auto* w = static_cast<World*>(*state);
+  w->mem.set_wants_md5(true);
+  for (unsigned workers : {1u, 4u}) {
+    w->mem.reset_counters();
+    Uploader u(w->mem, *w->cp, *w->staging, cfg(workers));
+    u.start();
+    std::string data;
+    const std::string key = "ahead/" + std::to_string(workers);
+    auto f = w->stage_file(key, 21 * kPart + 77, 90 + workers, &data);
+    assert_true(u.submit(f).ok());
+    assert_int_equal(u.wait(key, 1), 0);
+    assert_true(wait_idle(u));
+    assert_true(*w->mem.object_data(key) == data);
+    assert_int_equal(w->mem.calls("upload_part"), 22);
+    assert_int_equal(w->mem.calls("upload_part_md5_given"), 22);
+  }
+}
+
+// A part hashed ahead while the file is open, then written again before it is
+// sent: the MD5 of the old bytes is not used (the part's write version
+// changed), so the part goes once, with the MD5 of its new bytes.
+void test_stream_part_hashed_ahead_then_changed(void** state) {
+  auto* w = static_cast<World*>(*state);
+  w->mem.set_wants_md5(true);
+  Uploader u(w->mem, *w->cp, *w->staging, cfg(1));
+  auto o = write_open_file(w, 4 * kPart + 1, 73);
+  const uint64_t id = u.open_stream("s/ahead", o.f.path, kStreamMeta);
+  assert_true(id != 0);
+  for (uint32_t n = 1; n <= 4; ++n) u.stream_part("s/ahead", id, n, 0);
+  // While part 1 is sent, parts 2 to 4 are hashed already: part 3 changes.
+  bool changed = false;
+  w->mem.set_observer([&](const store::MemoryObjectStore::Change& c) {
+    if (changed || std::string(c.op) != "upload_part" || c.part != 1) return;
+    changed = true;
+    for (size_t i = 2 * kPart; i < 3 * kPart; ++i) o.data[i] = static_cast<char>(o.data[i] ^ 0x3c);
+    if (::pwrite(o.f.fd.get(), o.data.data() + 2 * kPart, kPart, 2 * kPart) != static_cast<ssize_t>(kPart))
+      abort();
+    u.stream_part("s/ahead", id, 3, 1);
+  });
+  u.start();
+  assert_true(wait_for([&] { return w->mem.calls("upload_part") == 4; }));
+  assert_true(changed);
+  auto cf = close_open_file(w, o, "s/ahead");
+  StreamHandoff h{id, {0, 0, 1, 0, 0}};
+  assert_true(u.submit(cf, std::chrono::milliseconds(0), &h).ok());
+  assert_int_equal(u.wait("s/ahead", 1), 0);
+  assert_true(wait_idle(u));
+  assert_true(*w->mem.object_data("s/ahead") == o.data);
+  assert_int_equal(w->mem.calls("upload_part"), 5);  // parts 1 to 4 while open, part 5 after
+  assert_int_equal(w->mem.calls("upload_part_md5_given"), 5);
+  assert_int_equal(w->mem.open_upload_count(), 0);
+  w->mem.set_observer(nullptr);
+}
+
 // A stream that cannot be adopted (other metadata at close, or dropped, or a
 // failed request) is aborted, and the closed file goes as usual.
 void test_stream_not_adopted_is_aborted(void** state) {
@@ -947,6 +1007,8 @@ int main() {
       cmocka_unit_test_setup_teardown(test_complete_answered_500_but_done, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_adopted_at_close, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_changed_part_sent_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_parts_hashed_ahead, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stream_part_hashed_ahead_then_changed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_not_adopted_is_aborted, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_abandoned_is_aborted_at_mount, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_adopted_then_crash_resumes, setup, teardown),

@@ -34,6 +34,10 @@ class MemoryObjectStore : public ObjectStore {
   void set_etag_style(EtagStyle s);
   // false: HEAD reports no whole-object checksum (RGW 16, s3rver).
   void set_reports_checksums(bool on);
+  // true: checksum_plan() asks for an MD5 of every body, as a server that
+  // verifies only Content-MD5 does (RGW 16, s3rver). A part that arrives with
+  // one also counts as "upload_part_md5_given".
+  void set_wants_md5(bool on);
   // Direct access for test set-up and checks (bypasses counters).
   void put_object(const std::string& key, const std::string& data, const Metadata& meta = {});
   std::optional<std::string> object_data(const std::string& key) const;
@@ -42,7 +46,8 @@ class MemoryObjectStore : public ObjectStore {
   size_t open_upload_count() const;
   // Number of calls of an operation: "head", "get", "put", "remove", "copy",
   // "list", "create_multipart", "upload_part", "upload_part_copy",
-  // "complete_multipart", "abort_multipart", "list_parts", "list_uploads".
+  // "complete_multipart", "abort_multipart", "list_parts", "list_uploads"
+  // (and "upload_part_md5_given", see set_wants_md5).
   int calls(const std::string& op) const;
   void reset_counters();
 
@@ -129,6 +134,7 @@ class MemoryObjectStore : public ObjectStore {
   Capabilities caps_;
   EtagStyle etag_style_ = EtagStyle::Md5;
   bool reports_checksums_ = true;
+  bool wants_md5_ = false;
   std::map<std::string, Object> objects_;
   std::map<std::string, Upload> uploads_;  // by upload id
   uint64_t next_upload_ = 1;

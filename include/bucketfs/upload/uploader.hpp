@@ -197,6 +197,12 @@ class Uploader {
   std::vector<checkpoint::PartRecord> parts_to_keep(Job& job, const std::vector<checkpoint::PartRecord>& recorded,
                                                     const std::map<int, store::PartInfo>& server);
   void run_part(Job& job, const Task& t);
+  // The MD5 (hex) of the task's part, when the store wants one: hashed
+  // before by another part's worker, or now, together with the job's other
+  // parts that wait for a connection (crypto::md5_file_spans hashes eight in
+  // about the time of one or two). "" when the store wants none or the range
+  // could not be read (upload_part then computes or reports it).
+  std::string presum(Job& job, const Task& t);
   bool adopt(const ClosedFile& file, std::chrono::milliseconds settle, const StreamHandoff& h);
   void end_stream(const std::shared_ptr<Job>& job);  // a failed stream: dropped, its upload aborted
   void run_complete(Job& job);
@@ -230,6 +236,7 @@ class Uploader {
   mutable RankedMutex mu_{LockRank::UploadQueue};
   std::condition_variable_any work_cv_;               // a task may be available / stopping
   std::condition_variable_any idle_cv_;               // a request finished or a job ended
+  std::condition_variable_any presum_cv_;             // a worker finished hashing parts ahead
   std::map<std::string, std::shared_ptr<Job>> jobs_;  // by key: at most one each
   std::list<std::shared_ptr<Job>> order_;             // FIFO: earlier files first
   std::deque<checkpoint::PendingAbort> aborts_;       // queued in the store too
