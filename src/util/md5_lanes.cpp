@@ -95,7 +95,7 @@ struct Lane {
   // The digest: the last bytes, the padding and the length in bits.
   std::string finish() {
     unsigned char tail[2 * kBlock] = {};
-    std::memcpy(tail, p, avail);
+    if (avail) std::memcpy(tail, p, avail);  // p is null for an empty file span
     tail[avail] = 0x80;
     size_t n = avail + 9 <= kBlock ? kBlock : 2 * kBlock;
     uint64_t bits = total * 8;
