@@ -68,7 +68,10 @@ $(BUILD)/%.o: %.cpp
 
 # The eight-lane MD5 is AVX2 code; md5_lanes.cpp calls it only on a CPU that
 # has AVX2, and the file has nothing else that another object could share.
+# Other architectures build it empty.
+ifneq ($(filter x86_64-%,$(shell $(CXX) -dumpmachine)),)
 $(BUILD)/src/util/md5_x8.o: override CXXFLAGS += -mavx2
+endif
 
 # Tests link an archive of every object but main's, so each pulls in only what
 # it uses, and before it the test-only archive (the memory and faulty stores).

@@ -19,19 +19,27 @@
 
 namespace bucketfs::crypto {
 
+#if defined(__x86_64__)
 void md5_compress_x8(uint32_t state[4][8], const unsigned char* const p[8], size_t blocks);  // md5_x8.cpp
+#endif
 
 namespace {
 
-constexpr int kLanes = static_cast<int>(kMd5Lanes);
+constexpr size_t kLanes = kMd5Lanes;
 constexpr size_t kBlock = 64;
 constexpr size_t kChunk = 256 * 1024;  // bytes read from a file per lane and turn
 
 std::atomic<bool> force_portable{false};
 
+// AVX2 exists only on x86-64; elsewhere md5_x8.cpp is empty and the portable
+// code hashes every lane.
 bool have_avx2() {
+#if defined(__x86_64__)
   static const bool yes = __builtin_cpu_supports("avx2");
   return yes;
+#else
+  return false;
+#endif
 }
 
 struct Portable {
@@ -108,6 +116,27 @@ struct Lane {
   }
 };
 
+// Advances every live lane (two to kLanes) by `blocks` blocks in one AVX2 pass.
+void advance_wide(const std::vector<Lane*>& live, size_t blocks) {
+#if defined(__x86_64__)
+  uint32_t state[4][kLanes];
+  const unsigned char* ptr[kLanes];
+  for (size_t i = 0; i < kLanes; ++i) {
+    const Lane* l = live[i < live.size() ? i : 0];  // spare lanes repeat lane 0
+    for (int w = 0; w < 4; ++w) state[w][i] = l->h[w];
+    ptr[i] = l->p;
+  }
+  md5_compress_x8(state, ptr, blocks);
+  for (size_t i = 0; i < live.size(); ++i) {
+    for (int w = 0; w < 4; ++w) live[i]->h[w] = state[w][i];
+    live[i]->advance(blocks);
+  }
+#else
+  (void)live;  // never called: have_avx2() is false off x86-64
+  (void)blocks;
+#endif
+}
+
 // Hashes the lanes (at most kLanes) to the end; out[lane.index] = digest.
 void run_pass(std::vector<Lane>& lanes, std::vector<std::string>& out) {
   const bool wide = have_avx2() && !force_portable.load(std::memory_order_relaxed);
@@ -139,19 +168,7 @@ void run_pass(std::vector<Lane>& lanes, std::vector<std::string>& out) {
       }
       continue;
     }
-    uint32_t state[4][kLanes];
-    const unsigned char* ptr[kLanes];
-    for (int i = 0; i < kLanes; ++i) {
-      Lane* l =
-          live[static_cast<size_t>(i) < live.size() ? static_cast<size_t>(i) : 0];  // spare lanes repeat lane 0
-      for (int w = 0; w < 4; ++w) state[w][i] = l->h[w];
-      ptr[i] = l->p;
-    }
-    md5_compress_x8(state, ptr, blocks);
-    for (size_t i = 0; i < live.size(); ++i) {
-      for (int w = 0; w < 4; ++w) live[i]->h[w] = state[w][i];
-      live[i]->advance(blocks);
-    }
+    advance_wide(live, blocks);
   }
 }
 

@@ -4,6 +4,8 @@
 // nothing in this file may have external linkage but md5_compress_x8: an
 // inline function instantiated here with AVX2 code could otherwise replace
 // the portable copy elsewhere.
+// Empty but on x86-64, where the Makefile adds -mavx2.
+#if defined(__x86_64__)
 #include <immintrin.h>
 
 #include "md5_steps.hpp"
@@ -63,3 +65,5 @@ void md5_compress_x8(uint32_t state[4][8], const unsigned char* const p[8], size
 }
 
 }  // namespace bucketfs::crypto
+
+#endif  // __x86_64__
