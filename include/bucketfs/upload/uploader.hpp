@@ -200,7 +200,7 @@ class Uploader {
   // The MD5 (hex) of the task's part, when the store wants one: hashed
   // before by another part's worker, or now, together with the job's other
   // parts that wait for a connection (crypto::md5_file_spans hashes eight in
-  // about the time of one or two). "" when the store wants none or the range
+  // about the time of two). "" when the store wants none or the range
   // could not be read (upload_part then computes or reports it).
   std::string presum(Job& job, const Task& t);
   bool adopt(const ClosedFile& file, std::chrono::milliseconds settle, const StreamHandoff& h);

@@ -5,7 +5,8 @@
 // here, OpenSSL's assembly included). Independent streams do not wait on each
 // other: with AVX2 the eight 32-bit lanes of a vector carry eight streams
 // through the same steps, so eight parts are hashed in about the time of
-// 1.3 parts. Without AVX2 (checked at run time) the streams are hashed one
+// two (measured here: 2.0 GB/s for eight streams, 0.54 GB/s for one). Without
+// AVX2 (checked at run time; always off x86-64) the streams are hashed one
 // after the other by the same portable code.
 //
 // The uploader uses it to hash the parts that wait for a connection together
