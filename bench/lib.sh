@@ -50,6 +50,47 @@ wait_gone() {
 }
 # cpu_ticks PID: user + system CPU time of PID so far, in clock ticks (0 if gone)
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# --- where the machine's CPU goes (workloads 1 and 2, every contender) ---
+# On two cores shared by the server, the client and the kernel, a contender's
+# time is bounded below by all the CPU its run makes the machine spend; these
+# counters show that bound next to each time.
+# machine_ticks: "BUSY STEAL" clock ticks summed over all cores so far. Busy
+# is user + nice + system + irq + softirq: every process, the kernel's own
+# threads (writeback) and interrupts. Steal is time the hypervisor ran
+# another guest on our cores: work we could not do, and not ours.
+machine_ticks() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8, $9; exit }' /proc/stat; }
+# group_ticks PID...: user + system CPU of these processes so far, in ticks
+group_ticks() {
+  local p s=0
+  for p in "$@"; do s=$((s + $(cpu_ticks "$p"))); done
+  echo "$s"
+}
+# cpu_mark: remember the machine's counters and the server's (SERVER_PIDS:
+# the server's daemons and, on the wan profile, the relay)
+cpu_mark() {
+  # shellcheck disable=SC2086 # a list of PIDs
+  CPU_MARK="$(machine_ticks) $(group_ticks $SERVER_PIDS)"
+}
+# cpu_record W WHO RUN START_US: record since cpu_mark, per GiB moved, the
+# core-seconds of the whole machine (W_mcpu) and of the server (W_scpu), and
+# over the wall time, the share of all cores busy (W_busy) and stolen
+# (W_steal), in percent
+cpu_record() {
+  local w=$1 who=$2 run=$3 wall b0 st0 sv0 b1 st1 sv1 hz cores gib
+  wall=$(secs "$4")
+  # shellcheck disable=SC2086 # a list of PIDs
+  read -r b0 st0 sv0 b1 st1 sv1 <<<"$CPU_MARK $(machine_ticks) $(group_ticks $SERVER_PIDS)"
+  hz=$(getconf CLK_TCK) cores=$(nproc) gib=$(awk -v m="$BIG_MIB" 'BEGIN { print m / 1024 }')
+  record "${w}_mcpu" "$who" "$run" "$(ticks_per_gib $((b1 - b0)) "$hz" "$gib")"
+  record "${w}_scpu" "$who" "$run" "$(ticks_per_gib $((sv1 - sv0)) "$hz" "$gib")"
+  record "${w}_busy" "$who" "$run" "$(ticks_share $((b1 - b0)) "$hz" "$cores" "$wall")"
+  record "${w}_steal" "$who" "$run" "$(ticks_share $((st1 - st0)) "$hz" "$cores" "$wall")"
+}
+# ticks_per_gib TICKS HZ GIB: core-seconds per GiB
+ticks_per_gib() { awk -v d="$1" -v hz="$2" -v g="$3" 'BEGIN { printf "%.2f", d / hz / g }'; }
+# ticks_share TICKS HZ CORES SECONDS: percent of the cores' time over SECONDS
+ticks_share() { awk -v d="$1" -v hz="$2" -v c="$3" -v t="$4" 'BEGIN { printf "%.0f", (t > 0 ? 100 * d / hz / c / t : 0) }'; }
+
 is_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }
 
 # mount_fs WHO MNT WORKDIR: mount one contender in the foreground, in the

@@ -52,9 +52,17 @@ w1_durable|1. $BIG \`cp\` in, until complete in the bucket|s
 w1_cp|1. $BIG \`cp\` in, until \`cp\` returns|s
 w1_status|1. … until \`bucketfs status --wait\` returns|s
 w1_cpu|1. … daemon CPU time per GiB uploaded (user + system)|s
+w1_mcpu|1. … the machine's CPU per GiB: every process, kernel thread and interrupt|core-s
+w1_scpu|1. … of which the server's processes (and the relay)|core-s
+w1_busy|1. … the cores' time busy, over the run|%
+w1_steal|1. … the cores' time taken by the hypervisor, over the run|%
 w2_seq|2. $BIG read cold (\`dd\` to /dev/null)|s
 w2_seq_gets|2. … GET requests of the cold read (server log)|requests
 w2_cpu|2. … daemon CPU time per GiB read cold (user + system)|s
+w2_mcpu|2. … the machine's CPU per GiB: every process, kernel thread and interrupt|core-s
+w2_scpu|2. … of which the server's processes (and the relay)|core-s
+w2_busy|2. … the cores' time busy, over the read|%
+w2_steal|2. … the cores' time taken by the hypervisor, over the read|%
 w2_rand|2. $R random 1 MiB reads (\`dd\`)|s
 w3_durable|3. $N × 4 KiB \`cp -r\` in, until all in the bucket|s
 w3_cp|3. $N × 4 KiB, until \`cp -r\` returns|s
@@ -158,6 +166,8 @@ TITLE="$(server_name), $(net_name)"
   echo "- curl, parallel: large write as a multipart upload ($(m mpu), parts read by \`dd\` from the file, \`xargs -P\`); small files: \`xargs -P 16\` of single PUTs."
   [ -n "$local_cp" ] && echo "- Reference: \`cp\` of the $BIG file to a local directory took $local_cp s (median)$([ -n "$local_sync" ] && echo ", and $local_sync s followed by \`sync FILE\` (fsync), which is what bucketfs's close does to its staged copy")."
   echo "- Workload 1, complete in the bucket: when a HEAD (polled every 50 ms) finds the whole object. s3fs's \`cp\` returns after its upload. bucketfs: \`bucketfs status --wait\` is waited for first, then the HEAD; rclone is polled from the start (on s3rver a HEAD during CompleteMultipartUpload costs the server a hash of the half-written object). Before run 1, one unrecorded multipart upload of the file (deleted again) warms the server up; every contender starts with the local disk's dirty pages written back and, on RGW, the previous contender's deleted object collected (\`radosgw-admin gc process\`)."
+  grep -q '^w[12]_mcpu' "$RAW" &&
+    echo "- The machine's CPU (workloads 1 and 2) is read from \`/proc/stat\` at the start and at the end of each contender's run, so it counts everything the run made the machine do, the server's work included. Where the cores are near 100% busy, the machine's core-seconds divided by the cores' count bound the time from below: a contender is then as fast as the CPU its way of working costs the whole machine. Time taken by the hypervisor (steal) is neither busy nor available."
   [ -n "$parts_note" ] && echo "- Workload 5: $parts_note."
   [ "$(m bucketfs_writes)" = 1 ] || echo "- bucketfs could not write files in this build (its staged write path was unfinished): its write workloads (1, 3, 5, 6) are empty."
   echo "- Versions: $(m bucketfs); $(m s3fs); $(m rclone). Machine: $(m cpu). Load average $(m load). Total run time $(m elapsed) s."

@@ -135,6 +135,8 @@ else
   RCLONE_PROVIDER=Other
 fi
 say "server at $S3_ENDPOINT, bucket $S3_BUCKET"
+# the server's processes, whose CPU each run of workloads 1 and 2 records
+SERVER_PIDS=$(cat "$WORK"/srv/*/run/*.pid 2>/dev/null | tr '\n' ' ')
 # The bench's own looks at the bucket (is it complete? how many keys?) go
 # straight to the server: S3_DIRECT. The contenders use S3_ENDPOINT, which on
 # the wan profile is the shaping relay.
@@ -145,6 +147,7 @@ if [ "$NET" = wan ]; then
     </dev/null >"$WORK/srv/wan.stderr" 2>&1 &
   WAN_PID=$!
   t_cleanup_push stop_pid "$WAN_PID"
+  SERVER_PIDS="$SERVER_PIDS $WAN_PID"
   for ((i = 0; i < 100; i++)); do [ -s "$WORK/srv/wan.port" ] && break; sleep 0.1; done
   [ -s "$WORK/srv/wan.port" ] || { cat "$WORK/srv/wan.stderr" >&2; exit 1; }
   export S3_ENDPOINT=http://127.0.0.1:$(cat "$WORK/srv/wan.port")
@@ -225,19 +228,23 @@ w1() {
     key=w1-$who-r$run.bin
     case $who in
       curl)
+        cpu_mark
         t0=$(now_us)
         if [ "$(S3_QUERY='' s3curl PUT "$key" -T "$WORK/src/big.bin" -o /dev/null -w '%{http_code}')" = 200 ] &&
           [ "$(head_size "$key")" = "$BIG_BYTES" ]; then
           record w1_durable curl "$run" "$(secs "$t0")"
+          cpu_record w1 curl "$run" "$t0"
         else
           record w1_durable curl "$run" FAIL
         fi
         ;;
       curlp)
+        cpu_mark
         t0=$(now_us)
         if "$HERE/mpu-put.sh" "$WORK/src/big.bin" "$key" "$MPU_PART_MIB" "$MPU_JOBS" &&
           [ "$(head_size "$key")" = "$BIG_BYTES" ]; then
           record w1_durable curlp "$run" "$(secs "$t0")"
+          cpu_record w1 curlp "$run" "$t0"
         else
           record w1_durable curlp "$run" FAIL
         fi
@@ -247,6 +254,7 @@ w1() {
         fresh_mount "$who" "w1-r$run" || { record w1_durable "$who" "$run" FAIL; continue; }
         rss_start "$MOUNT_PID" "$WD/rss"
         cpu0=$(cpu_ticks "$MOUNT_PID")
+        cpu_mark
         t0=$(now_us)
         if cp "$WORK/src/big.bin" "$MNT/$key"; then
           tc=$(secs "$t0")
@@ -262,6 +270,7 @@ w1() {
           if wait_size "$key" "$BIG_BYTES"; then
             record w1_cp "$who" "$run" "$tc"
             record w1_durable "$who" "$run" "$(secs "$t0")"
+            cpu_record w1 "$who" "$run" "$t0"
             [ -z "$ts" ] || record w1_status bucketfs "$run" "$ts"
             record w1_cpu "$who" "$run" "$(awk -v a="$cpu0" -v b="$(cpu_ticks "$MOUNT_PID")" -v hz="$(getconf CLK_TCK)" \
               -v mib="$BIG_MIB" 'BEGIN { printf "%.2f", (b - a) / hz / (mib / 1024) }')"
@@ -316,9 +325,11 @@ w2() {
     settle
     case $who in
       curl)
+        cpu_mark
         t0=$(now_us)
         if [ "$(S3_QUERY='' s3curl GET w2/big.bin -o /dev/null -w '%{size_download}')" = "$BIG_BYTES" ]; then
           record w2_seq curl "$run" "$(secs "$t0")"
+          cpu_record w2 curl "$run" "$t0"
         else
           record w2_seq curl "$run" FAIL
         fi
@@ -330,12 +341,18 @@ w2() {
         if fresh_mount "$who" "w2s-r$run"; then
           mark=$(t_log_mark)
           cpu0=$(cpu_ticks "$MOUNT_PID")
+          cpu_mark
           t0=$(now_us)
           # Into /dev/null, like curl's -o /dev/null: a pipe to `wc -c` would
           # cost the mounts two more copies of every byte that curl does not
           # pay. dd's summary line counts what was read.
           ok=$(dd if="$MNT/w2/big.bin" of=/dev/null bs=1M 2>&1 | awk '/ bytes /{ print $1 }')
-          if [ "$ok" = "$BIG_BYTES" ]; then record w2_seq "$who" "$run" "$(secs "$t0")"; else record w2_seq "$who" "$run" FAIL; fi
+          if [ "$ok" = "$BIG_BYTES" ]; then
+            record w2_seq "$who" "$run" "$(secs "$t0")"
+            cpu_record w2 "$who" "$run" "$t0"
+          else
+            record w2_seq "$who" "$run" FAIL
+          fi
           record w2_cpu "$who" "$run" "$(awk -v a="$cpu0" -v b="$(cpu_ticks "$MOUNT_PID")" -v hz="$(getconf CLK_TCK)" \
             -v mib="$BIG_MIB" 'BEGIN { printf "%.2f", (b - a) / hz / (mib / 1024) }')"
           # how the reader asked for the bytes: GETs of the object the server logged
