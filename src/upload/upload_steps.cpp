@@ -384,7 +384,7 @@ void Uploader::run_part(Job& job, const Task& t) {
       LOG_ERROR("reading staged data of " << job.key() << " failed");
     return fail_pass(self, "part " + std::to_string(n) + ": ", r.error());
   }
-  persist(job);
+  record_progress(job);
 }
 
 void Uploader::run_complete(Job& job) {

@@ -703,6 +703,47 @@ bool Uploader::persist(Job& job, bool sync) {
   return r.ok();
 }
 
+// A sent part's progress, written without making the worker wait behind
+// another worker's write of the same job. Each checkpoint commit syncs the
+// store, and while a big file is being staged that sync waits for the file
+// system's journal, which first writes out the staged data (ext4,
+// data=ordered): the workers of a file queued on record_mu for up to a second
+// at a time and sent nothing meanwhile. Now the worker that holds record_mu
+// writes the job's latest record again until no part has come in meanwhile
+// (one commit for all of them), and the others go on to their next part.
+// A crash before that write costs only the parts sent again; nothing is
+// recorded that was not sent, and nothing after the record is dropped.
+void Uploader::record_progress(Job& job) {
+  {
+    std::lock_guard lock(mu_);
+    job.progress_dirty = true;
+  }
+  for (;;) {
+    std::unique_lock rlock(job.record_mu, std::try_to_lock);
+    if (!rlock) return;  // its holder writes this progress too: it looks again before it lets go
+    for (;;) {
+      UploadRecord snapshot;
+      {
+        std::lock_guard lock(mu_);
+        // landed: finish_ok (under record_mu) drops the record next; a write
+        // now would bring it back.
+        if (!job.progress_dirty || job.cancelled || job.landed) break;
+        job.progress_dirty = false;
+        job.rec.updated = std::time(nullptr);
+        snapshot = job.rec;
+        job.recorded = true;
+      }
+      if (auto r = cp_.put(snapshot); !r)
+        LOG_ERROR("checkpoint write for " << snapshot.key << " failed: " << r.error().message);
+    }
+    rlock.unlock();
+    // A part that came in between the last look and the unlock found
+    // record_mu taken: it is written by this worker or by the next taker.
+    std::lock_guard lock(mu_);
+    if (!job.progress_dirty || job.cancelled || job.landed) return;
+  }
+}
+
 void Uploader::fail_pass(const std::shared_ptr<Job>& job, const std::string& why, store::ErrorClass cls) {
   std::lock_guard lock(mu_);
   if (!job->failing) {

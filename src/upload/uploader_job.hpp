@@ -31,9 +31,10 @@ struct Uploader::Job {
   unsigned inflight = 0;     // requests of this job in flight
   bool busy_single = false;  // a put/create/reconcile/complete is in flight
   bool cancelled = false;
-  bool landed = false;    // the object is complete in the bucket (seen by finish_ok)
-  bool recorded = false;  // a record of this job is in the checkpoint store
-  bool failing = false;   // a request failed; drain, then record the failure
+  bool landed = false;          // the object is complete in the bucket (seen by finish_ok)
+  bool recorded = false;        // a record of this job is in the checkpoint store
+  bool progress_dirty = false;  // sent parts wait for their record (Uploader::record_progress)
+  bool failing = false;         // a request failed; drain, then record the failure
   std::string fail_reason;
   store::ErrorClass fail_class = store::ErrorClass::Transient;
   std::map<store::ErrorClass, int> passes;  // failed passes per class since the last success or retry

@@ -379,6 +379,42 @@ void test_stream_changed_part_sent_again(void** state) {
 
 // --- parts hashed ahead (Uploader::presum) ------------------------------------
 
+// Sent parts are recorded without a worker waiting behind another's
+// checkpoint write (Uploader::record_progress): the worker that holds the
+// job's record writes it again until no part came in meanwhile, and the
+// others go on. However the eight workers finish, the record must come to
+// name every part sent. Looked at from inside complete_multipart, where no
+// part can come any more (the worker still writing the last ones may be
+// behind the complete, so the record is given 2 s to catch up).
+void test_progress_recorded_by_one_writer(void** state) {
+  auto* w = static_cast<World*>(*state);
+  Uploader u(w->mem, *w->cp, *w->staging, cfg(8));
+  constexpr size_t kParts = 96;
+  std::string data;
+  auto f = w->stage_file("rec/many", kParts * kPart, 91, &data);
+  size_t recorded = 0;
+  bool completed = false;
+  w->mem.set_observer([&](const store::MemoryObjectStore::Change& c) {
+    if (std::string(c.op) != "complete_multipart") return;
+    completed = true;
+    for (int i = 0; i < 400 && recorded < kParts; ++i) {
+      auto all = w->cp->load_all();
+      if (all.ok() && all->good.size() == 1) recorded = all->good[0].parts.size();
+      if (recorded < kParts) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  u.start();
+  assert_true(u.submit(f).ok());
+  assert_int_equal(u.wait("rec/many", 1), 0);
+  assert_true(wait_idle(u));
+  w->mem.set_observer(nullptr);
+  assert_true(completed);
+  assert_int_equal(recorded, kParts);
+  assert_true(*w->mem.object_data("rec/many") == data);
+  assert_int_equal(w->mem.calls("upload_part"), static_cast<int>(kParts));
+  assert_int_equal(w->cp->load_all()->good.size(), 0);  // dropped once the object landed
+}
+
 // On a store that wants Content-MD5, a worker hashes the parts that wait
 // together with its own; every part then goes with its MD5 (the store refuses
 // a wrong one), and none is sent twice. One worker: each batch runs ahead.
@@ -1007,6 +1043,7 @@ int main() {
       cmocka_unit_test_setup_teardown(test_complete_answered_500_but_done, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_adopted_at_close, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_changed_part_sent_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_progress_recorded_by_one_writer, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parts_hashed_ahead, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_part_hashed_ahead_then_changed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_not_adopted_is_aborted, setup, teardown),

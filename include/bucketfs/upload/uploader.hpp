@@ -219,6 +219,7 @@ class Uploader {
   void record_failure(const std::shared_ptr<Job>& job);
   // Writes the job's record (and syncs the store if asked); false if it is not stored.
   bool persist(Job& job, bool sync = false);
+  void record_progress(Job& job);
   std::shared_ptr<Job> make_job(ClosedFile file, std::optional<checkpoint::UploadRecord> progress,
                                 checkpoint::StoreError* err);
   // Drops records that describe no closed file, their uploads aborted.
