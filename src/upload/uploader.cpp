@@ -711,8 +711,9 @@ bool Uploader::persist(Job& job, bool sync) {
 // at a time and sent nothing meanwhile. Now the worker that holds record_mu
 // writes the job's latest record again until no part has come in meanwhile
 // (one commit for all of them), and the others go on to their next part.
-// A crash before that write costs only the parts sent again; nothing is
-// recorded that was not sent, and nothing after the record is dropped.
+// A crash before that write costs only the parts sent again. Nothing is
+// recorded that was not sent, each write is the job's record as it is then,
+// and once finish_ok drops the record (or cancel does) nothing writes it again.
 void Uploader::record_progress(Job& job) {
   {
     std::lock_guard lock(mu_);
