@@ -388,6 +388,15 @@ void Uploader::run_part(Job& job, const Task& t) {
 }
 
 void Uploader::run_complete(Job& job) {
+  // The record names every sent part before the complete goes (a worker that
+  // recorded parts may still be writing, or one of the other record writes
+  // held record_mu when the last parts came): a crash after the complete
+  // landed is then recognised at the next mount as ours (already_ours needs
+  // every part) rather than sent again from part 1.
+  {
+    std::lock_guard rlock(job.record_mu);
+    write_progress(job);
+  }
   const std::string key = job.key();
   std::vector<store::PartInfo> parts;
   UploadRecord snapshot;

@@ -710,7 +710,8 @@ bool Uploader::persist(Job& job, bool sync) {
 // data=ordered): the workers of a file queued on record_mu for up to a second
 // at a time and sent nothing meanwhile. Now the worker that holds record_mu
 // writes the job's latest record again until no part has come in meanwhile
-// (one commit for all of them), and the others go on to their next part.
+// (one commit for all of them), and the others go on to their next part;
+// run_complete writes what is still marked before the complete goes.
 // A crash before that write costs only the parts sent again. Nothing is
 // recorded that was not sent, each write is the job's record as it is then,
 // and once finish_ok drops the record (or cancel does) nothing writes it again.
@@ -720,28 +721,33 @@ void Uploader::record_progress(Job& job) {
     job.progress_dirty = true;
   }
   for (;;) {
-    std::unique_lock rlock(job.record_mu, std::try_to_lock);
-    if (!rlock) return;  // its holder writes this progress too: it looks again before it lets go
-    for (;;) {
-      UploadRecord snapshot;
-      {
-        std::lock_guard lock(mu_);
-        // landed: finish_ok (under record_mu) drops the record next; a write
-        // now would bring it back.
-        if (!job.progress_dirty || job.cancelled || job.landed) break;
-        job.progress_dirty = false;
-        job.rec.updated = std::time(nullptr);
-        snapshot = job.rec;
-        job.recorded = true;
-      }
-      if (auto r = cp_.put(snapshot); !r)
-        LOG_ERROR("checkpoint write for " << snapshot.key << " failed: " << r.error().message);
+    {
+      std::unique_lock rlock(job.record_mu, std::try_to_lock);
+      if (!rlock) return;  // its holder writes this progress too: it looks again after it lets go
+      write_progress(job);
     }
-    rlock.unlock();
     // A part that came in between the last look and the unlock found
     // record_mu taken: it is written by this worker or by the next taker.
     std::lock_guard lock(mu_);
     if (!job.progress_dirty || job.cancelled || job.landed) return;
+  }
+}
+
+void Uploader::write_progress(Job& job) {
+  for (;;) {
+    UploadRecord snapshot;
+    {
+      std::lock_guard lock(mu_);
+      // landed: finish_ok (under record_mu) drops the record next; a write
+      // now would bring it back.
+      if (!job.progress_dirty || job.cancelled || job.landed) return;
+      job.progress_dirty = false;
+      job.rec.updated = std::time(nullptr);
+      snapshot = job.rec;
+      job.recorded = true;
+    }
+    if (auto r = cp_.put(snapshot); !r)
+      LOG_ERROR("checkpoint write for " << snapshot.key << " failed: " << r.error().message);
   }
 }
 

@@ -219,7 +219,11 @@ class Uploader {
   void record_failure(const std::shared_ptr<Job>& job);
   // Writes the job's record (and syncs the store if asked); false if it is not stored.
   bool persist(Job& job, bool sync = false);
+  // A sent part's progress: written by whichever worker holds the job's
+  // record_mu, never waited for (see uploader.cpp).
   void record_progress(Job& job);
+  // Writes the job's record while progress is marked unwritten; record_mu held.
+  void write_progress(Job& job);
   std::shared_ptr<Job> make_job(ClosedFile file, std::optional<checkpoint::UploadRecord> progress,
                                 checkpoint::StoreError* err);
   // Drops records that describe no closed file, their uploads aborted.
