@@ -49,6 +49,9 @@ wait_until() {
   for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
   return 1
 }
+# (a command whose output is waited for must run inside the loop: an argument
+# "$(...)" of wait_until is read once, before it starts)
+none_open() { [ "$(open_uploads "$1")" = 0 ]; }
 parts_at_least() { [ "$(S3_LOG_SETTLE=0 part_puts "$1" "$2")" -ge "$3" ]; }
 
 # writer NAME SRC: one process writes SRC into the mount as NAME and keeps
@@ -150,7 +153,7 @@ m_mount "$MNT" -o "$MOPTS" || t_abort "remount failed"
 kill_while_open k2
 m_mount "$MNT" -o "$MOPTS" || t_abort "remount failed"
 wait_idle && t_ok "kill k2: status --wait after the remount" || t_fail "kill k2: status --wait" "$(status_json)"
-wait_until 30 test "$(open_uploads k2)" = 0 && t_ok "kill k2: the next mount aborts it" ||
+wait_until 30 none_open k2 && t_ok "kill k2: the next mount aborts it" ||
   t_fail "kill k2: the next mount aborts it" "$(open_uploads k2) left"
 t_check "kill: the never-closed files are not in the bucket" "$(s3_status HEAD k1)/$(s3_status HEAD k2)" 404/404
 m_umount "$MNT"
