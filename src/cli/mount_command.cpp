@@ -125,6 +125,7 @@ void start_uploads(const MountConfig& cfg, const MountLayout& layout, store::Obj
   ucfg.part_size = uint64_t{cfg.part_size_mib} << 20;
   ucfg.concurrency = cfg.upload_concurrency;
   ucfg.stream_uploads = cfg.upload_while_writing;
+  ucfg.stream_concurrency = cfg.upload_while_writing_concurrency;
   ucfg.retry_request_file = layout.state_dir + "/retry.request";
   *uploader = std::make_unique<upload::Uploader>(store, **cp, staging, ucfg);
   auto resumed = (*uploader)->resume();

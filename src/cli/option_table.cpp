@@ -390,6 +390,16 @@ std::vector<OptionSpec> make_table() {
        0,
        0,
        [](C& c, const V& v) { c.upload_while_writing = v.text == "on" || v.text == "1"; }});
+  add({"upload_while_writing_concurrency",
+       {},
+       K::Int,
+       "0",
+       "Parts of one file sent at once while it is still open (upload_while_writing); 0: as many as "
+       "upload_concurrency. 2 makes cp return sooner where the uploads take CPU the writer needs",
+       {},
+       0,
+       256,
+       [](C& c, const V& v) { c.upload_while_writing_concurrency = static_cast<unsigned>(v.number); }});
   add({"ensure_diskfree",
        {},
        K::Int,

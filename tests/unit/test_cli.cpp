@@ -108,6 +108,20 @@ void test_o_and_long_spellings_agree(void**) {
   assert_int_equal(a.read_memory_mib, 64);
 }
 
+// How many parts of an open file go at once: 0 (as upload_concurrency) unless
+// set, both spellings, 0 to 256.
+void test_upload_while_writing_concurrency(void**) {
+  MountConfig a, b;
+  assert_string_equal(parse({"b", "/m"}, &a).c_str(), "");
+  assert_int_equal(a.upload_while_writing_concurrency, 0);
+  assert_string_equal(parse({"b", "/m", "-o", "upload_while_writing_concurrency=2"}, &a).c_str(), "");
+  assert_string_equal(parse({"b", "/m", "--upload-while-writing-concurrency", "2"}, &b).c_str(), "");
+  assert_int_equal(a.upload_while_writing_concurrency, 2);
+  assert_true(a == b);
+  std::string e = parse({"b", "/m", "-o", "upload_while_writing_concurrency=300"}, &a);
+  assert_true(contains(e, "upload_while_writing_concurrency"));
+}
+
 void test_defaults(void**) {
   MountConfig a;
   assert_string_equal(parse({"b", "/m"}, &a).c_str(), "");
@@ -495,6 +509,7 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_o_and_long_spellings_agree),
       cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_upload_while_writing_concurrency),
       cmocka_unit_test(test_shown_defaults_are_the_defaults),
       cmocka_unit_test(test_provider_guessing),
       cmocka_unit_test(test_sigv_per_provider),

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <csetjmp>
@@ -570,6 +571,67 @@ void test_stream_adopted_then_crash_resumes(void** state) {
   assert_int_equal(w->mem.open_upload_count(), 0);
 }
 
+// Counts the part uploads in flight at once (each takes a few ms).
+class SlowPartStore : public store::FaultyObjectStore {
+ public:
+  using FaultyObjectStore::FaultyObjectStore;
+  using ObjectStore::upload_part;
+  store::StoreResult<store::PartInfo> upload_part(const std::string& key, const store::MultipartUpload& upload,
+                                                  int part_number, const store::FileRange& body,
+                                                  const store::BodyChecksums& known) override {
+    int now = ++inflight;
+    for (int seen = peak.load(); now > seen && !peak.compare_exchange_weak(seen, now);) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto r = FaultyObjectStore::upload_part(key, upload, part_number, body, known);
+    --inflight;
+    return r;
+  }
+  std::atomic<int> inflight{0};
+  std::atomic<int> peak{0};
+};
+
+// Streams kOpenParts parts of an open file through a store whose part
+// uploads take 20 ms, then closes it with kAfter parts more; returns the most
+// parts in flight at once while the file was open (after: the most after).
+constexpr uint32_t kOpenParts = 12, kAfter = 12;
+int stream_peak(World* w, const UploaderConfig& c, int* after) {
+  SlowPartStore slow(w->mem);
+  w->mem.reset_counters();
+  Uploader u(slow, *w->cp, *w->staging, c);
+  u.start();
+  auto o = write_open_file(w, (kOpenParts + kAfter) * kPart + 10, 73);
+  const uint64_t id = u.open_stream("s/limited", o.f.path, kStreamMeta);
+  assert_true(id != 0);
+  for (uint32_t n = 1; n <= kOpenParts; ++n) u.stream_part("s/limited", id, n, 0);
+  assert_true(wait_for([&] { return w->mem.calls("upload_part") == static_cast<int>(kOpenParts); }));
+  const int open_peak = slow.peak.exchange(0);
+  auto cf = close_open_file(w, o, "s/limited");
+  StreamHandoff h{id, std::vector<uint64_t>(kOpenParts + kAfter + 2, 0)};
+  assert_true(u.submit(cf, std::chrono::milliseconds(0), &h).ok());
+  assert_int_equal(u.wait("s/limited", 1), 0);
+  assert_true(wait_idle(u));
+  assert_true(*w->mem.object_data("s/limited") == o.data);
+  assert_int_equal(w->mem.calls("upload_part"), static_cast<int>(kOpenParts + kAfter + 1));
+  assert_int_equal(w->mem.open_upload_count(), 0);
+  *after = slow.peak.load();
+  return open_peak;
+}
+
+// upload_while_writing_concurrency: while the file is open, no more than that
+// many of its parts go at once, however many workers wait; after the close
+// the parts left go with all the workers. 0: no limit but the workers.
+void test_stream_concurrency_while_open(void** state) {
+  auto* w = static_cast<World*>(*state);
+  UploaderConfig c = cfg(8);
+  int after = 0;
+  c.stream_concurrency = 2;
+  assert_int_equal(stream_peak(w, c, &after), 2);
+  assert_true(after > 2);  // the 13 parts left after close: up to 8 at once
+  c.stream_concurrency = 0;
+  assert_true(stream_peak(w, c, &after) > 2);
+}
+
 // s3rver as published: a Complete that reached the server is answered 500
 // when repeated, and the object's ETag is the plain MD5 of its bytes (no
 // "-N"). The uploader asks whether the object is already ours (size + the
@@ -1043,6 +1105,7 @@ int main() {
       cmocka_unit_test_setup_teardown(test_parts_hashed_ahead, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_part_hashed_ahead_then_changed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_not_adopted_is_aborted, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stream_concurrency_while_open, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_abandoned_is_aborted_at_mount, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stream_adopted_then_crash_resumes, setup, teardown),
   };

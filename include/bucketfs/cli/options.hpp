@@ -83,6 +83,7 @@ struct MountConfig {
   unsigned long part_size_mib = 16;
   unsigned upload_concurrency = 8;
   bool upload_while_writing = true;
+  unsigned upload_while_writing_concurrency = 0;  // 0: as upload_concurrency
   unsigned long ensure_diskfree_mib = 512;
   bool sync_upload = false;
   unsigned unmount_grace_s = 5;

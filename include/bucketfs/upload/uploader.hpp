@@ -72,6 +72,9 @@ struct UploaderConfig {
   // Upload while writing (open_stream): a file that grows by appends has
   // each finished part sent before it is closed. Off: parts go after close.
   bool stream_uploads = true;
+  // Parts of one file in flight at once while it is still open (after close:
+  // up to `concurrency`); 0: up to `concurrency` too. See Uploader::next_task.
+  unsigned stream_concurrency = 0;
 };
 
 // What the write path hands submit() when the closed file was streamed
